@@ -1,0 +1,112 @@
+// Subscribed queries. Identical subscriptions (same function, args and identity) share
+// one entry, so a commit re-runs each affected query once however many clients watch
+// it. An entry is re-run only when a commit wrote an index key inside a range the
+// query read, and its subscribers hear about it only when the result changed.
+import type { JSONValue } from "convex/values";
+import type { Engine } from "./engine.js";
+import { rangeContains } from "./keys.js";
+import type { Outcome, ReadSet, UserIdentity, WriteSet } from "./runtime.js";
+
+export interface Subscriber {
+  /** Called (inside the engine's exclusive section) when a query's result changed. */
+  queryChanged(queryId: number, entry: QueryEntry): void;
+}
+
+export class QueryEntry {
+  outcome: Outcome = { ok: true, value: null, logLines: [] };
+  readSet: ReadSet = new Map();
+  fingerprint = "";
+  readonly subscribers = new Map<Subscriber, Set<number>>();
+
+  constructor(
+    readonly key: string,
+    readonly udfPath: string,
+    readonly args: JSONValue,
+    readonly identity: UserIdentity | null,
+  ) {}
+}
+
+function fingerprint(outcome: Outcome): string {
+  return outcome.ok
+    ? `ok:${JSON.stringify(outcome.value)}:${outcome.logLines.join("\n")}`
+    : `err:${outcome.message.replace(/^\[Request ID: [0-9a-f]+\] /, "")}:${JSON.stringify(outcome.data ?? null)}`;
+}
+
+export class Reactivity {
+  private entries = new Map<string, QueryEntry>();
+  /** Entries by the index names their read sets touch, to find candidates for a write quickly. */
+  private byIndex = new Map<string, Set<QueryEntry>>();
+
+  constructor(private readonly engine: Engine) {}
+
+  /** Must run inside `engine.exclusive`. */
+  async subscribe(
+    subscriber: Subscriber,
+    queryId: number,
+    udfPath: string,
+    args: JSONValue,
+    identity: UserIdentity | null,
+  ): Promise<QueryEntry> {
+    const key = `${udfPath}\u0000${JSON.stringify(args)}\u0000${identity ? JSON.stringify(identity) : ""}`;
+    let entry = this.entries.get(key);
+    if (!entry) {
+      entry = new QueryEntry(key, udfPath, args, identity);
+      await this.evaluate(entry);
+      this.entries.set(key, entry);
+    }
+    const ids = entry.subscribers.get(subscriber);
+    if (ids) ids.add(queryId);
+    else entry.subscribers.set(subscriber, new Set([queryId]));
+    return entry;
+  }
+
+  unsubscribe(subscriber: Subscriber, queryId: number, entry: QueryEntry): void {
+    const ids = entry.subscribers.get(subscriber);
+    if (!ids) return;
+    ids.delete(queryId);
+    if (ids.size === 0) entry.subscribers.delete(subscriber);
+    if (entry.subscribers.size === 0) this.drop(entry);
+  }
+
+  private drop(entry: QueryEntry): void {
+    this.entries.delete(entry.key);
+    for (const index of entry.readSet.keys()) this.byIndex.get(index)?.delete(entry);
+  }
+
+  private async evaluate(entry: QueryEntry): Promise<void> {
+    for (const index of entry.readSet.keys()) this.byIndex.get(index)?.delete(entry);
+    const { outcome, run } = await this.engine.runtime.invoke(
+      entry.udfPath,
+      "query",
+      entry.args,
+      entry.identity,
+      this.engine.currentTs(),
+    );
+    entry.outcome = outcome;
+    entry.readSet = run.readSet;
+    entry.fingerprint = fingerprint(outcome);
+    for (const index of entry.readSet.keys()) {
+      let set = this.byIndex.get(index);
+      if (!set) this.byIndex.set(index, (set = new Set()));
+      set.add(entry);
+    }
+  }
+
+  /** Re-runs the entries a commit may have changed and tells subscribers about real changes. Exclusive. */
+  async afterCommit(writes: WriteSet): Promise<void> {
+    const stale = new Set<QueryEntry>();
+    for (const [index, keys] of writes) {
+      for (const entry of this.byIndex.get(index) ?? []) {
+        if (stale.has(entry)) continue;
+        const ranges = entry.readSet.get(index) ?? [];
+        if (keys.some((key) => ranges.some((range) => rangeContains(range, key)))) stale.add(entry);
+      }
+    }
+    for (const entry of stale) {
+      const before = entry.fingerprint;
+      await this.evaluate(entry);
+      if (entry.fingerprint === before) continue;
+      for (const [subscriber, ids] of entry.subscribers) for (const id of ids) subscriber.queryChanged(id, entry);
+    }
+  }
+}

@@ -1,0 +1,206 @@
+// SQLite behind a narrow interface. Documents live in `documents` (latest version only:
+// the engine runs one transaction at a time, so there are no concurrent snapshots to
+// serve). Every index, including the implicit by_id and by_creation_time, is a set of
+// rows in `index_entries` keyed by (index name, order-preserving key), so an index range
+// read is a primary-key range scan.
+//
+// Durability: WAL with synchronous=FULL, so a COMMIT has reached the disk before any
+// response leaves the process. The engine commits mutations in groups, which amortizes
+// the fsync across a burst.
+import Database from "better-sqlite3";
+import { mkdirSync } from "node:fs";
+import path from "node:path";
+
+export type IndexEntry = { index: string; key: Buffer };
+export type ScannedRow = { key: Buffer; id: string; json: string };
+
+export class Storage {
+  private db: Database.Database;
+  private stmts;
+  private tableNumbers = new Map<string, number>();
+  private tableNames = new Map<number, string>();
+
+  constructor(dataDir: string) {
+    mkdirSync(dataDir, { recursive: true });
+    this.db = new Database(path.join(dataDir, "shared-notes.sqlite3"));
+    this.db.pragma("journal_mode = WAL");
+    this.db.pragma("synchronous = FULL");
+    this.db.exec(`
+      CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS tables (number INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+      CREATE TABLE IF NOT EXISTS documents (
+        id TEXT PRIMARY KEY, table_number INTEGER NOT NULL, json TEXT NOT NULL) WITHOUT ROWID;
+      CREATE TABLE IF NOT EXISTS index_entries (
+        index_name TEXT NOT NULL, key BLOB NOT NULL, id TEXT NOT NULL,
+        PRIMARY KEY (index_name, key)) WITHOUT ROWID;
+      CREATE TABLE IF NOT EXISTS indexes (name TEXT PRIMARY KEY, fields TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS requests (
+        session_id TEXT NOT NULL, request_id INTEGER NOT NULL, response TEXT NOT NULL,
+        PRIMARY KEY (session_id, request_id)) WITHOUT ROWID;
+    `);
+    const scanSql = (dir: "ASC" | "DESC") =>
+      `SELECT e.key AS key, e.id AS id, d.json AS json FROM index_entries e
+       JOIN documents d ON d.id = e.id
+       WHERE e.index_name = ? AND e.key >= ? AND e.key < ? ORDER BY e.key ${dir} LIMIT ?`;
+    this.stmts = {
+      getMeta: this.db.prepare<[string], { value: string }>("SELECT value FROM meta WHERE key = ?"),
+      setMeta: this.db.prepare<[string, string]>(
+        "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+      ),
+      allTables: this.db.prepare<[], { number: number; name: string }>("SELECT number, name FROM tables"),
+      addTable: this.db.prepare<[number, string]>("INSERT INTO tables (number, name) VALUES (?, ?)"),
+      getDoc: this.db.prepare<[string], { json: string; table_number: number }>(
+        "SELECT json, table_number FROM documents WHERE id = ?",
+      ),
+      putDoc: this.db.prepare<[string, number, string]>(
+        "INSERT INTO documents (id, table_number, json) VALUES (?, ?, ?) ON CONFLICT(id) DO UPDATE SET json = excluded.json",
+      ),
+      deleteDoc: this.db.prepare<[string]>("DELETE FROM documents WHERE id = ?"),
+      docsOfTable: this.db.prepare<[number], { json: string }>("SELECT json FROM documents WHERE table_number = ?"),
+      putEntry: this.db.prepare<[string, Buffer, string]>(
+        "INSERT INTO index_entries (index_name, key, id) VALUES (?, ?, ?)",
+      ),
+      deleteEntry: this.db.prepare<[string, Buffer]>("DELETE FROM index_entries WHERE index_name = ? AND key = ?"),
+      dropIndex: this.db.prepare<[string]>("DELETE FROM index_entries WHERE index_name = ?"),
+      scanAsc: this.db.prepare<[string, Buffer, Buffer, number], ScannedRow>(scanSql("ASC")),
+      scanDesc: this.db.prepare<[string, Buffer, Buffer, number], ScannedRow>(scanSql("DESC")),
+      count: this.db.prepare<[string], { n: number }>("SELECT count(*) AS n FROM index_entries WHERE index_name = ?"),
+      allIndexes: this.db.prepare<[], { name: string; fields: string }>("SELECT name, fields FROM indexes"),
+      putIndex: this.db.prepare<[string, string]>(
+        "INSERT INTO indexes (name, fields) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET fields = excluded.fields",
+      ),
+      deleteIndex: this.db.prepare<[string]>("DELETE FROM indexes WHERE name = ?"),
+      getRequest: this.db.prepare<[string, number], { response: string }>(
+        "SELECT response FROM requests WHERE session_id = ? AND request_id = ?",
+      ),
+      putRequest: this.db.prepare<[string, number, string]>(
+        "INSERT OR REPLACE INTO requests (session_id, request_id, response) VALUES (?, ?, ?)",
+      ),
+    };
+    for (const row of this.stmts.allTables.all()) {
+      this.tableNumbers.set(row.name, row.number);
+      this.tableNames.set(row.number, row.name);
+    }
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  getMeta(key: string): string | undefined {
+    return this.stmts.getMeta.get(key)?.value;
+  }
+
+  setMeta(key: string, value: string): void {
+    this.stmts.setMeta.run(key, value);
+  }
+
+  tableNumber(name: string): number | undefined {
+    return this.tableNumbers.get(name);
+  }
+
+  tableName(num: number): string | undefined {
+    return this.tableNames.get(num);
+  }
+
+  /** Allocates a table number inside the current transaction; the caches are fixed up on rollback by `forgetTable`. */
+  createTable(name: string): number {
+    const num = this.tableNumbers.size === 0 ? 10001 : Math.max(...this.tableNames.keys()) + 1;
+    this.stmts.addTable.run(num, name);
+    this.tableNumbers.set(name, num);
+    this.tableNames.set(num, name);
+    return num;
+  }
+
+  forgetTable(name: string): void {
+    const num = this.tableNumbers.get(name);
+    if (num === undefined) return;
+    this.tableNumbers.delete(name);
+    this.tableNames.delete(num);
+  }
+
+  getDocument(id: string): { json: string; tableNumber: number } | undefined {
+    const row = this.stmts.getDoc.get(id);
+    return row && { json: row.json, tableNumber: row.table_number };
+  }
+
+  putDocument(id: string, tableNumber: number, json: string): void {
+    this.stmts.putDoc.run(id, tableNumber, json);
+  }
+
+  deleteDocument(id: string): void {
+    this.stmts.deleteDoc.run(id);
+  }
+
+  documentsOfTable(tableNumber: number): string[] {
+    return this.stmts.docsOfTable.all(tableNumber).map((r) => r.json);
+  }
+
+  addIndexEntry(entry: IndexEntry, id: string): void {
+    this.stmts.putEntry.run(entry.index, entry.key, id);
+  }
+
+  removeIndexEntry(entry: IndexEntry): void {
+    this.stmts.deleteEntry.run(entry.index, entry.key);
+  }
+
+  /** Up to `limit` rows of `index` with lo <= key < hi, in key order. */
+  scan(index: string, lo: Buffer, hi: Buffer, order: "asc" | "desc", limit: number): ScannedRow[] {
+    const stmt = order === "asc" ? this.stmts.scanAsc : this.stmts.scanDesc;
+    return stmt.all(index, lo, hi, limit);
+  }
+
+  countEntries(index: string): number {
+    return this.stmts.count.get(index)?.n ?? 0;
+  }
+
+  storedIndexes(): Map<string, string> {
+    return new Map(this.stmts.allIndexes.all().map((r) => [r.name, r.fields]));
+  }
+
+  defineIndex(name: string, fieldsJson: string): void {
+    this.stmts.dropIndex.run(name);
+    this.stmts.putIndex.run(name, fieldsJson);
+  }
+
+  dropIndex(name: string): void {
+    this.stmts.dropIndex.run(name);
+    this.stmts.deleteIndex.run(name);
+  }
+
+  getRequest(sessionId: string, requestId: number): string | undefined {
+    return this.stmts.getRequest.get(sessionId, requestId)?.response;
+  }
+
+  putRequest(sessionId: string, requestId: number, response: string): void {
+    this.stmts.putRequest.run(sessionId, requestId, response);
+  }
+
+  begin(): void {
+    this.db.exec("BEGIN IMMEDIATE");
+  }
+
+  commit(): void {
+    this.db.exec("COMMIT");
+  }
+
+  rollback(): void {
+    if (this.db.inTransaction) this.db.exec("ROLLBACK");
+  }
+
+  savepoint(): void {
+    this.db.exec("SAVEPOINT fn");
+  }
+
+  releaseSavepoint(): void {
+    this.db.exec("RELEASE fn");
+  }
+
+  rollbackSavepoint(): void {
+    this.db.exec("ROLLBACK TO fn; RELEASE fn");
+  }
+
+  transaction<T>(fn: () => T): T {
+    return this.db.transaction(fn)();
+  }
+}
