@@ -1,0 +1,166 @@
+// The real ConvexClient and ConvexHttpClient against the local backend.
+import { ConvexClient, ConvexHttpClient } from "convex/browser";
+import { anyApi } from "convex/server";
+import { ConvexError } from "convex/values";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { RunningBackend } from "../../backend/serve.js";
+import { removeTempDirs, startFixture, waitFor } from "./helpers.js";
+
+const api = anyApi;
+let backend: RunningBackend;
+const clients: ConvexClient[] = [];
+
+function client(): ConvexClient {
+  const c = new ConvexClient(backend.url, { logger: false });
+  clients.push(c);
+  return c;
+}
+
+async function caught(p: Promise<unknown>): Promise<Error> {
+  try {
+    await p;
+  } catch (e) {
+    return e as Error;
+  }
+  throw new Error("expected the call to fail");
+}
+
+beforeAll(async () => {
+  backend = await startFixture();
+});
+
+afterAll(async () => {
+  await Promise.all(clients.map((c) => c.close()));
+  await backend.close();
+  removeTempDirs();
+});
+
+describe("ConvexClient", () => {
+  it("subscribes, mutates, and pushes updates to a second client", async () => {
+    const writer = client();
+    const reader = client();
+    const spaceId = await writer.mutation(api.spaces.create, { name: "push" });
+    const seen: string[][] = [];
+    reader.onUpdate(api.notes.inSpace, { spaceId }, (notes: Array<{ title: string }>) => seen.push(notes.map((n) => n.title)));
+    await waitFor(() => seen.length > 0, "the first result");
+    expect(seen[0]).toEqual([]);
+    await writer.mutation(api.notes.add, { spaceId, title: "one" });
+    await writer.mutation(api.notes.add, { spaceId, title: "two" });
+    await waitFor(() => seen.at(-1)?.length === 2, "both notes");
+    expect(seen.at(-1)).toEqual(["one", "two"]);
+  });
+
+  it("does not push results that did not change", async () => {
+    const writer = client();
+    const reader = client();
+    const a = await writer.mutation(api.spaces.create, { name: "quiet-a" });
+    const b = await writer.mutation(api.spaces.create, { name: "quiet-b" });
+    let updates = 0;
+    reader.onUpdate(api.notes.inSpace, { spaceId: a }, () => updates++);
+    await waitFor(() => updates === 1, "the first result");
+    await writer.mutation(api.notes.add, { spaceId: b, title: "elsewhere" });
+    await writer.mutation(api.notes.add, { spaceId: a, title: "here" });
+    await waitFor(() => updates === 2, "the update for space a");
+    expect(updates).toBe(2);
+  });
+
+  it("applies optimistic updates and then the server's result", async () => {
+    const c = client();
+    const values: number[] = [];
+    c.onUpdate(api.counters.get, { name: "opt" }, (v: number) => values.push(v));
+    await waitFor(() => values.length === 1, "the first value");
+    await c.mutation(
+      api.counters.increment,
+      { name: "opt" },
+      {
+        optimisticUpdate: (store) => {
+          const current = store.getQuery(api.counters.get, { name: "opt" }) as number | undefined;
+          store.setQuery(api.counters.get, { name: "opt" }, (current ?? 0) + 100);
+        },
+      },
+    );
+    await waitFor(() => values.at(-1) === 1, "the server value");
+    expect(values).toContain(100);
+    expect(values.at(-1)).toBe(1);
+  });
+
+  it("reports ConvexError data and argument validation errors", async () => {
+    const c = client();
+    await c.mutation(api.spaces.create, { name: "dup" });
+    const dup = await caught(c.mutation(api.spaces.create, { name: "dup" }));
+    expect(dup).toBeInstanceOf(ConvexError);
+    expect((dup as ConvexError<{ code: string }>).data).toEqual({ code: "EXISTS", name: "dup" });
+
+    const bad = await caught(c.mutation(api.spaces.create, { name: 7 }));
+    expect(bad.message).toContain("ArgumentValidationError: Value does not match validator.");
+    expect(bad.message).toContain("Path: .name");
+    expect(bad.message).toContain("Validator: v.string()");
+
+    const missing = await caught(c.mutation(api.spaces.create, {}));
+    expect(missing.message).toContain("Object is missing the required field `name`");
+
+    const extra = await caught(c.mutation(api.spaces.create, { name: "x", color: "red" }));
+    expect(extra.message).toContain("Object contains extra field `color` that is not in the validator.");
+
+    const unknown = await caught(c.query(api.notes.nothingHere, {}));
+    expect(unknown.message).toContain("Could not find public function for 'notes:nothingHere'");
+  });
+
+  it("fails queries in subscriptions without breaking the connection", async () => {
+    const c = client();
+    const errors: Error[] = [];
+    c.onUpdate(api.notes.badReturn, {}, () => {}, (e) => errors.push(e));
+    await waitFor(() => errors.length === 1, "the query error");
+    expect(errors[0]!.message).toContain("ReturnsValidationError");
+    expect(await c.query(api.counters.get, { name: "none" })).toBe(0);
+  });
+});
+
+describe("ConvexHttpClient", () => {
+  it("runs queries and mutations with indexes, filters, pagination and normalizeId", async () => {
+    const http = new ConvexHttpClient(backend.url);
+    const spaceId = await http.mutation(api.spaces.create, { name: "http" });
+    for (const title of ["alpha", "beta", "alps", "gamma", "alto"]) {
+      await http.mutation(api.notes.add, { spaceId, title });
+    }
+    expect(await http.query(api.notes.titled, { spaceId, prefix: "al" })).toEqual(["alpha", "alps", "alto"]);
+    const after2 = await http.query(api.notes.inSpace, { spaceId, afterRev: 2, limit: 2 });
+    expect(after2.map((n: { rev: number }) => n.rev)).toEqual([3, 4]);
+
+    const titles: string[] = [];
+    let cursor: string | null = null;
+    for (let i = 0; i < 10; i++) {
+      const page: { titles: string[]; isDone: boolean; continueCursor: string } = await http.query(api.notes.page, {
+        spaceId,
+        paginationOpts: { numItems: 2, cursor },
+      });
+      titles.push(...page.titles);
+      cursor = page.continueCursor;
+      if (page.isDone) break;
+    }
+    expect(titles).toEqual(["alpha", "beta", "alps", "gamma", "alto"]);
+
+    const [first] = await http.query(api.notes.inSpace, { spaceId, limit: 1 });
+    expect(await http.query(api.notes.normalize, { id: first._id })).toBe(first._id);
+    expect(await http.query(api.notes.normalize, { id: spaceId })).toBeNull();
+    expect(await http.query(api.notes.normalize, { id: "not an id" })).toBeNull();
+
+    await http.mutation(api.notes.edit, { id: first._id, body: "edited" });
+    expect((await http.query(api.notes.get, { id: first._id })).body).toBe("edited");
+    await http.mutation(api.notes.remove, { id: first._id });
+    expect(await http.query(api.notes.get, { id: first._id })).toBeNull();
+  });
+
+  it("says clearly what the local backend does not support", async () => {
+    const http = new ConvexHttpClient(backend.url);
+    const err = await caught(http.mutation(api.notes.useScheduler, {}));
+    expect(err.message).toContain("not supported by the local backend");
+  });
+
+  it("passes the user identity from a JWT", async () => {
+    const http = new ConvexHttpClient(backend.url);
+    const payload = Buffer.from(JSON.stringify({ iss: "https://issuer.test", sub: "user-1" })).toString("base64url");
+    http.setAuth(`e30.${payload}.sig`);
+    expect(await http.query(api.notes.whoAmI, {})).toBe("user-1");
+  });
+});

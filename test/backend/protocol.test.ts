@@ -1,0 +1,98 @@
+// Bad frames close only the socket that sent them; a mutation whose response is lost
+// with its socket is applied exactly once.
+import { ConvexClient } from "convex/browser";
+import { anyApi } from "convex/server";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import WebSocket from "ws";
+import type { RunningBackend } from "../../backend/serve.js";
+import { removeTempDirs, startFixture, waitFor } from "./helpers.js";
+
+const api = anyApi;
+let backend: RunningBackend;
+let dropNext = 0;
+
+beforeAll(async () => {
+  backend = await startFixture(undefined, {
+    hooks: {
+      afterMutationCommit: (udfPath) => {
+        if (udfPath === "counters:increment" && dropNext > 0) {
+          dropNext--;
+          return "drop";
+        }
+      },
+    },
+  });
+});
+
+afterAll(async () => {
+  await backend.close();
+  removeTempDirs();
+});
+
+function rawSocket(): Promise<WebSocket> {
+  const ws = new WebSocket(`${backend.url.replace("http", "ws")}/api/1.48.0/sync`);
+  return new Promise((resolve, reject) => {
+    ws.once("open", () => resolve(ws));
+    ws.once("error", reject);
+  });
+}
+
+function closed(ws: WebSocket): Promise<{ code: number; reason: string }> {
+  return new Promise((resolve) => ws.once("close", (code, reason) => resolve({ code, reason: reason.toString() })));
+}
+
+const connect = JSON.stringify({ type: "Connect", sessionId: "raw", connectionCount: 0, lastCloseReason: null, clientTs: 0 });
+
+describe("bad frames", () => {
+  it.each([
+    ["invalid JSON", "{nope", "not JSON"],
+    ["an unknown type", JSON.stringify({ type: "Hello" }), 'Unknown message type "Hello"'],
+    [
+      "a wrong base version",
+      JSON.stringify({ type: "ModifyQuerySet", baseVersion: 3, newVersion: 4, modifications: [] }),
+      "baseVersion 3 does not match",
+    ],
+    ["a malformed mutation", JSON.stringify({ type: "Mutation", requestId: -1, udfPath: "x", args: [] }), "requestId"],
+  ])("closes the socket that sent %s and keeps serving everyone else", async (_name, frame, reason) => {
+    const observer = new ConvexClient(backend.url, { logger: false });
+    const values: number[] = [];
+    observer.onUpdate(api.counters.get, { name: "bad-frames" }, (v: number) => values.push(v));
+    await waitFor(() => values.length > 0, "the observer's first value");
+
+    const bystander = await rawSocket();
+    bystander.send(connect);
+    const offender = await rawSocket();
+    offender.send(connect);
+    const whyClosed = closed(offender);
+    offender.send(frame);
+    const { code, reason: text } = await whyClosed;
+    expect(code).toBe(1002);
+    expect(text).toContain(reason);
+
+    const before = values.at(-1)!;
+    const writer = new ConvexClient(backend.url, { logger: false });
+    await writer.mutation(api.counters.increment, { name: "bad-frames" });
+    await waitFor(() => values.at(-1) === before + 1, "the observer's update");
+    expect(bystander.readyState).toBe(WebSocket.OPEN);
+    bystander.close();
+    await writer.close();
+    await observer.close();
+  });
+});
+
+describe("exactly-once mutations", () => {
+  it("resolves a mutation whose socket dropped after commit, applying it once", async () => {
+    const c = new ConvexClient(backend.url, { logger: false });
+    dropNext = 1;
+    const result = await c.mutation(api.counters.increment, { name: "once" });
+    expect(result).toBe(1);
+    expect(dropNext).toBe(0);
+    expect(await c.query(api.counters.get, { name: "once" })).toBe(1);
+    // Several in flight when the socket drops: each still lands exactly once.
+    dropNext = 1;
+    const results = await Promise.all([1, 2, 3, 4].map(() => c.mutation(api.counters.increment, { name: "once" })));
+    expect(results.sort()).toEqual([2, 3, 4, 5]);
+    expect(await c.query(api.counters.get, { name: "once" })).toBe(5);
+    await c.close();
+  });
+});
