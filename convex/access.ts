@@ -1,0 +1,93 @@
+import type { Doc } from "./_generated/dataModel";
+import type { QueryCtx } from "./_generated/server";
+import { fail } from "./errors";
+import { MAX_KEY_LENGTH, MIN_KEY_LENGTH } from "./limits";
+
+/**
+ * Space keys and the checks every note function starts with.
+ *
+ * Why the client makes the key: inside Convex queries and mutations `crypto.getRandomValues`
+ * (like `Math.random`) is fed by a seeded generator, so that a function's run can be
+ * replayed (Convex's runtime: crates/isolate/src/ops/crypto.rs draws from the function's
+ * seeded `rng()`). Deterministic on replay is not what a secret needs, and our local backend
+ * could seed differently again. So the client draws 32 bytes from its own CSPRNG and the
+ * server only checks the shape and keeps the hash.
+ *
+ * Why a plain SHA-256 and not a slow password hash: the key is 256 random bits, not a
+ * human-chosen password, so there is nothing for a dictionary attack to guess; one fast
+ * hash is enough to make a leaked database useless for joining a space.
+ */
+
+const KEY_SHAPE = /^[A-Za-z0-9_-]+$/;
+
+/** A sentence saying why `key` cannot be a space key, or undefined when it can. */
+export function keyProblem(key: string): string | undefined {
+  if (key.length < MIN_KEY_LENGTH || key.length > MAX_KEY_LENGTH) {
+    return `a space key must be ${MIN_KEY_LENGTH} to ${MAX_KEY_LENGTH} characters (32 random bytes in base64url is ${MIN_KEY_LENGTH})`;
+  }
+  if (!KEY_SHAPE.test(key)) return "a space key must be base64url (A-Z, a-z, 0-9, '-', '_')";
+  return undefined;
+}
+
+/** Hex SHA-256 of the key (Web Crypto: available in Convex's runtime and in Node). */
+export async function hashKey(key: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(key));
+  let hex = "";
+  for (const b of new Uint8Array(digest)) hex += b.toString(16).padStart(2, "0");
+  return hex;
+}
+
+/**
+ * Compares two digests without stopping at the first difference, so the time taken says
+ * nothing about how much of a guessed key's hash matched.
+ */
+export function sameDigest(a: string, b: string): boolean {
+  let diff = a.length ^ b.length;
+  const n = Math.max(a.length, b.length);
+  for (let i = 0; i < n; i++) diff |= (a.charCodeAt(i) | 0) ^ (b.charCodeAt(i) | 0);
+  return diff === 0;
+}
+
+const DENIED = "This space does not exist or the key is wrong.";
+
+/**
+ * The space, if `key` opens it. An unknown space, a malformed id and a wrong key all give
+ * the same ACCESS_DENIED, so a caller without the key learns nothing, not even whether the
+ * space exists. The hash is computed first in every case to keep the paths alike.
+ */
+export async function requireSpace(ctx: QueryCtx, spaceId: string, key: string): Promise<Doc<"spaces">> {
+  const hash = await hashKey(key);
+  const id = ctx.db.normalizeId("spaces", spaceId);
+  const space = id === null ? null : await ctx.db.get("spaces", id);
+  if (space === null || !sameDigest(hash, space.keyHash)) fail("ACCESS_DENIED", DENIED);
+  return space;
+}
+
+/**
+ * The note, if `key` opens the space and the note belongs to it. Checked only after the
+ * key, so "not found" is never an answer to someone without the key. A note of another
+ * space is "not found" too: a key opens its own space only.
+ */
+export async function requireNote(
+  ctx: QueryCtx,
+  spaceId: string,
+  key: string,
+  noteId: string,
+): Promise<{ space: Doc<"spaces">; note: Doc<"notes"> }> {
+  const space = await requireSpace(ctx, spaceId, key);
+  const id = ctx.db.normalizeId("notes", noteId);
+  const note = id === null ? null : await ctx.db.get("notes", id);
+  if (note === null || note.spaceId !== space._id) fail("NOT_FOUND", "There is no such note in this space.");
+  return { space, note };
+}
+
+/** The note's text document; every note has exactly one. */
+export async function requireText(ctx: QueryCtx, note: Doc<"notes">): Promise<Doc<"texts">> {
+  const body = await ctx.db
+    .query("texts")
+    .withIndex("by_note", (q) => q.eq("noteId", note._id))
+    .unique();
+  // A note without its text is a broken invariant, not a user error; say so plainly.
+  if (body === null) throw new Error(`note ${note._id} has no text document`);
+  return body;
+}
