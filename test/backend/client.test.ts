@@ -1,12 +1,12 @@
 // The real ConvexClient and ConvexHttpClient against the local backend.
 import { ConvexClient, ConvexHttpClient } from "convex/browser";
-import { anyApi } from "convex/server";
+import { api } from "./fixture/convex/_generated/api";
+import { makeFunctionReference } from "convex/server";
 import { ConvexError } from "convex/values";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunningBackend } from "../../backend/serve.js";
 import { removeTempDirs, startFixture, waitFor } from "./helpers.js";
 
-const api = anyApi;
 let backend: RunningBackend;
 const clients: ConvexClient[] = [];
 
@@ -91,18 +91,18 @@ describe("ConvexClient", () => {
     expect(dup).toBeInstanceOf(ConvexError);
     expect((dup as ConvexError<{ code: string }>).data).toEqual({ code: "EXISTS", name: "dup" });
 
-    const bad = await caught(c.mutation(api.spaces.create, { name: 7 }));
+    const bad = await caught(c.mutation(api.spaces.create, { name: 7 } as never));
     expect(bad.message).toContain("ArgumentValidationError: Value does not match validator.");
     expect(bad.message).toContain("Path: .name");
     expect(bad.message).toContain("Validator: v.string()");
 
-    const missing = await caught(c.mutation(api.spaces.create, {}));
+    const missing = await caught(c.mutation(api.spaces.create, {} as never));
     expect(missing.message).toContain("Object is missing the required field `name`");
 
-    const extra = await caught(c.mutation(api.spaces.create, { name: "x", color: "red" }));
+    const extra = await caught(c.mutation(api.spaces.create, { name: "x", color: "red" } as never));
     expect(extra.message).toContain("Object contains extra field `color` that is not in the validator.");
 
-    const unknown = await caught(c.query(api.notes.nothingHere, {}));
+    const unknown = await caught(c.query(makeFunctionReference<"query">("notes:nothingHere"), {}));
     expect(unknown.message).toContain("Could not find public function for 'notes:nothingHere'");
   });
 
@@ -141,12 +141,13 @@ describe("ConvexHttpClient", () => {
     expect(titles).toEqual(["alpha", "beta", "alps", "gamma", "alto"]);
 
     const [first] = await http.query(api.notes.inSpace, { spaceId, limit: 1 });
+    if (!first) throw new Error("expected a note");
     expect(await http.query(api.notes.normalize, { id: first._id })).toBe(first._id);
     expect(await http.query(api.notes.normalize, { id: spaceId })).toBeNull();
     expect(await http.query(api.notes.normalize, { id: "not an id" })).toBeNull();
 
     await http.mutation(api.notes.edit, { id: first._id, body: "edited" });
-    expect((await http.query(api.notes.get, { id: first._id })).body).toBe("edited");
+    expect((await http.query(api.notes.get, { id: first._id }))?.body).toBe("edited");
     await http.mutation(api.notes.remove, { id: first._id });
     expect(await http.query(api.notes.get, { id: first._id })).toBeNull();
   });

@@ -1,12 +1,12 @@
 // The backend as a child process (`shared-notes serve`): a clean restart keeps
 // everything and keeps time moving forward; a kill -9 loses no confirmed mutation.
 import { ConvexClient, ConvexHttpClient } from "convex/browser";
-import { anyApi } from "convex/server";
+import { api } from "./fixture/convex/_generated/api";
+import type { GenericId } from "convex/values";
 import { afterAll, describe, expect, it } from "vitest";
 import { decodeTs } from "../../backend/protocol.js";
 import { freePort, removeTempDirs, spawnServe, tempDir, waitFor, type ServeProcess } from "./helpers.js";
 
-const api = anyApi;
 const running: ServeProcess[] = [];
 
 async function serve(dataDir: string, port: number): Promise<ServeProcess> {
@@ -65,14 +65,14 @@ describe("kill -9", () => {
     const spaceId = await http.mutation(api.spaces.create, { name: "crash" });
 
     const clients = [0, 1, 2].map(() => new ConvexClient(first.url, { logger: false }));
-    const confirmed: string[] = [];
+    const confirmed: Array<GenericId<"notes">> = [];
     const perClient = 80;
     const all = clients.map(async (c, ci) => {
-      const results: string[] = [];
+      const results: Array<GenericId<"notes">> = [];
       // A few mutations in flight per client, as an editor would have.
       for (let i = 0; i < perClient; i += 4) {
         const batch = await Promise.all(
-          [0, 1, 2, 3].map((k) => c.mutation(api.notes.add, { spaceId, title: `c${ci}-${i + k}` }) as Promise<string>),
+          [0, 1, 2, 3].map((k) => c.mutation(api.notes.add, { spaceId, title: `c${ci}-${i + k}` })),
         );
         confirmed.push(...batch);
         results.push(...batch);

@@ -1,13 +1,12 @@
 // Bad frames close only the socket that sent them; a mutation whose response is lost
 // with its socket is applied exactly once.
 import { ConvexClient } from "convex/browser";
-import { anyApi } from "convex/server";
+import { api } from "./fixture/convex/_generated/api";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import type { RunningBackend } from "../../backend/serve.js";
 import { removeTempDirs, startFixture, waitFor } from "./helpers.js";
 
-const api = anyApi;
 let backend: RunningBackend;
 let dropNext = 0;
 
