@@ -1,6 +1,6 @@
 import { v } from "convex/values";
 import { checksum } from "../sync/checksum";
-import { apply, checkOp, insertsFirst, OpError, transform, type TextOp } from "../sync/textOp";
+import { apply, baseLength, checkOp, insertsFirst, OpError, transform, type TextOp } from "../sync/textOp";
 import { mutation, query } from "./_generated/server";
 import { requireNote, requireText } from "./access";
 import { fail } from "./errors";
@@ -91,6 +91,13 @@ export const submit = mutation({
       .withIndex("by_note_rev", (q) => q.eq("noteId", note._id).gt("rev", baseRev))) {
       read += opBytes(past.op);
       if (read > TRANSFORM_BYTES) return { kind: "stale" as const, head };
+      // The first op after the base was made on the same text: say plainly if ours was not.
+      if (seen === 0 && baseLength(op) !== baseLength(past.op)) {
+        fail(
+          "INVALID_OP",
+          `The op does not fit revision ${baseRev}: the op spans ${baseLength(op)} code units but the text had ${baseLength(past.op)}.`,
+        );
+      }
       try {
         op = transform(op, past.op, insertsFirst(clientId, past.clientId))[0];
       } catch (e) {
