@@ -1,3 +1,5 @@
+import { fail } from "./errors";
+
 /**
  * Every limit the Convex functions enforce, in one place, with the reason for each number.
  *
@@ -116,4 +118,11 @@ export function hasLoneSurrogate(s: string): boolean {
     } else if (c >= 0xdc00 && c <= 0xdfff) return true;
   }
   return false;
+}
+
+/** Client ids are chosen by clients; anything short and non-empty will do. */
+export function checkClientId(clientId: string): void {
+  if (clientId.length === 0 || clientId.length > MAX_CLIENT_ID_LENGTH) {
+    fail("INVALID_ARGUMENT", `clientId must be 1 to ${MAX_CLIENT_ID_LENGTH} characters.`);
+  }
 }

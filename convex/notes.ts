@@ -38,7 +38,7 @@ function cleanTitle(title: string): string {
 }
 
 /** Checks a text that becomes a note's whole content. */
-export function checkText(text: string): void {
+function checkText(text: string): void {
   const bytes = utf8Bytes(text);
   if (bytes > MAX_NOTE_BYTES) {
     fail("TOO_LARGE", `A note may hold at most ${MAX_NOTE_BYTES} bytes of UTF-8 text; this text has ${bytes}.`);

@@ -6,13 +6,13 @@ import { requireNote, requireText } from "./access";
 import { fail } from "./errors";
 import {
   CATCH_UP_WINDOW,
-  MAX_CLIENT_ID_LENGTH,
   MAX_NOTE_BYTES,
   MAX_OP_BYTES,
   SINCE_BATCH,
   SINCE_BYTES,
   TRANSFORM_BYTES,
   TRANSFORM_WINDOW,
+  checkClientId,
   opBytes,
   utf8Bytes,
 } from "./limits";
@@ -21,12 +21,6 @@ import { opValidator, sinceResultValidator, submitResultValidator, type SinceOp 
 function checkRevision(name: string, value: number): void {
   if (!Number.isSafeInteger(value) || value < 0) {
     fail("INVALID_ARGUMENT", `${name} must be a whole number ≥ 0, not ${value}.`);
-  }
-}
-
-export function checkClientId(clientId: string): void {
-  if (clientId.length === 0 || clientId.length > MAX_CLIENT_ID_LENGTH) {
-    fail("INVALID_ARGUMENT", `clientId must be 1 to ${MAX_CLIENT_ID_LENGTH} characters.`);
   }
 }
 

@@ -3,6 +3,7 @@ import { mutation, query } from "./_generated/server";
 import { requireNote } from "./access";
 import { fail } from "./errors";
 import {
+  checkClientId,
   MAX_NAME_LENGTH,
   MAX_PRESENCE_LISTED,
   MAX_SELECTIONS,
@@ -10,7 +11,6 @@ import {
   PRESENCE_PURGE_MS,
   PRESENCE_STALE_MS,
 } from "./limits";
-import { checkClientId } from "./ops";
 import { presenceEntryValidator, selectionValidator } from "./schema";
 
 // Colours end up in editor decorations: only hex colours, so no other CSS can ride along.
