@@ -1,0 +1,47 @@
+import { DEFAULT_SERVER_URL } from "../client/connect";
+import type { SpaceCredentials } from "../client/types";
+
+/** A mistake in how the command was called or configured: printed without a stack. */
+export class UsageError extends Error {
+  override name = "UsageError";
+}
+
+export interface CliOptions {
+  readonly url: string;
+  readonly spaceId: string | undefined;
+  readonly key: string | undefined;
+  readonly positional: string[];
+}
+
+/** Reads --url/--space/--key (or SHARED_NOTES_URL/_SPACE/_KEY) and leaves the rest positional. */
+export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): CliOptions {
+  const flags = new Map<string, string>();
+  const positional: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    const match = /^--(url|space|key)(?:=(.*))?$/.exec(arg);
+    if (!match) {
+      positional.push(arg);
+      continue;
+    }
+    const value = match[2] ?? argv[++i];
+    if (value === undefined) throw new UsageError(`--${match[1]} needs a value`);
+    flags.set(match[1] as string, value);
+  }
+  return {
+    url: flags.get("url") ?? env.SHARED_NOTES_URL ?? DEFAULT_SERVER_URL,
+    spaceId: flags.get("space") ?? env.SHARED_NOTES_SPACE,
+    key: flags.get("key") ?? env.SHARED_NOTES_KEY,
+    positional,
+  };
+}
+
+export function requireCredentials(options: CliOptions): SpaceCredentials {
+  if (!options.spaceId || !options.key) {
+    throw new UsageError(
+      "No space given: pass --space ID --key KEY or set SHARED_NOTES_SPACE and SHARED_NOTES_KEY " +
+        "(`shared-notes space create` makes a new space).",
+    );
+  }
+  return { spaceId: options.spaceId, key: options.key };
+}

@@ -1,0 +1,294 @@
+/**
+ * One open note kept in step with the server over a ConvexClient.
+ *
+ * Data flows one way: a local edit becomes an op in the sync engine, which decides when
+ * it goes to `ops:submit`; every revision (ours included, as the confirmation) comes back
+ * through the `ops:since` subscription, whose lower bound moves with each batch so every
+ * update stays small. Nothing here waits for the network before changing the text:
+ * while the link is down, edits apply locally, queue in the engine, are written to the
+ * pending store, and go out when the Convex client reconnects (it resends unconfirmed
+ * mutations itself; the server dedupes them by (clientId, seq)).
+ */
+import type { ConvexClient } from "convex/browser";
+import { ConvexError } from "convex/values";
+import { api } from "../convex/_generated/api";
+import type { Id } from "../convex/_generated/dataModel";
+import type { SinceOp, SinceResult } from "../convex/schema";
+import { SyncClient, type Submission } from "../sync/syncClient";
+import type { TextOp, Selection } from "../sync/textOp";
+import { ConnectionStatus } from "./connectionStatus";
+import { Emitter } from "./events";
+import type { PendingStore } from "./pendingStore";
+import { PresenceTracker } from "./presence";
+import type { Collaborator, NoteSession, SessionStatus, SpaceCredentials, UserInfo } from "./types";
+
+export interface OpenOptions {
+  readonly user: UserInfo;
+  /** Keeps unconfirmed edits across restarts; without one they live only in memory. */
+  readonly store?: PendingStore;
+  /** Publish and follow presence (the CLI turns it off). Default true. */
+  readonly presence?: boolean;
+  /** Where the session reports what it repaired or could not do. Default: nowhere. */
+  readonly log?: (message: string) => void;
+}
+
+interface StoredPending {
+  readonly clientId: string;
+  readonly sync: unknown;
+}
+
+export async function openNoteSession(
+  convex: ConvexClient,
+  space: SpaceCredentials,
+  noteId: string,
+  options: OpenOptions,
+): Promise<NoteSession> {
+  const auth = { spaceId: space.spaceId as Id<"spaces">, key: space.key, noteId: noteId as Id<"notes"> };
+  const storeKey = `${space.spaceId}/${noteId}`;
+  const stored = options.store?.load(storeKey);
+  let sync: SyncClient;
+  if (stored !== undefined) {
+    const parsed = JSON.parse(stored) as StoredPending;
+    sync = SyncClient.restore(parsed.sync);
+    // The note must still exist and the key must still be right before we resend.
+    await convex.query(api.spaces.verify, { spaceId: auth.spaceId, key: auth.key });
+  } else {
+    const opened = await convex.query(api.notes.open, auth);
+    sync = new SyncClient({ clientId: newClientId(), rev: opened.rev, text: opened.text });
+  }
+  return new LiveNoteSession(convex, auth, storeKey, sync, options);
+}
+
+function newClientId(): string {
+  const bytes = new Uint8Array(12);
+  crypto.getRandomValues(bytes);
+  return Buffer.from(bytes).toString("base64url");
+}
+
+class LiveNoteSession implements NoteSession {
+  readonly noteId: string;
+  private readonly remoteOps = new Emitter<TextOp>();
+  private readonly statusChanges = new Emitter<SessionStatus>();
+  private readonly connection: ConnectionStatus;
+  private readonly presence: PresenceTracker | undefined;
+  private unsubscribe: (() => void) | undefined;
+  private subscribedAfter = -1;
+  /** Local edits per state: those in the submission in flight, and those waiting behind it. */
+  private editsInFlight = 0;
+  private editsWaiting = 0;
+  private closed = false;
+  private reloading = false;
+
+  readonly onRemoteOp = this.remoteOps.event;
+  readonly onStatus = this.statusChanges.event;
+  readonly onCollaborators;
+
+  constructor(
+    private readonly convex: ConvexClient,
+    private readonly auth: { spaceId: Id<"spaces">; key: string; noteId: Id<"notes"> },
+    private readonly storeKey: string,
+    private sync: SyncClient,
+    private readonly options: OpenOptions,
+  ) {
+    this.noteId = auth.noteId;
+    this.connection = new ConnectionStatus(convex);
+    this.connection.onChange(() => this.publishStatus());
+    this.presence =
+      options.presence === false
+        ? undefined
+        : new PresenceTracker(convex, auth, sync.clientId, options.user, () => this.sync);
+    this.onCollaborators = (this.presence?.onChange ?? new Emitter<readonly Collaborator[]>().event);
+    // Restored edits were never confirmed: count them and send the one in flight again.
+    const restored = sync.pendingCount;
+    this.editsInFlight = restored > 0 ? 1 : 0;
+    this.editsWaiting = Math.max(0, restored - 1);
+    const resend = sync.resend();
+    if (resend) this.send(resend);
+    this.subscribe();
+  }
+
+  get clientId(): string {
+    return this.sync.clientId;
+  }
+
+  get text(): string {
+    return this.sync.text;
+  }
+
+  get status(): SessionStatus {
+    return { connection: this.connection.current, unconfirmed: this.editsInFlight + this.editsWaiting };
+  }
+
+  get collaborators(): readonly Collaborator[] {
+    return this.presence?.collaborators ?? [];
+  }
+
+  applyLocal(op: TextOp): void {
+    if (this.closed) throw new Error("this note session is closed");
+    const submission = this.sync.applyLocal(op);
+    if (submission) {
+      this.editsInFlight = 1;
+      this.send(submission);
+    } else {
+      this.editsWaiting += 1;
+    }
+    this.persist();
+    this.presence?.textChanged();
+    this.publishStatus();
+  }
+
+  setSelections(selections: readonly Selection[]): void {
+    this.presence?.setSelections(selections);
+  }
+
+  async flush(): Promise<void> {
+    if (this.status.unconfirmed === 0) return;
+    await new Promise<void>((resolve) => {
+      const listener = this.onStatus((s) => {
+        if (s.unconfirmed === 0) {
+          listener.dispose();
+          resolve();
+        }
+      });
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.unsubscribe?.();
+    this.connection.dispose();
+    await this.presence?.dispose();
+    this.remoteOps.dispose();
+    this.statusChanges.dispose();
+  }
+
+  /** Follows ops after the newest revision we have; called again whenever that moves. */
+  private subscribe(): void {
+    if (this.closed || this.subscribedAfter === this.sync.rev) return;
+    const previous = this.unsubscribe;
+    this.subscribedAfter = this.sync.rev;
+    this.unsubscribe = this.convex.onUpdate(
+      api.ops.since,
+      { ...this.auth, afterRev: this.sync.rev },
+      (result) => this.receive(result),
+      (err) => this.fail("following the note's edits failed", err),
+    );
+    // Unsubscribing after subscribing lets the client swap the queries in one message.
+    previous?.();
+  }
+
+  private receive(result: SinceResult): void {
+    if (this.closed) return;
+    if (result.kind === "reload") {
+      void this.reload("it fell too far behind the server");
+      return;
+    }
+    for (const op of result.ops) {
+      if (!this.receiveOne(op)) return;
+    }
+    this.subscribe();
+  }
+
+  /** Feeds one revision to the engine; false when the session had to reload instead. */
+  private receiveOne(op: SinceOp): boolean {
+    const outcome = this.sync.receive(op);
+    switch (outcome.kind) {
+      case "duplicate":
+        return true;
+      case "remote":
+        this.presence?.revisionApplied(op.rev, op.op);
+        this.remoteOps.fire(outcome.op);
+        return true;
+      case "confirmed":
+        this.presence?.revisionApplied(op.rev, op.op);
+        this.editsInFlight = 0;
+        if (outcome.next) {
+          this.editsInFlight = this.editsWaiting;
+          this.editsWaiting = 0;
+          this.send(outcome.next);
+        }
+        this.persist();
+        this.publishStatus();
+        return true;
+      case "diverged":
+        void this.reload(`its text no longer matched the server's at revision ${op.rev}`);
+        return false;
+      case "gap":
+        void this.reload(`revision ${op.rev} arrived before revision ${this.sync.rev + 1}`);
+        return false;
+      default: {
+        const never: never = outcome;
+        throw new Error(`unexpected sync outcome ${JSON.stringify(never)}`);
+      }
+    }
+  }
+
+  private send(submission: Submission): void {
+    this.convex
+      .mutation(api.ops.submit, { ...this.auth, ...submission, op: [...submission.op] })
+      .then((result) => {
+        if (result.kind === "stale") void this.reload("its edits were based on a revision the server no longer keeps");
+      })
+      .catch((err: unknown) => {
+        // The server refused the op itself (the network it waits out and retries), so
+        // this edit can never apply: drop it and take the server's text.
+        this.fail("the server refused an edit", err);
+        void this.reload("the server refused an edit", true);
+      });
+  }
+
+  /**
+   * Takes the server's text and revision and keeps local edits on top of it. Logged,
+   * never silent: it means the link was down for long, an edit was refused, or our copy
+   * diverged. `dropInflight` discards an op the server refused, which could never apply.
+   */
+  private async reload(reason: string, dropInflight = false): Promise<void> {
+    if (this.reloading || this.closed) return;
+    this.reloading = true;
+    try {
+      this.options.log?.(`Reloading note ${this.noteId} because ${reason}.`);
+      // Learn whether the server already has our in-flight op before reading its text:
+      // resending is idempotent, and afterwards the text surely includes it if applied.
+      let inflightApplied = dropInflight;
+      const resend = dropInflight ? undefined : this.sync.resend();
+      if (resend) {
+        const result = await this.convex.mutation(api.ops.submit, { ...this.auth, ...resend, op: [...resend.op] });
+        inflightApplied = result.kind === "applied";
+      }
+      const opened = await this.convex.query(api.notes.open, this.auth);
+      if (this.closed) return;
+      const correction = this.sync.resync(opened.text, opened.rev, inflightApplied);
+      this.editsInFlight = this.sync.pendingCount > 0 ? this.editsInFlight + this.editsWaiting : 0;
+      this.editsWaiting = 0;
+      this.persist();
+      this.presence?.textChanged();
+      this.remoteOps.fire(correction);
+      this.publishStatus();
+      this.subscribedAfter = -1;
+      this.subscribe();
+      const next = this.sync.resend();
+      if (next) this.send(next);
+    } catch (err) {
+      this.fail("reloading the note failed", err);
+    } finally {
+      this.reloading = false;
+    }
+  }
+
+  private persist(): void {
+    const store = this.options.store;
+    if (!store) return;
+    const pending = this.sync.pendingCount > 0;
+    store.save(this.storeKey, pending ? JSON.stringify({ clientId: this.sync.clientId, sync: this.sync.snapshot() }) : undefined);
+  }
+
+  private publishStatus(): void {
+    if (!this.closed) this.statusChanges.fire(this.status);
+  }
+
+  private fail(what: string, err: unknown): void {
+    const detail = err instanceof ConvexError ? JSON.stringify(err.data) : err instanceof Error ? err.message : String(err);
+    this.options.log?.(`Note ${this.noteId}: ${what}: ${detail}`);
+  }
+}
