@@ -13,7 +13,7 @@
 // The runner's own environment is inherited by the extension host, so e.g.
 // SHARED_NOTES_SERVER_URL set for the runner reaches the extension.
 import { spawn, spawnSync } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, mkdtempSync, openSync, readSync, closeSync, rmSync, writeFileSync, statSync } from 'node:fs';
+import { cpSync, createWriteStream, existsSync, mkdirSync, mkdtempSync, openSync, readSync, closeSync, rmSync, writeFileSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve, basename } from 'node:path';
@@ -71,6 +71,33 @@ export async function freePort() {
   });
 }
 
+// User settings for every instance: nothing that pops up over the editor, steals keys
+// (suggestions accepted by Enter, auto-closed brackets) or reaches for the network.
+export const DEFAULT_SETTINGS = {
+  'workbench.startupEditor': 'none',
+  'workbench.tips.enabled': false,
+  'workbench.enableExperiments': false,
+  'workbench.editor.untitled.hint': 'hidden',
+  'editor.quickSuggestions': { other: false, comments: false, strings: false },
+  'editor.suggestOnTriggerCharacters': false,
+  'editor.acceptSuggestionOnEnter': 'off',
+  'editor.wordBasedSuggestions': 'off',
+  'editor.parameterHints.enabled': false,
+  'editor.autoClosingBrackets': 'never',
+  'editor.autoClosingQuotes': 'never',
+  'editor.autoIndent': 'none',
+  'editor.formatOnType': false,
+  'editor.minimap.enabled': false,
+  'extensions.autoCheckUpdates': false,
+  'extensions.autoUpdate': false,
+  'extensions.ignoreRecommendations': true,
+  'update.mode': 'none',
+  'telemetry.telemetryLevel': 'off',
+  'chat.disableAIFeatures': true,
+  'security.workspace.trust.enabled': false,
+  'files.hotExit': 'off',
+};
+
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // Variables that would make code-server think it runs inside another VS Code, or change
@@ -86,6 +113,9 @@ const STRIP_ENV = /^(VSCODE_|ELECTRON_|NODE_OPTIONS$|NODE_INSPECT|CODE_SERVER_|P
  * @param {string} [opts.logFile] where server output goes (default: in its temp dir)
  * @param {(line: string) => void} [opts.onLine] called for every output line
  * @param {boolean} [opts.keep] keep the temp dir (user data, logs) after stop
+ * @param {Record<string, unknown>} [opts.settings] user settings merged over DEFAULT_SETTINGS
+ * @param {string} [opts.saveLogsTo] on stop, copy the server-side logs (extension host logs,
+ *   output channels) into this folder
  * @param {string} [opts.name] label for messages
  */
 export async function startCodeServer(opts = {}) {
@@ -100,6 +130,9 @@ export async function startCodeServer(opts = {}) {
     home: join(tmpDir, 'home'),
   };
   for (const d of Object.values(dirs)) mkdirSync(d, { recursive: true });
+  mkdirSync(join(dirs.userData, 'User'), { recursive: true });
+  writeFileSync(join(dirs.userData, 'User', 'settings.json'),
+    JSON.stringify({ ...DEFAULT_SETTINGS, ...opts.settings }, null, 2));
   const env = {};
   for (const [k, v] of Object.entries(process.env)) if (!STRIP_ENV.test(k)) env[k] = v;
   Object.assign(env, {
@@ -176,6 +209,9 @@ export async function startCodeServer(opts = {}) {
     while (groupAlive(pgid) && Date.now() < deadline + 2000) await sleep(50);
     await Promise.race([exitPromise, sleep(1000)]);
     await new Promise((r) => log.end(r));
+    if (opts.saveLogsTo && existsSync(join(dirs.userData, 'logs'))) {
+      cpSync(join(dirs.userData, 'logs'), opts.saveLogsTo, { recursive: true });
+    }
     liveGroups.delete(pgid);
     if (!opts.keep) rmSync(tmpDir, { recursive: true, force: true });
   };
@@ -314,6 +350,8 @@ export async function runTestsInCodeServer(o) {
       env: { ...o.env, SHARED_NOTES_TEST_OUTPUT: testOutput },
       installExtensions: o.installExtensions,
       logFile: join(resultsDir, 'code-server.log'),
+      saveLogsTo: join(resultsDir, 'server-logs'),
+      settings: o.settings,
       onLine: o.verbose ? (l) => say(`server: ${l}`) : undefined,
     });
     say(`code-server ${server.url} (pid ${server.pid}) up after ${((Date.now() - t0) / 1000).toFixed(1)} s`);
