@@ -98,8 +98,11 @@ export async function loadProject(functionsDir: string, convex: ConvexGlobal, si
   const code = result.outputFiles[0]?.text ?? "";
   const mod: { exports: Record<string, unknown> } = { exports: {} };
   const entryFile = path.join(functionsDir, "functions-entry.js");
-  const evaluate = new Function("Convex", "console", "module", "exports", "require", "__filename", "__dirname", code);
-  evaluate(convex, captureConsole(sink), mod, mod.exports, createRequire(entryFile), entryFile, functionsDir);
+  // Network access from functions would make the local backend behave unlike Convex
+  // (queries and mutations have no fetch there) and is not what it is for.
+  const fetch = () => Promise.reject(new Error("fetch is not supported by the local backend."));
+  const evaluate = new Function("Convex", "console", "fetch", "module", "exports", "require", "__filename", "__dirname", code);
+  evaluate(convex, captureConsole(sink), fetch, mod, mod.exports, createRequire(entryFile), entryFile, functionsDir);
   const modules = (mod.exports.modules ?? {}) as Record<string, Record<string, unknown>>;
 
   const functions = new Map<string, LoadedFunction>();

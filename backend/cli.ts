@@ -35,12 +35,21 @@ export async function runServe(argv: string[]): Promise<void> {
     return;
   }
   const dataDir = path.resolve(values.data ?? path.join(repoRoot(), ".data", "backend"));
-  const backend = await startBackend({
-    port,
-    host: values.host,
-    dataDir,
-    ...(values.functions ? { functionsDir: values.functions } : {}),
-  });
+  let backend;
+  try {
+    backend = await startBackend({
+      port,
+      host: values.host,
+      dataDir,
+      ...(values.functions ? { functionsDir: values.functions } : {}),
+    });
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    const why = err.code === "EADDRINUSE" ? `port ${port} on ${values.host} is already in use` : err.message;
+    process.stderr.write(`shared-notes serve: could not start: ${why}\n`);
+    process.exitCode = 1;
+    return;
+  }
   process.stdout.write(`Shared Notes backend listening on ${backend.url} (data: ${backend.dataDir})\n`);
   await new Promise<void>((resolve) => {
     const stop = () => {

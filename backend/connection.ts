@@ -16,7 +16,6 @@ import {
 } from "./protocol.js";
 import type { QueryEntry, Reactivity, Subscriber } from "./reactivity.js";
 import type { UserIdentity } from "./runtime.js";
-import { NOT_SUPPORTED } from "./runtime.js";
 
 export type ConnectionHooks = {
   /** Test seam: return "drop" to lose the socket after a mutation committed, before its response. */
@@ -92,15 +91,24 @@ export class Connection implements Subscriber {
         );
         return;
       }
-      case "Action":
-        this.send({
-          type: "ActionResponse",
-          requestId: message.requestId,
-          success: false,
-          result: `Actions are ${NOT_SUPPORTED} (${message.udfPath}).`,
-          logLines: [],
-        });
+      case "Action": {
+        const { requestId } = message;
+        void this.engine.action(message.udfPath, firstArg(message.args), this.identity).then((outcome) =>
+          this.send(
+            outcome.ok
+              ? { type: "ActionResponse", requestId, success: true, result: outcome.value, logLines: outcome.logLines }
+              : {
+                  type: "ActionResponse",
+                  requestId,
+                  success: false,
+                  result: outcome.message,
+                  logLines: outcome.logLines,
+                  ...(outcome.data !== undefined ? { errorData: outcome.data } : {}),
+                },
+          ),
+        );
         return;
+      }
       case "Authenticate": {
         if (message.baseVersion !== this.receivedIdentity) {
           throw new ProtocolError(

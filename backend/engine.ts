@@ -4,7 +4,7 @@
 // committed as a group: each runs in its own savepoint, one COMMIT (one fsync) makes
 // them all durable, and only then are their responses released.
 import type { JSONValue } from "convex/values";
-import { Runtime, type Outcome, type UserIdentity, type WriteSet } from "./runtime.js";
+import { Runtime, type ActionBridge, type Outcome, type UserIdentity, type WriteSet } from "./runtime.js";
 import { Storage } from "./storage.js";
 
 export type MutationRequest = {
@@ -13,6 +13,8 @@ export type MutationRequest = {
   identity: UserIdentity | null;
   /** Present for sync-protocol mutations: a resend of the same key gets the stored answer. */
   dedupe?: { sessionId: string; requestId: number };
+  /** Calls from actions may reach internal functions. */
+  allowInternal?: boolean;
 };
 
 export type MutationResult = { outcome: Outcome; ts: bigint };
@@ -96,8 +98,23 @@ export class Engine {
     });
   }
 
-  async query(udfPath: string, args: JSONValue, identity: UserIdentity | null): Promise<Outcome> {
-    return this.exclusive(async () => (await this.runtime.invoke(udfPath, "query", args, identity, this.lastTs)).outcome);
+  async query(udfPath: string, args: JSONValue, identity: UserIdentity | null, allowInternal = false): Promise<Outcome> {
+    return this.exclusive(
+      async () => (await this.runtime.invoke(udfPath, "query", args, identity, this.lastTs, { allowInternal })).outcome,
+    );
+  }
+
+  /**
+   * Actions run outside the worker (they may take long); their runQuery/runMutation calls
+   * queue like any client's.
+   */
+  async action(udfPath: string, args: JSONValue, identity: UserIdentity | null, allowInternal = false): Promise<Outcome> {
+    const bridge: ActionBridge = {
+      query: (path, a, id) => this.query(path, a, id, true),
+      mutation: async (path, a, id) => (await this.mutateAsync({ udfPath: path, args: a, identity: id, allowInternal: true })).outcome,
+      action: (path, a, id) => this.action(path, a, id, true),
+    };
+    return (await this.runtime.invoke(udfPath, "action", args, identity, this.lastTs, { allowInternal, bridge })).outcome;
   }
 
   private pump(): void {
@@ -154,7 +171,9 @@ export class Engine {
     }
     const ts = this.nextTs();
     this.storage.savepoint();
-    const { outcome, run } = await this.runtime.invoke(request.udfPath, "mutation", request.args, request.identity, ts);
+    const { outcome, run } = await this.runtime.invoke(request.udfPath, "mutation", request.args, request.identity, ts, {
+      allowInternal: request.allowInternal ?? false,
+    });
     if (outcome.ok) {
       this.storage.releaseSavepoint();
       for (const [index, keys] of run.writeSet) {

@@ -33,6 +33,23 @@ export type Outcome =
 
 export const NOT_SUPPORTED = "not supported by the local backend";
 
+/** How an action reaches queries and mutations: through the engine, like a client would. */
+export interface ActionBridge {
+  query(udfPath: string, args: JSONValue, identity: UserIdentity | null): Promise<Outcome>;
+  mutation(udfPath: string, args: JSONValue, identity: UserIdentity | null): Promise<Outcome>;
+  action(udfPath: string, args: JSONValue, identity: UserIdentity | null): Promise<Outcome>;
+}
+
+/** A failed nested call, shaped the way convex's performAsyncSyscall rethrows it (ConvexError when `data` is set). */
+class NestedCallError extends Error {
+  constructor(
+    message: string,
+    readonly data?: JSONValue,
+  ) {
+    super(message);
+  }
+}
+
 const MAX_DOCUMENT_SIZE = 1 << 20;
 const MAX_NESTING = 16;
 const MAX_FIELD_NAME = 1024;
@@ -212,7 +229,21 @@ export class FunctionRun {
     readonly identity: UserIdentity | null,
     /** Commit timestamp of a mutation (nanoseconds); also the source of _creationTime. */
     readonly ts: bigint,
+    private readonly bridge: ActionBridge | null = null,
   ) {}
+
+  async asyncSyscall(op: string, args: Record<string, JSONValue>): Promise<JSONValue> {
+    const call =
+      op === "1.0/actions/query" ? "query" : op === "1.0/actions/mutation" ? "mutation" : op === "1.0/actions/action" ? "action" : null;
+    if (call === null) return this.syscall(op, args);
+    if (!this.bridge) throw new SystemError(`${op} can only be called from an action.`);
+    if (typeof args.name !== "string") {
+      throw new SystemError(`Calling functions by handle or component reference is ${NOT_SUPPORTED}.`);
+    }
+    const outcome = await this.bridge[call](args.name, args.args ?? {}, this.identity);
+    if (!outcome.ok) throw new NestedCallError(outcome.message.replace(/^\[Request ID: [0-9a-f]+\] Server Error\n/, ""), outcome.data);
+    return outcome.value;
+  }
 
   syscall(op: string, args: Record<string, JSONValue>): JSONValue {
     switch (op) {
@@ -505,7 +536,7 @@ export class Runtime {
     };
     const convex: ConvexGlobal = {
       syscall: (op, json) => JSON.stringify(current().syscall(op, JSON.parse(json) as Record<string, JSONValue>)),
-      asyncSyscall: async (op, json) => JSON.stringify(current().syscall(op, JSON.parse(json) as Record<string, JSONValue>)),
+      asyncSyscall: async (op, json) => JSON.stringify(await current().asyncSyscall(op, JSON.parse(json) as Record<string, JSONValue>)),
       jsSyscall: (op) => {
         throw new Error(`${op} is ${NOT_SUPPORTED}.`);
       },
@@ -572,10 +603,10 @@ export class Runtime {
     if (err) throw failure(err);
   }
 
-  lookup(udfPath: string, kind: FunctionKind): LoadedFunction | string {
+  lookup(udfPath: string, kind: FunctionKind, allowInternal = false): LoadedFunction | string {
     const path = canonicalUdfPath(udfPath);
     const fn = this.functions.get(path);
-    if (!fn || !fn.isPublic) {
+    if (!fn || (!fn.isPublic && !allowInternal)) {
       return `Could not find public function for '${path.replace(/:default$/, "")}'. Did you forget to run \`npx convex dev\` or \`npx convex deploy\`?`;
     }
     if (fn.kind !== kind) {
@@ -604,13 +635,14 @@ export class Runtime {
    */
   async invoke(
     udfPath: string,
-    kind: "query" | "mutation",
+    kind: FunctionKind,
     argsJson: JSONValue,
     identity: UserIdentity | null,
     ts: bigint,
+    options: { allowInternal?: boolean; bridge?: ActionBridge } = {},
   ): Promise<{ outcome: Outcome; run: FunctionRun }> {
-    const run = new FunctionRun(this, this.storage, kind, identity, ts);
-    const found = this.lookup(udfPath, kind);
+    const run = new FunctionRun(this, this.storage, kind, identity, ts, options.bridge ?? null);
+    const found = this.lookup(udfPath, kind, options.allowInternal);
     if (typeof found === "string") return { outcome: errorOutcome(run, found), run };
     const validators = this.validatorsOf(found);
     const isId = (id: string, table: string) => this.isIdOf(id, table);
@@ -625,9 +657,18 @@ export class Runtime {
       if (err) return { outcome: errorOutcome(run, `ArgumentValidationError: ${err}`), run };
     }
     try {
-      const invoke = kind === "query" ? found.fn.invokeQuery : found.fn.invokeMutation;
+      const argsText = JSON.stringify([argsJson]);
+      const { invokeQuery, invokeMutation, invokeAction } = found.fn;
+      const invoke =
+        kind === "query" && invokeQuery
+          ? () => invokeQuery(argsText)
+          : kind === "mutation" && invokeMutation
+            ? () => invokeMutation(argsText)
+            : kind === "action" && invokeAction
+              ? () => invokeAction(requestId(), argsText)
+              : null;
       if (!invoke) throw new SystemError(`${found.udfPath} cannot be invoked as a ${kind}.`);
-      const resultJson = await this.runs.run(run, () => invoke(JSON.stringify([argsJson])));
+      const resultJson = await this.runs.run(run, invoke);
       const value = JSON.parse(resultJson) as JSONValue;
       if (validators.returns) {
         const err = checkValue(validators.returns, jsonToConvex(value), isId);
@@ -644,6 +685,11 @@ export class Runtime {
 
 function describeThrown(run: FunctionRun, thrown: unknown): Outcome {
   if (thrown instanceof SystemError) return errorOutcome(run, `Uncaught Error: ${thrown.message}`);
+  if (thrown instanceof NestedCallError) {
+    // Already a full server error from the nested call: pass it on unwrapped.
+    const outcome: Outcome = { ok: false, message: thrown.message, logLines: run.logLines };
+    return thrown.data === undefined ? outcome : { ...outcome, data: thrown.data };
+  }
   if (thrown !== null && typeof thrown === "object" && Symbol.for("ConvexError") in thrown) {
     const e = thrown as { message: string; data?: unknown };
     const data = typeof e.data === "string" ? (JSON.parse(e.data) as JSONValue) : null;

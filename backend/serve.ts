@@ -34,6 +34,7 @@ export async function startBackend(options: BackendOptions): Promise<RunningBack
   const host = options.host ?? "127.0.0.1";
   const functionsDir = path.resolve(options.functionsDir ?? path.join(repoRoot(), "convex"));
   const dataDir = path.resolve(options.dataDir);
+  if (!existsSync(functionsDir)) throw new Error(`the functions directory ${functionsDir} does not exist`);
   const engine = await Engine.open(dataDir, functionsDir);
   const server = new BackendServer(engine, options.hooks);
   try {

@@ -9,7 +9,7 @@ import { Connection, type ConnectionHooks } from "./connection.js";
 import type { Engine } from "./engine.js";
 import { encodeTs } from "./protocol.js";
 import { Reactivity } from "./reactivity.js";
-import { NOT_SUPPORTED, type Outcome, type UserIdentity } from "./runtime.js";
+import type { Outcome, UserIdentity } from "./runtime.js";
 
 const SYNC_PATH = /^\/api\/[^/]+\/sync$/;
 const PING_INTERVAL_MS = 15_000;
@@ -98,18 +98,21 @@ export class BackendServer {
     args: JSONValue,
     identity: UserIdentity | null,
   ): Promise<Outcome> {
-    let resolved = kind;
-    if (kind === "any") {
-      const found = this.engine.runtime.lookup(udfPath, "query");
-      resolved = typeof found !== "string" ? "query" : typeof this.engine.runtime.lookup(udfPath, "mutation") !== "string" ? "mutation" : "query";
-    }
+    const runtime = this.engine.runtime;
+    // /api/function does not say what kind the function is: find out.
+    const resolved =
+      kind !== "any"
+        ? kind
+        : ((["query", "mutation", "action"] as const).find((k) => typeof runtime.lookup(udfPath, k) !== "string") ?? "query");
     switch (resolved) {
       case "query":
         return this.engine.query(udfPath, args, identity);
       case "mutation":
         return (await this.engine.mutateAsync({ udfPath, args, identity })).outcome;
+      case "action":
+        return this.engine.action(udfPath, args, identity);
       default:
-        return { ok: false, message: `Actions are ${NOT_SUPPORTED} (${udfPath}).`, logLines: [] };
+        return resolved satisfies never;
     }
   }
 

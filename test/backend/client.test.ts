@@ -116,6 +116,17 @@ describe("ConvexClient", () => {
   });
 });
 
+describe("actions", () => {
+  it("run queries and mutations through the backend, and refuse fetch clearly", async () => {
+    const c = client();
+    expect(await c.action(api.counters.incrementTwice, { name: "act" })).toBe(2);
+    const http = new ConvexHttpClient(backend.url);
+    expect(await http.action(api.counters.incrementTwice, { name: "act" })).toBe(4);
+    const err = await caught(c.action(api.counters.download, {}));
+    expect(err.message).toContain("fetch is not supported by the local backend");
+  });
+});
+
 describe("ConvexHttpClient", () => {
   it("runs queries and mutations with indexes, filters, pagination and normalizeId", async () => {
     const http = new ConvexHttpClient(backend.url);
