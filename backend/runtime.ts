@@ -339,6 +339,8 @@ export class FunctionRun {
     if (num === undefined) {
       num = this.storage.createTable(table);
       this.createdTables.push(table);
+      // Record the new table's indexes so the next start does not rebuild them.
+      for (const index of this.runtime.catalog.indexesOf(table)) this.storage.defineIndex(index.name, JSON.stringify(index.fields));
     }
     const id = makeId(num);
     const doc: Doc = { _id: id, _creationTime: Number(this.ts / 1000n) / 1000, ...value };
