@@ -1,0 +1,96 @@
+/**
+ * Shared Notes: notes a team edits together, live, as ordinary editor tabs.
+ * `activate` only wires the features; each is a disposable module with one job.
+ */
+import * as vscode from "vscode";
+import { CollaboratorsView, type CollaboratorItem } from "./collaboratorsView";
+import { CollaboratorDecorations } from "./decorations";
+import { DocumentBindings } from "./documentBinding";
+import { SharedNotesFileSystem } from "./fileSystem";
+import { Follow } from "./follow";
+import { Log } from "./log";
+import { GlobalStatePendingStore, NoteRegistry } from "./noteRegistry";
+import { SCHEME } from "./noteUri";
+import { NotesView } from "./notesView";
+import { SaveOnConfirm } from "./saveOnConfirm";
+import { currentUser, onSettingsChanged } from "./settings";
+import { SpaceStore } from "./spaceStore";
+import { Spaces } from "./spaces";
+import { StatusBar } from "./statusBar";
+import { OwnUndo } from "./undo";
+import { JoinLinkHandler } from "./uriHandler";
+
+/** What activate() returns: the extension's parts, for its integration suites. */
+export interface SharedNotesApi {
+  readonly spaces: Spaces;
+  readonly registry: NoteRegistry;
+  readonly bindings: DocumentBindings;
+  readonly notesView: NotesView;
+  readonly statusBar: StatusBar;
+  readonly decorations: CollaboratorDecorations;
+  readonly undo: OwnUndo;
+  readonly follow: Follow;
+  /** Resolves once the stored (or environment-given) space is joined or found absent. */
+  readonly ready: Promise<void>;
+}
+
+export function activate(context: vscode.ExtensionContext): SharedNotesApi {
+  const log = new Log();
+  const spaces = new Spaces(new SpaceStore(context), log);
+  const registry = new NoteRegistry(new GlobalStatePendingStore(context.globalState), currentUser, log);
+  const fileSystem = new SharedNotesFileSystem(registry, log);
+  const bindings = new DocumentBindings(registry, log);
+  const notesView = new NotesView(registry, log);
+  const statusBar = new StatusBar(registry, bindings);
+  const decorations = new CollaboratorDecorations(bindings);
+  const undo = new OwnUndo(bindings);
+  const follow = new Follow(bindings);
+  const collaborators = new CollaboratorsView(bindings, follow);
+  const saver = new SaveOnConfirm(bindings, log);
+  let notesListener: vscode.Disposable | undefined;
+
+  context.subscriptions.push(
+    log,
+    spaces,
+    registry,
+    vscode.workspace.registerFileSystemProvider(SCHEME, fileSystem, { isCaseSensitive: true }),
+    fileSystem,
+    bindings,
+    notesView,
+    statusBar,
+    decorations,
+    undo,
+    follow,
+    collaborators,
+    saver,
+    vscode.window.registerUriHandler(new JoinLinkHandler((space) => spaces.join(space))),
+    vscode.commands.registerCommand("sharedNotes.showStatus", () => {
+      void vscode.window.showInformationMessage(statusBar.details(), "Show Log").then((a) => a && log.show());
+    }),
+    vscode.commands.registerCommand("sharedNotes.follow", (item?: CollaboratorItem | string) => {
+      const clientId = typeof item === "string" ? item : item?.collaborator.clientId;
+      return clientId ? follow.start(clientId) : false;
+    }),
+    vscode.commands.registerCommand("sharedNotes.stopFollowing", () => follow.stop()),
+    spaces.onDidChange((connection) => {
+      registry.setConnection(connection);
+      notesView.spaceChanged(connection);
+      statusBar.spaceChanged();
+      notesListener?.dispose();
+      notesListener = connection?.onNotes((notes) => fileSystem.notesChanged(connection.spaceId, notes));
+    }),
+    onSettingsChanged((e) => {
+      if (e.affectsConfiguration("sharedNotes.serverUrl")) {
+        log.info("The server setting changed; it applies to the next space you create or join.");
+      }
+    }),
+    { dispose: () => notesListener?.dispose() },
+  );
+
+  const ready = spaces.restore().catch((err: unknown) => log.error("Restoring the space failed", err));
+  return { spaces, registry, bindings, notesView, statusBar, decorations, undo, follow, ready };
+}
+
+export function deactivate(): void {
+  // Everything is in context.subscriptions; VS Code disposes it.
+}

@@ -1,0 +1,94 @@
+import { ConvexClient } from "convex/browser";
+import * as vscode from "vscode";
+import WebSocketFromWs from "ws";
+import { ConnectionStatus } from "../client/connectionStatus";
+import { Space } from "../client/space";
+import type { ConnectionState, NoteSummary } from "../client/types";
+import { describeError, type Log } from "./log";
+import type { JoinedSpace } from "./spaceStore";
+
+/**
+ * A Convex client for the extension host. Node 22+ has a global WebSocket; older hosts
+ * (desktop VS Code on an older Electron) get the `ws` package, which is bundled in.
+ */
+export function connectConvex(url: string): ConvexClient {
+  const globalSocket = (globalThis as { WebSocket?: typeof WebSocket }).WebSocket;
+  return new ConvexClient(url, {
+    skipConvexDeploymentUrlCheck: true,
+    unsavedChangesWarning: false,
+    webSocketConstructor: globalSocket ?? (WebSocketFromWs as unknown as typeof WebSocket),
+  });
+}
+
+/** The joined space: one Convex connection, the live note list and the connection state. */
+export class SpaceConnection implements vscode.Disposable {
+  readonly convex: ConvexClient;
+  readonly space: Space;
+  readonly status: ConnectionStatus;
+  private notesList: readonly NoteSummary[] | undefined;
+  private readonly notesChanged = new vscode.EventEmitter<readonly NoteSummary[]>();
+  readonly onNotes = this.notesChanged.event;
+  private readonly firstList: Promise<void>;
+  private readonly subscription: { dispose(): void };
+  private readonly statusListener: { dispose(): void };
+  private readonly stateChanged = new vscode.EventEmitter<ConnectionState>();
+  readonly onConnection = this.stateChanged.event;
+
+  constructor(
+    readonly joined: JoinedSpace,
+    private readonly log: Log,
+  ) {
+    this.convex = connectConvex(joined.serverUrl);
+    this.space = new Space(this.convex, { spaceId: joined.spaceId, key: joined.key });
+    this.status = new ConnectionStatus(this.convex);
+    this.statusListener = this.status.onChange((s) => {
+      this.log.info(`Connection to ${joined.serverUrl}: ${s}.`);
+      this.stateChanged.fire(s);
+    });
+    let listed: () => void = () => undefined;
+    this.firstList = new Promise((resolve) => (listed = resolve));
+    this.subscription = this.space.onNotes(
+      (notes) => {
+        this.notesList = notes;
+        listed();
+        this.notesChanged.fire(notes);
+      },
+      (err) => this.log.error("Listing the space's notes failed", describeError(err)),
+    );
+  }
+
+  get spaceId(): string {
+    return this.joined.spaceId;
+  }
+
+  get notes(): readonly NoteSummary[] {
+    return this.notesList ?? [];
+  }
+
+  /** The note list once the server has sent it (or after `timeoutMs`, whatever we have). */
+  async notesReady(timeoutMs = 10_000): Promise<readonly NoteSummary[]> {
+    if (this.notesList) return this.notesList;
+    await Promise.race([this.firstList, new Promise((r) => setTimeout(r, timeoutMs))]);
+    return this.notes;
+  }
+
+  /** The note with this title, asking the server when the live list has not caught up yet. */
+  async findNote(title: string): Promise<string | undefined> {
+    const listed = (await this.notesReady()).find((n) => n.title === title);
+    if (listed) return listed.noteId;
+    return (await this.space.find(title)) ?? undefined;
+  }
+
+  titleOf(noteId: string): string | undefined {
+    return this.notes.find((n) => n.noteId === noteId)?.title;
+  }
+
+  dispose(): void {
+    this.subscription.dispose();
+    this.statusListener.dispose();
+    this.status.dispose();
+    this.notesChanged.dispose();
+    this.stateChanged.dispose();
+    void this.convex.close().catch(() => undefined);
+  }
+}

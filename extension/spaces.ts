@@ -1,0 +1,155 @@
+/**
+ * Which space this window is in: create, join (by link or id + key), leave, and the
+ * commands for them. Keys live in SecretStorage (spaceStore.ts).
+ */
+import * as vscode from "vscode";
+import { joinLink, parseJoinLink } from "../client/joinLink";
+import { createSpace } from "../client/space";
+import { describeError, type Log } from "./log";
+import { serverUrl } from "./settings";
+import { SpaceConnection, connectConvex } from "./spaceConnection";
+import type { JoinedSpace, SpaceStore } from "./spaceStore";
+
+export class Spaces implements vscode.Disposable {
+  private current: SpaceConnection | undefined;
+  private readonly changed = new vscode.EventEmitter<SpaceConnection | undefined>();
+  readonly onDidChange = this.changed.event;
+  private readonly subscriptions: vscode.Disposable[] = [];
+
+  constructor(
+    private readonly store: SpaceStore,
+    private readonly log: Log,
+  ) {
+    this.subscriptions.push(
+      vscode.commands.registerCommand("sharedNotes.createSpace", () => this.create()),
+      vscode.commands.registerCommand("sharedNotes.joinSpace", (link?: string) => this.joinFromInput(link)),
+      vscode.commands.registerCommand("sharedNotes.leaveSpace", () => this.leave()),
+      vscode.commands.registerCommand("sharedNotes.copyJoinLink", () => this.copyLink()),
+    );
+  }
+
+  get connection(): SpaceConnection | undefined {
+    return this.current;
+  }
+
+  /** Rejoins the stored space, or the one named by SHARED_NOTES_SPACE_ID/KEY (automation). */
+  async restore(): Promise<void> {
+    const spaceId = process.env.SHARED_NOTES_SPACE_ID;
+    const key = process.env.SHARED_NOTES_SPACE_KEY;
+    const joined: JoinedSpace | undefined =
+      spaceId && key ? { serverUrl: serverUrl(), spaceId, key } : await this.store.load();
+    if (joined) await this.join(joined, { quiet: true });
+    else await this.setCurrent(undefined);
+  }
+
+  /** Joins a space after checking its key with the server. */
+  async join(space: JoinedSpace, opts: { quiet?: boolean } = {}): Promise<boolean> {
+    const connection = new SpaceConnection(space, this.log);
+    try {
+      await withTimeout(connection.space.verify(), 15_000, "the server did not answer");
+    } catch (err) {
+      const message = `Could not reach the space on ${space.serverUrl}: ${describeError(err)}`;
+      this.log.error(message);
+      if (!opts.quiet) {
+        connection.dispose();
+        void vscode.window.showErrorMessage(message);
+        return false;
+      }
+      // At startup the backend may not be running yet: stay in the space and let the
+      // connection retry; the status bar shows it offline meanwhile.
+      void vscode.window.showWarningMessage(message);
+      await this.setCurrent(connection);
+      return false;
+    }
+    await this.store.save(space);
+    await this.setCurrent(connection);
+    this.log.info(`Joined space ${space.spaceId} on ${space.serverUrl}.`);
+    return true;
+  }
+
+  async create(): Promise<JoinedSpace | undefined> {
+    const url = serverUrl();
+    const convex = connectConvex(url);
+    try {
+      const creds = await withTimeout(createSpace(convex), 15_000, "the server did not answer");
+      const space: JoinedSpace = { serverUrl: url, ...creds };
+      if (!(await this.join(space))) return undefined;
+      const copy = "Copy Join Link";
+      void vscode.window
+        .showInformationMessage("Space created. Share its join link with your team.", copy)
+        .then((answer) => (answer === copy ? this.copyLink() : undefined));
+      return space;
+    } catch (err) {
+      void vscode.window.showErrorMessage(`Could not create a space on ${url}: ${describeError(err)}`);
+      return undefined;
+    } finally {
+      void convex.close().catch(() => undefined);
+    }
+  }
+
+  private async joinFromInput(link?: string): Promise<boolean> {
+    const text =
+      link ??
+      (await vscode.window.showInputBox({
+        prompt: "Paste a Shared Notes join link",
+        placeHolder: "vscode://shared-notes.shared-notes/join?server=…&space=…&key=…",
+        ignoreFocusOut: true,
+        validateInput: (v) => {
+          try {
+            parseJoinLink(v.trim());
+            return undefined;
+          } catch (err) {
+            return describeError(err);
+          }
+        },
+      }));
+    if (!text) return false;
+    return await this.join(parseJoinLink(text.trim()));
+  }
+
+  async leave(): Promise<void> {
+    if (!this.current) return;
+    this.log.info(`Left space ${this.current.spaceId}.`);
+    await this.store.clearCurrent();
+    await this.setCurrent(undefined);
+  }
+
+  async copyLink(): Promise<string | undefined> {
+    const c = this.current;
+    if (!c) return undefined;
+    const link = joinLink({ serverUrl: c.joined.serverUrl, spaceId: c.joined.spaceId, key: c.joined.key });
+    await vscode.env.clipboard.writeText(link);
+    void vscode.window.showInformationMessage("Join link copied. It holds the space's key: share it privately.");
+    return link;
+  }
+
+  private async setCurrent(next: SpaceConnection | undefined): Promise<void> {
+    const previous = this.current;
+    this.current = next;
+    await vscode.commands.executeCommand("setContext", "sharedNotes.joined", next !== undefined);
+    this.changed.fire(next);
+    previous?.dispose();
+  }
+
+  dispose(): void {
+    for (const s of this.subscriptions) s.dispose();
+    this.current?.dispose();
+    this.changed.dispose();
+  }
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(what)), ms);
+    p.then(
+      (v) => {
+        clearTimeout(timer);
+        resolve(v);
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        reject(err instanceof Error ? err : new Error(String(err)));
+      },
+    );
+  });
+}
