@@ -1,288 +1,384 @@
 /**
- * One client's side of the sync protocol, pure: no I/O, no timers.
+ * One client's side of a note: its text, the server's text at the newest revision it has
+ * seen, and what it still owes the server. Pure: the caller moves submissions and server
+ * ops over the wire, and applies the ops this hands back to the editor.
  *
- * The server is the sequencer: it numbers revisions and transforms each submitted op past
- * the revisions its author had not seen. The client keeps at most one submission in flight
- * and composes later local edits into a buffer, so a slow link costs one round trip per
- * batch of typing rather than per key. Its states:
- *
- *                 local edit                         local edit
- *   Synchronized ───────────▶ Awaiting(inflight) ───────────▶ Buffering(inflight, buffer)
- *        ▲                      │        ▲                        │          ⟲ local edit:
- *        └──── confirmation ────┘        └──── confirmation ──────┘            compose into buffer
- *                                              (the buffer goes out)
- *
- * A remote revision leaves the state's kind alone: it is transformed past the in-flight
- * op and the buffer (which are transformed past it in turn) and applied to the local text.
- * The server's stream is the acknowledgement: our own op comes back in it, at its revision.
+ * The server's op stream is the acknowledgement: an op carrying our (clientId, seq) is our
+ * op in flight, as the server stored it. The mutation's own answer only matters for errors.
  */
-import { checksum } from "./checksum";
+import {
+  inflightOf,
+  pendingOps,
+  stateWithPending,
+  withAck,
+  withLocalEdit,
+  withRemoteOp,
+  type ClientState,
+  type InFlight,
+} from "./clientState";
 import { replacementOp } from "./diff";
-import { apply, baseLength, compose, insertsFirst, OpError, transform, type TextOp } from "./textOp";
-
-/**
- * A local op the server has not confirmed, kept transformed to apply to the server's text
- * at the client's current revision — so a resend says `baseRev: rev` with this op, and the
- * server (which dedupes by seq) never needs the op as first sent.
- */
-export interface Pending {
-  readonly seq: number;
-  readonly op: TextOp;
-}
-
-export type ClientState =
-  | { readonly kind: "synchronized" }
-  | { readonly kind: "awaiting"; readonly inflight: Pending }
-  | { readonly kind: "buffering"; readonly inflight: Pending; readonly buffer: TextOp };
+import { TextDoc } from "./textDoc";
+import {
+  baseLength,
+  checkOp,
+  compose,
+  insertsFirst,
+  isNoop,
+  transform,
+  transformSelection,
+  type Component,
+  type Selection,
+  type TextOp,
+} from "./textOp";
 
 /** What to send to the server's submit. */
 export interface Submission {
   readonly clientId: string;
   readonly seq: number;
   readonly baseRev: number;
-  readonly op: TextOp;
+  readonly op: Component[];
 }
 
-/** A revision as the server's stream delivers it. */
+/** One revision as the server publishes it. */
 export interface ServerOp {
   readonly rev: number;
   readonly clientId: string;
   readonly seq: number;
   readonly op: TextOp;
-  /** Checksum of the server's text right after this revision, when known. */
+  /** checksum() of the server's text right after this op; verified when present. */
   readonly checksum?: string;
 }
 
 export type Received =
-  /** Already had it (a subscription may deliver a revision twice). */
+  /** A revision we already have (a re-delivered batch): nothing to do. */
   | { readonly kind: "duplicate" }
-  /** A teammate's edit, transformed to apply to the local text (already applied to `text`). */
+  /** A revision is missing before this one: reload (resync) and follow from there. */
+  | { readonly kind: "gap"; readonly expected: number }
+  /** Someone else's op, transformed to fit our text: apply it to the document. */
   | { readonly kind: "remote"; readonly op: TextOp }
-  /** Our in-flight op was sequenced; `next` is the buffer, now in flight, to send. */
+  /** Our op in flight is in. `next`, if present, is to be sent now. */
   | { readonly kind: "confirmed"; readonly next?: Submission }
-  /** A revision is missing before this one: reload. */
-  | { readonly kind: "gap" }
-  /** Our copy of the server's text no longer matches its checksum: reload. */
-  | { readonly kind: "diverged" };
+  /** Our copy of the server's text no longer matches: nothing was applied; resync. */
+  | { readonly kind: "diverged"; readonly reason: string };
 
-export interface SyncSnapshot {
+/**
+ * Unconfirmed local edits in a form that survives a restart. `ops` apply one after the
+ * other to the server's text at `baseRev`; the first went out (or may have) as `seq`, and
+ * the next ones get seq + 1, … when they are sent. The server dedupes by (clientId, seq),
+ * so sending the first again is always safe — hence the clientId must be kept too.
+ */
+export interface PendingEdits {
   readonly clientId: string;
+  readonly baseRev: number;
+  readonly seq: number;
+  readonly ops: readonly TextOp[];
+}
+
+/** Everything needed to rebuild a client after a restart: pending edits plus their base text. */
+export interface SyncSnapshot extends PendingEdits {
+  readonly version: 1;
+  readonly baseText: string;
+}
+
+export interface SyncClientOptions {
+  readonly clientId: string;
+  /** The revision `text` is at. */
   readonly rev: number;
-  readonly serverText: string;
-  readonly nextSeq: number;
-  readonly inflight?: Pending;
-  readonly buffer?: TextOp;
+  /** The server's text at `rev`. */
+  readonly text: string;
+  /** Edits not yet confirmed, made on top of `text` (pending.baseRev must equal rev). */
+  readonly pending?: PendingEdits;
+  /** Sequence number for the first submission of a new client. Default 1. */
+  readonly firstSeq?: number;
+  /** How many recent revisions to keep for mapping others' selections. Default 256. */
+  readonly historyLimit?: number;
+}
+
+/** A selection as published for others: in the server's text at `rev`. */
+export interface RevSelection {
+  readonly rev: number;
+  readonly anchor: number;
+  readonly head: number;
 }
 
 export class SyncClient {
   readonly clientId: string;
-  private revision: number;
-  /** The server's text at `rev`: what checksums are computed over. */
-  private shadow: string;
-  private local: string;
-  private state: ClientState = { kind: "synchronized" };
+  private confirmedRev: number;
   private nextSeq: number;
+  private state: ClientState;
+  /** Our text: the server's plus our unconfirmed edits. */
+  private readonly local: TextDoc;
+  /** The server's text at `rev`, kept to verify checksums and to repair divergence. */
+  private server: TextDoc;
+  private history: { rev: number; op: TextOp }[] = [];
+  private readonly historyLimit: number;
 
-  constructor(init: { clientId: string; rev: number; text: string; nextSeq?: number }) {
-    this.clientId = init.clientId;
-    this.revision = init.rev;
-    this.shadow = init.text;
-    this.local = init.text;
-    this.nextSeq = init.nextSeq ?? 1;
-  }
-
-  /** Rebuilds a client from `snapshot()`, e.g. after a restart with edits still unconfirmed. */
-  static restore(value: unknown): SyncClient {
-    const s = value as Partial<SyncSnapshot> | null;
-    if (
-      !s ||
-      typeof s.clientId !== "string" ||
-      typeof s.rev !== "number" ||
-      typeof s.serverText !== "string" ||
-      typeof s.nextSeq !== "number"
-    ) {
-      throw new Error("the saved pending edits are not in a form this version understands");
-    }
-    const client = new SyncClient({ clientId: s.clientId, rev: s.rev, text: s.serverText, nextSeq: s.nextSeq });
-    if (s.inflight) {
-      client.local = apply(client.local, s.inflight.op);
-      client.state = { kind: "awaiting", inflight: s.inflight };
-      if (s.buffer) {
-        client.local = apply(client.local, s.buffer);
-        client.state = { kind: "buffering", inflight: s.inflight, buffer: s.buffer };
+  constructor(options: SyncClientOptions) {
+    this.clientId = options.clientId;
+    this.confirmedRev = options.rev;
+    this.historyLimit = options.historyLimit ?? 256;
+    this.server = new TextDoc(options.text);
+    this.local = new TextDoc(options.text);
+    const pending = options.pending;
+    if (pending) {
+      if (pending.clientId !== options.clientId) {
+        throw new Error(`pending edits belong to client ${pending.clientId}, not ${options.clientId}`);
       }
+      if (pending.baseRev !== options.rev) {
+        throw new Error(`pending edits are based on revision ${pending.baseRev}, but the text given is at ${options.rev}`);
+      }
+      for (const op of pending.ops) this.local.apply(op);
+      this.state = stateWithPending(pending.ops, pending.seq);
+      this.nextSeq = pending.ops.length > 0 ? pending.seq + 1 : pending.seq;
+    } else {
+      this.state = stateWithPending([], 0);
+      this.nextSeq = options.firstSeq ?? 1;
     }
-    return client;
   }
 
+  /** Rebuilds a client from `snapshot()`'s output (e.g. parsed from disk); throws on anything malformed. */
+  static restore(value: unknown): SyncClient {
+    const s = parseSnapshot(value);
+    return new SyncClient({ clientId: s.clientId, rev: s.baseRev, text: s.baseText, pending: s });
+  }
+
+  /** The newest revision we have received. */
   get rev(): number {
-    return this.revision;
+    return this.confirmedRev;
   }
 
+  /** Our text, with our unconfirmed edits. */
   get text(): string {
-    return this.local;
+    return this.local.toString();
   }
 
+  get length(): number {
+    return this.local.length;
+  }
+
+  /** The server's text at `rev`. */
   get serverText(): string {
-    return this.shadow;
+    return this.server.toString();
   }
 
+  /** The state machine's current state (see clientState.ts). */
   get current(): ClientState {
     return this.state;
   }
 
-  /** Local ops not yet confirmed, oldest first; composed they turn `serverText` into `text`. */
+  /** Our unconfirmed ops in order (in flight, then buffer), from serverText to text. */
   get pendingOps(): TextOp[] {
-    switch (this.state.kind) {
-      case "synchronized":
-        return [];
-      case "awaiting":
-        return [this.state.inflight.op];
-      case "buffering":
-        return [this.state.inflight.op, this.state.buffer];
-    }
+    return pendingOps(this.state);
   }
 
+  /** How many unconfirmed submissions we hold (0, 1 or 2). */
   get pendingCount(): number {
     return this.pendingOps.length;
   }
 
-  /** Applies a local edit; returns a submission to send now when nothing is in flight. */
+  /** Applies a local edit to our text. Returns what to send now, if nothing else is in flight. */
   applyLocal(op: TextOp): Submission | undefined {
-    this.local = apply(this.local, op);
-    const s = this.state;
-    switch (s.kind) {
-      case "synchronized": {
-        const inflight = this.newPending(op);
-        this.state = { kind: "awaiting", inflight };
-        return this.submission(inflight);
-      }
-      case "awaiting":
-        this.state = { kind: "buffering", inflight: s.inflight, buffer: op };
-        return undefined;
-      case "buffering":
-        this.state = { kind: "buffering", inflight: s.inflight, buffer: compose(s.buffer, op) };
-        return undefined;
-      default:
-        return unreachable(s);
+    if (isNoop(op) && baseLength(op) === this.local.length) return undefined;
+    this.local.apply(op); // throws, changing nothing, if the op does not fit
+    const { state, send } = withLocalEdit(this.state, op, this.nextSeq);
+    this.state = state;
+    if (!send) return undefined;
+    this.nextSeq += 1;
+    return this.submission(send);
+  }
+
+  /** Takes in the next revision from the server's stream. */
+  receive(incoming: ServerOp): Received {
+    if (incoming.rev <= this.confirmedRev) return { kind: "duplicate" };
+    if (incoming.rev !== this.confirmedRev + 1) return { kind: "gap", expected: this.confirmedRev + 1 };
+    const malformed = checkOp(incoming.op);
+    if (malformed !== undefined) return diverged(`revision ${incoming.rev} carries a malformed op: ${malformed}`);
+    if (baseLength(incoming.op) !== this.server.length) {
+      return diverged(
+        `revision ${incoming.rev} spans ${baseLength(incoming.op)} code units, but our copy of the server's text has ${this.server.length}`,
+      );
     }
+    const inflight = inflightOf(this.state);
+    const isAck = inflight !== undefined && incoming.clientId === this.clientId && incoming.seq === inflight.seq;
+    if (isAck && !sameOp(inflight.op, incoming.op)) {
+      return diverged(`the server stored our edit ${incoming.seq} differently from how we transformed it`);
+    }
+    const problem = this.advanceServer(incoming);
+    if (problem !== undefined) return diverged(problem);
+
+    if (isAck) {
+      const { state, send } = withAck(this.state, this.nextSeq);
+      this.state = state;
+      if (!send) return { kind: "confirmed" };
+      this.nextSeq += 1;
+      return { kind: "confirmed", next: this.submission(send) };
+    }
+    const taken = withRemoteOp(this.state, incoming.op, insertsFirst(this.clientId, incoming.clientId));
+    this.local.apply(taken.op);
+    this.state = taken.state;
+    return { kind: "remote", op: taken.op };
   }
 
-  receive(server: ServerOp): Received {
-    if (server.rev <= this.revision) return { kind: "duplicate" };
-    if (server.rev !== this.revision + 1) return { kind: "gap" };
-    const s = this.state;
-    const ours = s.kind !== "synchronized" && server.clientId === this.clientId && server.seq === s.inflight.seq;
-    const nextShadow = apply(this.shadow, server.op);
-    if (server.checksum !== undefined && checksum(nextShadow) !== server.checksum) return { kind: "diverged" };
-    this.shadow = nextShadow;
-    this.revision = server.rev;
-    if (ours) return this.confirm();
-    return { kind: "remote", op: this.applyRemote(server) };
-  }
-
-  /** The in-flight submission again, for a new connection or process. */
+  /** The submission in flight again, for after a reconnect (the server dedupes it). */
   resend(): Submission | undefined {
-    return this.state.kind === "synchronized" ? undefined : this.submission(this.state.inflight);
+    const inflight = inflightOf(this.state);
+    return inflight ? this.submission(inflight) : undefined;
   }
 
   /**
-   * Takes the server's text at `rev` as the truth and keeps local edits on top of it.
-   * `inflightApplied` says whether the server's text already contains the in-flight op
-   * (the caller learns it by resending that op, which is idempotent, before reloading).
-   * Returns the op that turns the current local text into the repaired one.
+   * Replaces our copy of the server's text with `serverText` at `serverRev` (after a
+   * divergence, a gap, or falling too far behind), keeps our unconfirmed edits on top of
+   * it, and returns the op that turns our current text into the repaired one.
+   *
+   * `inflightApplied`: whether `serverText` already contains our op in flight. The caller
+   * learns it by resending that op and awaiting the answer before reading the text (the
+   * server dedupes, so afterwards the op is surely in the text if it was ever applied).
+   * If it is not in, our edits are sent again under a new sequence number, so the server
+   * cannot mistake them for the submission it never applied.
    */
-  resync(text: string, rev: number, inflightApplied: boolean): TextOp {
-    const s = this.state;
-    // What the server's text would be if our copy had been right.
-    let base = this.shadow;
-    let pending: TextOp | undefined;
-    if (s.kind !== "synchronized") {
-      if (inflightApplied) base = apply(base, s.inflight.op);
-      else pending = s.inflight.op;
-      if (s.kind === "buffering") pending = pending ? compose(pending, s.buffer) : s.buffer;
+  resync(serverText: string, serverRev: number, inflightApplied = false): TextOp {
+    const inflight = inflightOf(this.state);
+    const ops = this.pendingOps;
+    const base = new TextDoc(this.server.toString());
+    if (inflight !== undefined && inflightApplied) {
+      base.apply(inflight.op);
+      ops.shift();
     }
-    const correction = replacementOp(base, text);
-    let toLocal = correction;
-    let rebased: TextOp | undefined;
-    if (pending) [rebased, toLocal] = transform(pending, correction, true);
-    this.shadow = text;
-    this.revision = rev;
-    this.local = apply(this.local, toLocal);
-    this.state = rebased ? { kind: "awaiting", inflight: this.newPending(rebased) } : { kind: "synchronized" };
-    return toLocal;
+    const correction = replacementOp(base.toString(), serverText);
+    let forLocal = correction;
+    let rebased: TextOp[] = [];
+    if (ops.length > 0) {
+      const mine = ops.reduce((a, b) => compose(a, b));
+      const [mine2, correction2] = transform(mine, correction, false);
+      rebased = [mine2];
+      forLocal = correction2;
+    }
+    this.local.apply(forLocal);
+    this.server = new TextDoc(serverText);
+    this.confirmedRev = serverRev;
+    this.history = [];
+    this.state = stateWithPending(rebased, this.nextSeq);
+    if (rebased.length > 0) this.nextSeq += 1;
+    return forLocal;
   }
 
-  snapshot(): SyncSnapshot {
-    const s = this.state;
+  /** Unconfirmed edits, for keeping across a restart (see PendingEdits). */
+  pending(): PendingEdits {
+    const inflight = inflightOf(this.state);
     return {
       clientId: this.clientId,
-      rev: this.revision,
-      serverText: this.shadow,
-      nextSeq: this.nextSeq,
-      ...(s.kind === "synchronized" ? {} : { inflight: s.inflight }),
-      ...(s.kind === "buffering" ? { buffer: s.buffer } : {}),
+      baseRev: this.confirmedRev,
+      seq: inflight?.seq ?? this.nextSeq,
+      ops: this.pendingOps.map((op) => [...op]),
     };
   }
 
-  private confirm(): Received {
-    const s = this.state;
-    switch (s.kind) {
-      case "synchronized":
-        throw new OpError("a confirmation arrived with nothing in flight");
-      case "awaiting":
-        this.state = { kind: "synchronized" };
-        return { kind: "confirmed" };
-      case "buffering": {
-        const inflight = this.newPending(s.buffer);
-        this.state = { kind: "awaiting", inflight };
-        return { kind: "confirmed", next: this.submission(inflight) };
-      }
-      default:
-        return unreachable(s);
-    }
+  /** A JSON-safe copy of everything `restore` needs. */
+  snapshot(): SyncSnapshot {
+    return { version: 1, ...this.pending(), baseText: this.server.toString() };
   }
 
-  /** Transforms a teammate's op past ours (and ours past it), applies it, returns it. */
-  private applyRemote(server: ServerOp): TextOp {
-    const oursFirst = insertsFirst(this.clientId, server.clientId);
-    let remote = server.op;
-    const s = this.state;
-    switch (s.kind) {
-      case "synchronized":
-        break;
-      case "awaiting": {
-        const [inflight, r] = transform(s.inflight.op, remote, oursFirst);
-        remote = r;
-        this.state = { kind: "awaiting", inflight: { ...s.inflight, op: inflight } };
-        break;
-      }
-      case "buffering": {
-        const [inflight, r1] = transform(s.inflight.op, remote, oursFirst);
-        const [buffer, r2] = transform(s.buffer, r1, oursFirst);
-        remote = r2;
-        this.state = { kind: "buffering", inflight: { ...s.inflight, op: inflight }, buffer };
-        break;
-      }
-      default:
-        return unreachable(s);
-    }
-    if (baseLength(remote) !== this.local.length) {
-      throw new OpError(`revision ${server.rev} does not fit the local text`);
-    }
-    this.local = apply(this.local, remote);
-    return remote;
+  /** Our selection in our text → the server's text at `rev`, as others can map it. */
+  selectionForOthers(selection: Selection): RevSelection {
+    const ops = this.pendingOps.reverse();
+    const back = (pos: number): number => ops.reduce((p, op) => positionBefore(p, op), pos);
+    return { rev: this.confirmedRev, anchor: back(selection.anchor), head: back(selection.head) };
   }
 
-  private newPending(op: TextOp): Pending {
-    return { seq: this.nextSeq++, op };
+  /**
+   * Someone's selection, published in the server's text at `selection.rev`, mapped into
+   * our text. Undefined when we cannot map it yet (it is ahead of us: try again after the
+   * next revision) or any more (older than the revisions we keep: wait for a fresh one).
+   */
+  selectionFromOthers(selection: RevSelection): Selection | undefined {
+    if (selection.rev > this.confirmedRev) return undefined;
+    let sel: Selection = { anchor: selection.anchor, head: selection.head };
+    if (selection.rev < this.confirmedRev) {
+      const first = this.history[0];
+      if (first === undefined || first.rev > selection.rev + 1) return undefined;
+      for (const { rev, op } of this.history) if (rev > selection.rev) sel = transformSelection(sel, op);
+    }
+    for (const op of this.pendingOps) sel = transformSelection(sel, op);
+    return sel;
   }
 
-  private submission(p: Pending): Submission {
-    return { clientId: this.clientId, seq: p.seq, baseRev: this.revision, op: p.op };
+  private submission(sent: InFlight): Submission {
+    return { clientId: this.clientId, seq: sent.seq, baseRev: this.confirmedRev, op: [...sent.op] };
+  }
+
+  /** Applies a server op to our copy of the server's text; undoes it and says why if the checksum disagrees. */
+  private advanceServer(incoming: ServerOp): string | undefined {
+    const expected = incoming.checksum;
+    const undo = expected !== undefined ? this.server.invert(incoming.op) : undefined;
+    this.server.apply(incoming.op);
+    if (undo !== undefined && this.server.checksum() !== expected) {
+      this.server.apply(undo);
+      return `our text at revision ${incoming.rev} does not match the server's checksum`;
+    }
+    this.confirmedRev = incoming.rev;
+    this.history.push({ rev: incoming.rev, op: incoming.op });
+    if (this.history.length > this.historyLimit) this.history.shift();
+    return undefined;
   }
 }
 
-function unreachable(value: never): never {
-  throw new Error(`unhandled client state ${JSON.stringify(value)}`);
+function diverged(reason: string): Received {
+  return { kind: "diverged", reason };
+}
+
+function sameOp(a: TextOp, b: TextOp): boolean {
+  return a.length === b.length && a.every((c, i) => c === b[i]);
+}
+
+/** Maps a position in the text after `op` back to the text before it; text `op` inserted collapses to where it went in. */
+export function positionBefore(pos: number, op: TextOp): number {
+  let before = 0;
+  let after = 0;
+  for (const c of op) {
+    if (typeof c === "string") {
+      if (pos <= after + c.length) return before;
+      after += c.length;
+    } else if (c > 0) {
+      if (pos <= after + c) return before + (pos - after);
+      before += c;
+      after += c;
+    } else {
+      before -= c;
+    }
+  }
+  return before;
+}
+
+function parseSnapshot(value: unknown): SyncSnapshot {
+  const bad = (what: string): never => {
+    throw new Error(`cannot restore the sync state: ${what}`);
+  };
+  if (typeof value !== "object" || value === null) return bad("it is not an object");
+  const v = value as Record<string, unknown>;
+  if (v.version !== 1) bad(`version ${String(v.version)} is not one this client knows`);
+  if (typeof v.clientId !== "string" || v.clientId === "") bad("clientId is missing");
+  for (const key of ["baseRev", "seq"] as const) {
+    const n = v[key];
+    if (typeof n !== "number" || !Number.isSafeInteger(n) || n < 0) bad(`${key} is not a whole number ≥ 0`);
+  }
+  if (typeof v.baseText !== "string") bad("baseText is missing");
+  if (!Array.isArray(v.ops)) bad("ops is not a list");
+  let length = (v.baseText as string).length;
+  (v.ops as unknown[]).forEach((op, i) => {
+    const problem = checkOp(op);
+    if (problem !== undefined) bad(`op ${i} is malformed: ${problem}`);
+    const span = baseLength(op as TextOp);
+    if (span !== length) bad(`op ${i} spans ${span} code units where the text has ${length}`);
+    length = baseLength(op as TextOp) + (targetLengthDelta(op as TextOp));
+  });
+  return value as SyncSnapshot;
+}
+
+function targetLengthDelta(op: TextOp): number {
+  let delta = 0;
+  for (const c of op) {
+    if (typeof c === "string") delta += c.length;
+    else if (c < 0) delta += c;
+  }
+  return delta;
 }

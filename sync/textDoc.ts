@@ -1,0 +1,226 @@
+/**
+ * A mutable text kept as a list of chunks, so that applying a keystroke to a long note
+ * costs about one chunk's worth of copying instead of the whole text.
+ *
+ * A plain JS string makes every edit O(length): the engine applies each op to two texts
+ * (ours and the server's), and a 100 KB note typed at 10 keys a second would copy
+ * megabytes a second for nothing. Here an edit copies one chunk of at most MAX_CHUNK
+ * code units; finding the chunk starts from where the previous op started, because
+ * edits cluster where people type.
+ *
+ * Chunk boundaries may fall inside a surrogate pair: chunks are only ever concatenated,
+ * never shown on their own, so that is harmless.
+ */
+import { checksumOfParts } from "./checksum";
+import { baseLength, OpBuilder, OpError, type TextOp } from "./textOp";
+
+const CHUNK = 512;
+const MAX_CHUNK = 2 * CHUNK;
+const MIN_CHUNK = CHUNK / 4;
+
+export class TextDoc {
+  private chunks: string[];
+  private size: number;
+  /** The whole text, kept until the next edit so repeated reads cost nothing. */
+  private joined: string | undefined;
+  /**
+   * A chunk whose start offset is known. Edits only touch chunks at or after the place
+   * an op starts changing things, so setting this there keeps it valid.
+   */
+  private hintIndex = 0;
+  private hintStart = 0;
+
+  constructor(text = "") {
+    this.chunks = splitIntoChunks(text);
+    this.size = text.length;
+    this.joined = text;
+  }
+
+  get length(): number {
+    return this.size;
+  }
+
+  toString(): string {
+    this.joined ??= this.chunks.join("");
+    return this.joined;
+  }
+
+  checksum(): string {
+    return checksumOfParts(this.chunks);
+  }
+
+  /** Applies `op` in place. Throws OpError (and changes nothing) if it does not fit. */
+  apply(op: TextOp): void {
+    const expected = baseLength(op);
+    if (expected !== this.size) {
+      throw new OpError(`the op spans ${expected} code units but the text has ${this.size}`);
+    }
+    const chunks = this.chunks;
+    let ci = 0;
+    let co = 0;
+    let located = false;
+    for (let k = 0; k < op.length; k++) {
+      const c = op[k] as TextOp[number];
+      if (!located) {
+        // The first component decides where changes start: find that place from the hint.
+        const skip = typeof c === "number" && c > 0 ? c : 0;
+        if (skip > 0 && k === op.length - 1) return; // a no-op
+        [ci, co] = this.locate(skip);
+        this.hintIndex = ci;
+        this.hintStart = skip - co;
+        located = true;
+        if (skip > 0) continue;
+      }
+      if (typeof c === "string") {
+        [ci, co] = this.insertAt(ci, co, c);
+      } else if (c > 0) {
+        // The final retain only keeps the rest of the text: nothing to walk.
+        if (k === op.length - 1) break;
+        let n = c;
+        while (n > 0) {
+          const room = (chunks[ci] as string).length - co;
+          if (n < room) {
+            co += n;
+            n = 0;
+          } else {
+            n -= room;
+            ci += 1;
+            co = 0;
+          }
+        }
+      } else {
+        [ci, co] = this.deleteAt(ci, co, -c);
+      }
+    }
+    this.joined = undefined;
+    if (this.hintIndex >= chunks.length) {
+      this.hintIndex = 0;
+      this.hintStart = 0;
+    }
+  }
+
+  /** The code units in [from, to). */
+  slice(from: number, to: number): string {
+    if (from >= to) return "";
+    if (this.joined !== undefined) return this.joined.slice(from, to);
+    const parts: string[] = [];
+    let start = 0;
+    for (const chunk of this.chunks) {
+      const end = start + chunk.length;
+      if (end > from && start < to) parts.push(chunk.slice(Math.max(0, from - start), to - start));
+      if (end >= to) break;
+      start = end;
+    }
+    return parts.join("");
+  }
+
+  /** The op that undoes `op`, which must fit this text (call it before applying `op`). */
+  invert(op: TextOp): TextOp {
+    const b = new OpBuilder();
+    let at = 0;
+    for (const c of op) {
+      if (typeof c === "string") b.delete(c.length);
+      else if (c > 0) {
+        b.retain(c);
+        at += c;
+      } else {
+        b.insert(this.slice(at, at - c));
+        at -= c;
+      }
+    }
+    return b.build();
+  }
+
+  /** Chunk index and offset of position `pos`; (chunks.length, 0) at the very end. */
+  private locate(pos: number): [number, number] {
+    const chunks = this.chunks;
+    let i = this.hintIndex;
+    let start = this.hintStart;
+    if (pos < start) {
+      while (start > pos) {
+        i -= 1;
+        start -= (chunks[i] as string).length;
+      }
+    } else {
+      while (i < chunks.length && start + (chunks[i] as string).length <= pos) {
+        start += (chunks[i] as string).length;
+        i += 1;
+      }
+    }
+    return [i, pos - start];
+  }
+
+  private insertAt(ci: number, co: number, s: string): [number, number] {
+    const chunks = this.chunks;
+    this.size += s.length;
+    if (ci === chunks.length) {
+      // At the very end: grow the last chunk, or start new ones.
+      const last = chunks[ci - 1];
+      if (last !== undefined && last.length + s.length <= MAX_CHUNK) {
+        chunks[ci - 1] = last + s;
+      } else {
+        chunks.push(...splitIntoChunks(s));
+      }
+      return [chunks.length, 0];
+    }
+    const chunk = chunks[ci] as string;
+    const merged = chunk.slice(0, co) + s + chunk.slice(co);
+    if (merged.length <= MAX_CHUNK) {
+      chunks[ci] = merged;
+      return [ci, co + s.length];
+    }
+    const pieces = splitIntoChunks(merged);
+    chunks.splice(ci, 1, ...pieces);
+    let offset = co + s.length;
+    let i = ci;
+    while (i < ci + pieces.length && offset >= (chunks[i] as string).length) {
+      offset -= (chunks[i] as string).length;
+      i += 1;
+    }
+    return [i, offset];
+  }
+
+  private deleteAt(ci: number, co: number, count: number): [number, number] {
+    const chunks = this.chunks;
+    this.size -= count;
+    let n = count;
+    while (n > 0) {
+      const chunk = chunks[ci] as string;
+      const take = Math.min(n, chunk.length - co);
+      const rest = chunk.slice(0, co) + chunk.slice(co + take);
+      n -= take;
+      if (rest.length === 0) {
+        chunks.splice(ci, 1);
+      } else {
+        chunks[ci] = rest;
+        if (co === rest.length) {
+          ci += 1;
+          co = 0;
+        }
+      }
+    }
+    // Keep many deletions from leaving a long tail of tiny chunks: join a small chunk
+    // with its neighbour, never touching chunks before the hint (their starts are known).
+    const here = chunks[ci];
+    const next = chunks[ci + 1];
+    if (here !== undefined && next !== undefined && here.length < MIN_CHUNK && here.length + next.length <= MAX_CHUNK) {
+      chunks[ci] = here + next;
+      chunks.splice(ci + 1, 1);
+    }
+    const before = chunks[ci - 1];
+    const current = chunks[ci];
+    if (ci - 1 > this.hintIndex && before !== undefined && current !== undefined && before.length < MIN_CHUNK && before.length + current.length <= MAX_CHUNK) {
+      chunks[ci - 1] = before + current;
+      chunks.splice(ci, 1);
+      return [ci - 1, co + before.length];
+    }
+    return [ci, co];
+  }
+}
+
+function splitIntoChunks(text: string): string[] {
+  if (text.length <= MAX_CHUNK) return text === "" ? [] : [text];
+  const out: string[] = [];
+  for (let i = 0; i < text.length; i += CHUNK) out.push(text.slice(i, i + CHUNK));
+  return out;
+}
