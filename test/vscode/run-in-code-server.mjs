@@ -279,13 +279,23 @@ export const CHROMIUM_ARGS = [
 /** Debian's Chromium through playwright-core; Playwright gives it a fresh temp profile. */
 export async function launchChromium(opts = {}) {
   const { chromium } = await import('playwright-core');
-  return chromium.launch({
-    executablePath: chromiumPath,
-    headless: true, // Playwright adds --headless
-    args: CHROMIUM_ARGS,
-    timeout: 60_000,
-    ...opts,
-  });
+  // Chromium's crash reporter and dconf write under XDG dirs even with a temp profile.
+  const xdg = mkdtempSync(join(tmpdir(), 'shared-notes-chromium-'));
+  try {
+    const browser = await chromium.launch({
+      executablePath: chromiumPath,
+      headless: true, // Playwright adds --headless
+      args: CHROMIUM_ARGS,
+      timeout: 60_000,
+      env: { ...process.env, XDG_CONFIG_HOME: join(xdg, 'config'), XDG_CACHE_HOME: join(xdg, 'cache') },
+      ...opts,
+    });
+    browser.on('disconnected', () => rmSync(xdg, { recursive: true, force: true }));
+    return browser;
+  } catch (err) {
+    rmSync(xdg, { recursive: true, force: true });
+    throw err;
+  }
 }
 
 // Offline machine: the marketplace and remote resources never load; not worth reporting.
