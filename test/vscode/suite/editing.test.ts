@@ -1,0 +1,101 @@
+import * as assert from "node:assert/strict";
+import * as vscode from "vscode";
+import type { NoteSession } from "../../../client/types";
+import { Teammate, closeAllEditors, extensionApi, insertOp, openNewNote, sleep, typeText, waitFor } from "./helpers";
+
+describe("editing a shared note", () => {
+  let mate: Teammate;
+  before(() => {
+    mate = new Teammate();
+  });
+  after(async () => {
+    await closeAllEditors();
+    await mate.close();
+  });
+
+  it("opens with the note's current text at once", async () => {
+    const api = await extensionApi();
+    const { editor } = await openNewNote(api, mate, "Open", "# Title\r\nline two\n");
+    // VS Code may normalise the mixed line endings; the words are there immediately.
+    assert.equal(editor.document.getText().replace(/\r\n/g, "\n"), "# Title\nline two\n");
+    assert.equal(editor.document.uri.path.endsWith(".md"), true);
+  });
+
+  it("sends typed text to the server (a second client sees it)", async () => {
+    const api = await extensionApi();
+    const { noteId, editor } = await openNewNote(api, mate, "Typed", "Hello");
+    const theirs = await mate.open(noteId);
+    editor.selection = new vscode.Selection(editor.document.positionAt(5), editor.document.positionAt(5));
+    await typeText(", world");
+    await waitFor("the teammate to see the typing", () => theirs.text === "Hello, world");
+    assert.equal(editor.document.getText(), "Hello, world");
+  });
+
+  it("shows a teammate's edit in the open document", async () => {
+    const api = await extensionApi();
+    const { noteId, editor } = await openNewNote(api, mate, "Remote", "middle");
+    const theirs = await mate.open(noteId);
+    theirs.applyLocal(insertOp(theirs.text.length, 0, "start "));
+    theirs.applyLocal(insertOp(theirs.text.length, theirs.text.length, " end"));
+    await waitFor("the remote edits in the document", () => editor.document.getText() === "start middle end");
+  });
+
+  it("merges a teammate's edits while the user types: same text as the server, nothing misplaced", async () => {
+    const api = await extensionApi();
+    const { noteId, editor } = await openNewNote(api, mate, "Concurrent", "[]\n");
+    const theirs = await mate.open(noteId);
+    const doc = editor.document;
+    // The user types inside the brackets; the teammate types at the very start and end.
+    editor.selection = new vscode.Selection(doc.positionAt(1), doc.positionAt(1));
+    const typed = "the quick brown fox jumps over the lazy dog";
+    const remoteHead: string[] = [];
+    let remoteCount = 0;
+    const remoteTyping = (async () => {
+      for (let i = 0; i < 40; i++) {
+        const ch = String.fromCharCode(65 + (i % 26));
+        theirs.applyLocal(insertOp(theirs.text.length, remoteCount, ch));
+        remoteHead.push(ch);
+        remoteCount++;
+        theirs.applyLocal(insertOp(theirs.text.length, theirs.text.length, "."));
+        await sleep(7);
+      }
+    })();
+    await typeText(typed);
+    await remoteTyping;
+    await theirs.flush();
+    const binding = api.bindings.get(doc.uri)!;
+    await binding.session.flush();
+    const expected = `${remoteHead.join("")}[${typed}]\n${".".repeat(40)}`;
+    await waitFor("both sides to converge", () => theirs.text === expected && doc.getText() === expected && binding.idle, 20_000);
+  });
+
+  it("keeps the document undirty once edits are confirmed", async () => {
+    const api = await extensionApi();
+    const { noteId, editor } = await openNewNote(api, mate, "Clean", "");
+    const theirs = await mate.open(noteId);
+    await typeText("saved on confirm");
+    await waitFor("the teammate to see it", () => theirs.text === "saved on confirm");
+    await waitFor("the document to be saved (no dirty dot)", () => !editor.document.isDirty);
+    theirs.applyLocal(insertOp(theirs.text.length, 0, ">> "));
+    await waitFor("the remote edit", () => editor.document.getText() === ">> saved on confirm");
+    await waitFor("no dirty dot after a remote edit either", () => !editor.document.isDirty);
+  });
+
+  it("syncs multi-cursor typing, replace-all style edits and an EOL change", async () => {
+    const api = await extensionApi();
+    const { noteId, editor } = await openNewNote(api, mate, "Multi", "a1\na2\na3\n");
+    const theirs: NoteSession = await mate.open(noteId);
+    const doc = editor.document;
+    editor.selections = [0, 1, 2].map((line) => new vscode.Selection(line, 0, line, 0));
+    await typeText("- ");
+    await waitFor("multi-cursor typing at the teammate", () => theirs.text === "- a1\n- a2\n- a3\n");
+    // Several ranges in one edit, like find/replace-all.
+    await editor.edit((b) => {
+      for (let line = 0; line < 3; line++) b.replace(new vscode.Range(line, 2, line, 3), "b");
+    });
+    await waitFor("replace-all at the teammate", () => theirs.text === "- b1\n- b2\n- b3\n");
+    await editor.edit((b) => b.setEndOfLine(vscode.EndOfLine.CRLF));
+    await waitFor("the EOL change at the teammate", () => theirs.text === "- b1\r\n- b2\r\n- b3\r\n");
+    assert.equal(doc.getText(), theirs.text);
+  });
+});
