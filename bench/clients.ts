@@ -11,7 +11,6 @@ import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import type { ConvexClient } from "convex/browser";
 import { connect } from "../client/connect";
@@ -20,7 +19,8 @@ import type { NoteSession } from "../client/types";
 import { editsFromOp, OpBuilder } from "../sync/textOp";
 import { TcpProxy } from "../test/support/tcpProxy";
 
-const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+// scripts/run-ts.mjs runs a bundled copy elsewhere but keeps argv[1] as this file.
+const repo = path.resolve(path.dirname(process.argv[1] ?? "bench/clients.ts"), "..");
 const { values } = parseArgs({
   options: { seconds: { type: "string", default: "8" }, clients: { type: "string", default: "2,10,50" } },
 });

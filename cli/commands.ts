@@ -12,7 +12,6 @@ import { parseOptions, requireCredentials, UsageError, type CliOptions } from ".
 
 export const USAGE = `usage: shared-notes <command> [--url URL] [--space ID --key KEY]
 
-  serve [--port 3210] [--host 127.0.0.1] [--data DIR]   run the local backend
   space create                 make a space; prints its id, key and join link
   ls                           list the notes of the space
   create <title>               make an empty note

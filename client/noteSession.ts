@@ -32,6 +32,9 @@ export interface OpenOptions {
   readonly log?: (message: string) => void;
 }
 
+/** How far the subscription's lower bound trails before it moves (see `subscribe`). */
+const SUBSCRIPTION_STEP = 32;
+
 interface StoredPending {
   readonly clientId: string;
   readonly sync: unknown;
@@ -163,14 +166,20 @@ class LiveNoteSession implements NoteSession {
     this.statusChanges.dispose();
   }
 
-  /** Follows ops after the newest revision we have; called again whenever that moves. */
+  /**
+   * Follows the ops after a window start at or below our revision. The start moves in
+   * steps of SUBSCRIPTION_STEP rather than with every revision: every session of a note
+   * then asks the very same query, which the server runs once per commit for all of them,
+   * while each update still carries at most a few dozen small ops.
+   */
   private subscribe(): void {
-    if (this.closed || this.subscribedAfter === this.sync.rev) return;
+    const start = this.sync.rev - (this.sync.rev % SUBSCRIPTION_STEP);
+    if (this.closed || this.subscribedAfter === start) return;
     const previous = this.unsubscribe;
-    this.subscribedAfter = this.sync.rev;
+    this.subscribedAfter = start;
     this.unsubscribe = this.convex.onUpdate(
       api.ops.since,
-      { ...this.auth, afterRev: this.sync.rev },
+      { ...this.auth, afterRev: start },
       (result) => this.receive(result),
       (err) => this.fail("following the note's edits failed", err),
     );
