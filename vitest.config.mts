@@ -4,5 +4,9 @@ export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
     exclude: ["test/vscode/**", "test/e2e/**", "**/node_modules/**"],
+    // Tests assert behaviour, not speed: on a busy 2-core machine a real backend restart
+    // can take seconds, so give every test room (benchmarks measure time).
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
   },
 });
