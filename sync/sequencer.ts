@@ -1,0 +1,82 @@
+/**
+ * The server's half of the protocol, in memory: the same steps as the Convex `ops:submit`
+ * mutation (convex/ops.ts) without storage or limits. Tests, the trace replay tool and
+ * benchmarks use it as the server that clients talk to.
+ *
+ * A submission made against `baseRev` is transformed past every op after it, in rev
+ * order, with the author tie-break (`insertsFirst`), applied, and appended as head + 1.
+ * (clientId, seq) makes a retry idempotent: it gets the rev it got the first time.
+ */
+import { TextDoc } from "./textDoc";
+import { OpError, insertsFirst, transform, type TextOp } from "./textOp";
+import type { ServerOp, Submission } from "./syncClient";
+
+export interface SequencerOptions {
+  /** Publish a checksum with every rev (costs a pass over the text per rev). Default true. */
+  readonly checksums?: boolean;
+}
+
+export interface Sequenced {
+  readonly rev: number;
+  /** False when this (clientId, seq) had been applied before and was not applied again. */
+  readonly applied: boolean;
+}
+
+export class Sequencer {
+  private readonly doc: TextDoc;
+  private readonly ops: ServerOp[] = [];
+  private readonly seen = new Map<string, number>();
+  private readonly checksums: boolean;
+
+  constructor(text = "", options: SequencerOptions = {}) {
+    this.doc = new TextDoc(text);
+    this.checksums = options.checksums ?? true;
+  }
+
+  /** The newest revision (0 before any op). */
+  get head(): number {
+    return this.ops.length;
+  }
+
+  get text(): string {
+    return this.doc.toString();
+  }
+
+  /** Throws OpError if the op does not fit revision baseRev, or baseRev is ahead of the head. */
+  submit(s: Submission): Sequenced {
+    const key = `${s.clientId}\u0000${s.seq}`;
+    const earlier = this.seen.get(key);
+    if (earlier !== undefined) return { rev: earlier, applied: false };
+    if (!Number.isSafeInteger(s.baseRev) || s.baseRev < 0 || s.baseRev > this.head) {
+      throw new OpError(`baseRev ${s.baseRev} is not a revision of this note (head ${this.head})`);
+    }
+    let op: TextOp = s.op;
+    for (let i = s.baseRev; i < this.ops.length; i++) {
+      const past = this.ops[i] as ServerOp;
+      op = transform(op, past.op, insertsFirst(s.clientId, past.clientId))[0];
+    }
+    this.doc.apply(op);
+    const rev = this.ops.length + 1;
+    this.ops.push({
+      rev,
+      clientId: s.clientId,
+      seq: s.seq,
+      op,
+      ...(this.checksums ? { checksum: this.doc.checksum() } : {}),
+    });
+    this.seen.set(key, rev);
+    return { rev, applied: true };
+  }
+
+  /** The op stored as `rev` (1 ≤ rev ≤ head). */
+  op(rev: number): ServerOp {
+    const op = this.ops[rev - 1];
+    if (op === undefined) throw new RangeError(`no revision ${rev} (head ${this.head})`);
+    return op;
+  }
+
+  /** The ops after `rev`, in order. */
+  since(rev: number): ServerOp[] {
+    return this.ops.slice(rev);
+  }
+}
