@@ -57,7 +57,11 @@ export class DocumentBinding implements vscode.Disposable, BoundDocument {
   /** Remote ops not in the document yet; the first is against `shadow`, each against the one before. */
   private readonly queue: TextOp[];
   private inFlight: InFlight | undefined;
-  private held: vscode.TextDocumentChangeEvent[] = [];
+  /**
+   * Events that arrived while an edit was in flight, with the version each one made:
+   * `document.version` is live, so by the time they are handled it has moved on.
+   */
+  private held: { event: vscode.TextDocumentChangeEvent; version: number }[] = [];
   private readonly ownRequests: OwnRequest[] = [];
   private pumping = false;
   private disposed = false;
@@ -142,9 +146,20 @@ export class DocumentBinding implements vscode.Disposable, BoundDocument {
 
   private onChange(e: vscode.TextDocumentChangeEvent): void {
     if (this.disposed || e.document !== this.document || e.contentChanges.length === 0) return;
+    try {
+      this.route(e);
+    } catch (err) {
+      // A bug here must not leave the note silently out of step: log it and resync.
+      this.log.error("Handling a document change failed", err);
+      this.inFlight = undefined;
+      this.repair("handling a change failed");
+    }
+  }
+
+  private route(e: vscode.TextDocumentChangeEvent): void {
     const inFlight = this.inFlight;
     if (inFlight && !inFlight.accepted) {
-      this.held.push(e);
+      this.held.push({ event: e, version: e.document.version });
       return;
     }
     if (inFlight && e.document.version === inFlight.version + 1) {
@@ -289,13 +304,13 @@ export class DocumentBinding implements vscode.Disposable, BoundDocument {
     if (!ok) {
       this.inFlight = undefined;
       if (request) this.requeue(request, op);
-      for (const e of held) this.acceptUser(e);
+      for (const h of held) this.acceptUser(h.event);
       return;
     }
     inFlight.accepted = true;
-    for (const e of held) {
-      if (this.inFlight === inFlight && e.document.version === version + 1) this.acceptOwn(e);
-      else this.acceptUser(e);
+    for (const h of held) {
+      if (this.inFlight === inFlight && h.version === version + 1) this.acceptOwn(h.event);
+      else this.acceptUser(h.event);
     }
     if (this.inFlight !== inFlight) return;
     // Accepted, but its change event has not reached us yet.

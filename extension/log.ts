@@ -1,3 +1,4 @@
+import { appendFileSync } from "node:fs";
 import * as vscode from "vscode";
 
 /**
@@ -7,16 +8,32 @@ import * as vscode from "vscode";
 export class Log implements vscode.Disposable {
   private readonly channel = vscode.window.createOutputChannel("Shared Notes", { log: true });
 
+  /** Automation (the test runner) can ask for a copy of the log in a file it reads. */
+  private readonly copyTo = process.env.SHARED_NOTES_LOG_FILE;
+
   info(message: string): void {
     this.channel.info(message);
+    this.copy("info", message);
   }
 
   warn(message: string): void {
     this.channel.warn(message);
+    this.copy("warn", message);
   }
 
   error(message: string, err?: unknown): void {
-    this.channel.error(err === undefined ? message : `${message}: ${describeError(err)}`);
+    const text = err === undefined ? message : `${message}: ${describeError(err)}`;
+    this.channel.error(text);
+    this.copy("error", err instanceof Error && err.stack ? `${text}\n${err.stack}` : text);
+  }
+
+  private copy(level: string, message: string): void {
+    if (!this.copyTo) return;
+    try {
+      appendFileSync(this.copyTo, `${new Date().toISOString()} [${level}] ${message}\n`);
+    } catch {
+      // A missing log copy must never break the extension.
+    }
   }
 
   show(): void {

@@ -35,6 +35,8 @@ const resultsDir = join(root, 'test-results');
 mkdirSync(resultsDir, { recursive: true });
 const resultsLog = join(resultsDir, 'vscode-tests.jsonl');
 rmSync(resultsLog, { force: true });
+// The extension's own log (its output channel), copied to a file for failures.
+const extensionLog = join(tmpdir(), `shared-notes-suites-extension-${process.pid}.log`);
 
 function writeStage(tests) {
   writeFileSync(join(resultsDir, 'vscode.json'), JSON.stringify({ tests }, null, 2));
@@ -90,6 +92,7 @@ try {
     SHARED_NOTES_USER_NAME: 'Suite User',
     SHARED_NOTES_TEST_CONTROL_URL: controlUrl,
     SHARED_NOTES_TEST_RESULTS: resultsLog,
+    SHARED_NOTES_LOG_FILE: extensionLog,
     ...(values.grep ? { SHARED_NOTES_MOCHA_GREP: values.grep } : {}),
   };
   const opts = {
@@ -125,5 +128,7 @@ if (exitCode !== 0 && !tests.some((t) => !t.passed)) {
   tests.push({ file: 'test/vscode/run-suites.mjs', title: `suites run exited with ${exitCode}`, passed: false });
 }
 writeStage(tests);
+if (exitCode !== 0 && existsSync(extensionLog)) say(`extension log: ${extensionLog}`);
+else rmSync(extensionLog, { force: true });
 say(`exit ${exitCode}`);
 process.exit(exitCode);

@@ -1,7 +1,7 @@
 import * as assert from "node:assert/strict";
 import * as vscode from "vscode";
 import type { NoteSession } from "../../../client/types";
-import { Teammate, closeAllEditors, extensionApi, insertOp, openNewNote, sleep, typeText, waitFor } from "./helpers";
+import { Teammate, closeAllEditors, extensionApi, insertOp, openNewNote, sleep, typeText, waitFor, waitForText } from "./helpers";
 
 describe("editing a shared note", () => {
   let mate: Teammate;
@@ -66,7 +66,9 @@ describe("editing a shared note", () => {
     const binding = api.bindings.get(doc.uri)!;
     await binding.session.flush();
     const expected = `${remoteHead.join("")}[${typed}]\n${".".repeat(40)}`;
-    await waitFor("both sides to converge", () => theirs.text === expected && doc.getText() === expected && binding.idle, 20_000);
+    await waitForText("the teammate to converge", () => theirs.text, expected, 20_000);
+    await waitForText("the document to converge", () => doc.getText(), expected, 20_000);
+    await waitFor("the binding to be idle", () => binding.idle);
   });
 
   it("keeps the document undirty once edits are confirmed", async () => {

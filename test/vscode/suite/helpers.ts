@@ -45,6 +45,15 @@ export async function waitFor<T>(what: string, check: () => T | Promise<T>, time
   }
 }
 
+/** Waits for a text to become `expected`, reporting the last text seen on failure. */
+export async function waitForText(what: string, get: () => string, expected: string, timeoutMs = 15_000): Promise<void> {
+  try {
+    await waitFor(what, () => get() === expected, timeoutMs);
+  } catch {
+    assert.equal(JSON.stringify(get()), JSON.stringify(expected), `timed out waiting for ${what}`);
+  }
+}
+
 /** A teammate: its own Convex connection to the same space. */
 export class Teammate {
   readonly space: Space;
