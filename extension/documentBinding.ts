@@ -64,6 +64,8 @@ export class DocumentBinding implements vscode.Disposable, BoundDocument {
   private held: { event: vscode.TextDocumentChangeEvent; version: number }[] = [];
   private readonly ownRequests: OwnRequest[] = [];
   private pumping = false;
+  /** Counters for the log and the suites: how often VS Code refused a stale edit. */
+  readonly stats = { remoteApplied: 0, refused: 0 };
   private disposed = false;
   private readonly subscriptions: vscode.Disposable[] = [];
   private readonly localEdits = new vscode.EventEmitter<LocalEdit>();
@@ -199,6 +201,7 @@ export class DocumentBinding implements vscode.Disposable, BoundDocument {
     this.shadow = apply(this.shadow, actual);
     if (inFlight.kind === "remote") {
       this.queue.shift();
+      this.stats.remoteApplied++;
       // VS Code may store an edit differently from how it was given (line endings of
       // inserted text follow the document's). The note follows the document.
       if (this.shadow !== expected) this.sendLocal(diffOp(expected, this.shadow), "fix");
@@ -302,6 +305,7 @@ export class DocumentBinding implements vscode.Disposable, BoundDocument {
     const held = this.held;
     this.held = [];
     if (!ok) {
+      this.stats.refused++;
       this.inFlight = undefined;
       if (request) this.requeue(request, op);
       for (const h of held) this.acceptUser(h.event);

@@ -1,6 +1,7 @@
 import * as assert from "node:assert/strict";
 import * as vscode from "vscode";
 import type { NoteSession } from "../../../client/types";
+import { testLog } from "./log";
 import { Teammate, closeAllEditors, extensionApi, insertOp, openNewNote, sleep, typeText, waitFor, waitForText } from "./helpers";
 
 describe("editing a shared note", () => {
@@ -69,6 +70,7 @@ describe("editing a shared note", () => {
     await waitForText("the teammate to converge", () => theirs.text, expected, 20_000);
     await waitForText("the document to converge", () => doc.getText(), expected, 20_000);
     await waitFor("the binding to be idle", () => binding.idle);
+    testLog(`      remote edits applied: ${binding.stats.remoteApplied}, refused as stale and retried: ${binding.stats.refused}`);
   });
 
   it("keeps the document undirty once edits are confirmed", async () => {
