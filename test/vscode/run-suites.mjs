@@ -10,7 +10,7 @@
 // The suites stop and restart the backend through a small control endpoint
 // (SHARED_NOTES_TEST_CONTROL_URL) to check offline behaviour.
 //
-//   node test/vscode/run-suites.mjs [--electron] [--grep <pattern>] [--verbose]
+//   node test/vscode/run-suites.mjs [--electron] [--vsix <file>] [--grep <pattern>] [--verbose]
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -25,6 +25,8 @@ const root = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const { values } = parseArgs({
   options: {
     electron: { type: 'boolean' },
+    // Test the packaged extension: install this VSIX instead of loading the source tree.
+    vsix: { type: 'string' },
     grep: { type: 'string' },
     verbose: { type: 'boolean', short: 'v' },
   },
@@ -76,6 +78,14 @@ const control = createServer(async (req, res) => {
 await new Promise((r) => control.listen(0, '127.0.0.1', r));
 const controlUrl = `http://127.0.0.1:${control.address().port}`;
 
+function emptyExtension() {
+  const dir = mkdtempSync(join(tmpdir(), 'shared-notes-empty-ext-'));
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({
+    name: 'shared-notes-suite-host', publisher: 'shared-notes', version: '0.0.0', engines: { vscode: '^1.90.0' },
+  }));
+  return dir;
+}
+
 let exitCode = 1;
 try {
   const { ConvexHttpClient } = await import('convex/browser');
@@ -96,7 +106,10 @@ try {
     ...(values.grep ? { SHARED_NOTES_MOCHA_GREP: values.grep } : {}),
   };
   const opts = {
-    extensionDevelopmentPath: root,
+    // With --vsix the suites need some development path to be run at all; an empty
+    // extension folder keeps the installed VSIX the only Shared Notes in the window.
+    extensionDevelopmentPath: values.vsix ? emptyExtension() : root,
+    ...(values.vsix ? { installExtensions: [resolve(values.vsix)] } : {}),
     extensionTestsPath: join(root, 'dist/test/suite/index.js'),
     env,
     name: 'suites',
