@@ -25,7 +25,8 @@ export interface Sequenced {
 export class Sequencer {
   private readonly doc: TextDoc;
   private readonly ops: ServerOp[] = [];
-  private readonly seen = new Map<string, number>();
+  /** Rev of every (clientId, seq) applied, per client: number keys stay cheap over long logs. */
+  private readonly seen = new Map<string, Map<number, number>>();
   private readonly checksums: boolean;
 
   constructor(text = "", options: SequencerOptions = {}) {
@@ -44,8 +45,12 @@ export class Sequencer {
 
   /** Throws OpError if the op does not fit revision baseRev, or baseRev is ahead of the head. */
   submit(s: Submission): Sequenced {
-    const key = `${s.clientId}\u0000${s.seq}`;
-    const earlier = this.seen.get(key);
+    let bySeq = this.seen.get(s.clientId);
+    if (bySeq === undefined) {
+      bySeq = new Map();
+      this.seen.set(s.clientId, bySeq);
+    }
+    const earlier = bySeq.get(s.seq);
     if (earlier !== undefined) return { rev: earlier, applied: false };
     if (!Number.isSafeInteger(s.baseRev) || s.baseRev < 0 || s.baseRev > this.head) {
       throw new OpError(`baseRev ${s.baseRev} is not a revision of this note (head ${this.head})`);
@@ -64,7 +69,7 @@ export class Sequencer {
       op,
       ...(this.checksums ? { checksum: this.doc.checksum() } : {}),
     });
-    this.seen.set(key, rev);
+    bySeq.set(s.seq, rev);
     return { rev, applied: true };
   }
 

@@ -14,7 +14,7 @@
 import { checksumOfParts } from "./checksum";
 import { baseLength, OpBuilder, OpError, type TextOp } from "./textOp";
 
-const CHUNK = 512;
+const CHUNK = 128;
 const MAX_CHUNK = 2 * CHUNK;
 const MIN_CHUNK = CHUNK / 4;
 
@@ -29,6 +29,9 @@ export class TextDoc {
    */
   private hintIndex = 0;
   private hintStart = 0;
+  /** Where apply() is: chunk index and offset in it. Fields, not tuples, to allocate nothing per step. */
+  private ci = 0;
+  private co = 0;
 
   constructor(text = "") {
     this.chunks = splitIntoChunks(text);
@@ -56,40 +59,39 @@ export class TextDoc {
       throw new OpError(`the op spans ${expected} code units but the text has ${this.size}`);
     }
     const chunks = this.chunks;
-    let ci = 0;
-    let co = 0;
-    let located = false;
-    for (let k = 0; k < op.length; k++) {
+    const last = op.length - 1;
+    let k = 0;
+    // The first component decides where changes start: find that place from the hint.
+    const first = op[0];
+    const skip = typeof first === "number" && first > 0 ? first : 0;
+    if (skip > 0) {
+      if (last === 0) return; // keeps everything: a no-op
+      k = 1;
+    }
+    this.locate(skip);
+    this.hintIndex = this.ci;
+    this.hintStart = skip - this.co;
+    for (; k <= last; k++) {
       const c = op[k] as TextOp[number];
-      if (!located) {
-        // The first component decides where changes start: find that place from the hint.
-        const skip = typeof c === "number" && c > 0 ? c : 0;
-        if (skip > 0 && k === op.length - 1) return; // a no-op
-        [ci, co] = this.locate(skip);
-        this.hintIndex = ci;
-        this.hintStart = skip - co;
-        located = true;
-        if (skip > 0) continue;
-      }
       if (typeof c === "string") {
-        [ci, co] = this.insertAt(ci, co, c);
+        this.insertHere(c);
       } else if (c > 0) {
         // The final retain only keeps the rest of the text: nothing to walk.
-        if (k === op.length - 1) break;
+        if (k === last) break;
         let n = c;
         while (n > 0) {
-          const room = (chunks[ci] as string).length - co;
+          const room = (chunks[this.ci] as string).length - this.co;
           if (n < room) {
-            co += n;
+            this.co += n;
             n = 0;
           } else {
             n -= room;
-            ci += 1;
-            co = 0;
+            this.ci += 1;
+            this.co = 0;
           }
         }
       } else {
-        [ci, co] = this.deleteAt(ci, co, -c);
+        this.deleteHere(-c);
       }
     }
     this.joined = undefined;
@@ -131,8 +133,8 @@ export class TextDoc {
     return b.build();
   }
 
-  /** Chunk index and offset of position `pos`; (chunks.length, 0) at the very end. */
-  private locate(pos: number): [number, number] {
+  /** Moves (ci, co) to position `pos`; (chunks.length, 0) at the very end. */
+  private locate(pos: number): void {
     const chunks = this.chunks;
     let i = this.hintIndex;
     let start = this.hintStart;
@@ -147,11 +149,14 @@ export class TextDoc {
         i += 1;
       }
     }
-    return [i, pos - start];
+    this.ci = i;
+    this.co = pos - start;
   }
 
-  private insertAt(ci: number, co: number, s: string): [number, number] {
+  private insertHere(s: string): void {
     const chunks = this.chunks;
+    const ci = this.ci;
+    const co = this.co;
     this.size += s.length;
     if (ci === chunks.length) {
       // At the very end: grow the last chunk, or start new ones.
@@ -161,13 +166,16 @@ export class TextDoc {
       } else {
         chunks.push(...splitIntoChunks(s));
       }
-      return [chunks.length, 0];
+      this.ci = chunks.length;
+      this.co = 0;
+      return;
     }
     const chunk = chunks[ci] as string;
-    const merged = chunk.slice(0, co) + s + chunk.slice(co);
+    const merged = co === chunk.length ? chunk + s : chunk.slice(0, co) + s + chunk.slice(co);
     if (merged.length <= MAX_CHUNK) {
       chunks[ci] = merged;
-      return [ci, co + s.length];
+      this.co = co + s.length;
+      return;
     }
     const pieces = splitIntoChunks(merged);
     chunks.splice(ci, 1, ...pieces);
@@ -177,11 +185,14 @@ export class TextDoc {
       offset -= (chunks[i] as string).length;
       i += 1;
     }
-    return [i, offset];
+    this.ci = i;
+    this.co = offset;
   }
 
-  private deleteAt(ci: number, co: number, count: number): [number, number] {
+  private deleteHere(count: number): void {
     const chunks = this.chunks;
+    let ci = this.ci;
+    let co = this.co;
     this.size -= count;
     let n = count;
     while (n > 0) {
@@ -212,9 +223,11 @@ export class TextDoc {
     if (ci - 1 > this.hintIndex && before !== undefined && current !== undefined && before.length < MIN_CHUNK && before.length + current.length <= MAX_CHUNK) {
       chunks[ci - 1] = before + current;
       chunks.splice(ci, 1);
-      return [ci - 1, co + before.length];
+      ci -= 1;
+      co += before.length;
     }
-    return [ci, co];
+    this.ci = ci;
+    this.co = co;
   }
 }
 
