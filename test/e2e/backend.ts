@@ -1,0 +1,22 @@
+/**
+ * The server side of the end-to-end run and the demo, loaded from .mjs through
+ * scripts/run-ts.mjs: the embedded backend, the loopback proxy that can cut or slow one
+ * user's link, and a space with a first note made through the same client the CLI uses.
+ */
+import { connect } from "../../client/connect";
+import { createSpace, Space } from "../../client/space";
+import type { SpaceCredentials } from "../../client/types";
+
+export { startBackend } from "../../backend/serve";
+export { TcpProxy } from "../support/tcpProxy";
+
+export async function createSpaceWithNote(url: string, title: string, text = ""): Promise<SpaceCredentials> {
+  const convex = connect(url);
+  try {
+    const creds = await createSpace(convex);
+    await new Space(convex, creds).create(title, text);
+    return creds;
+  } finally {
+    await convex.close();
+  }
+}

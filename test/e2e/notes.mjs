@@ -1,0 +1,76 @@
+// What a person does and sees with Shared Notes in a harness window: open a note from
+// the Notes view, find teammates' name labels in the editor. Shared by the e2e run, the
+// latency bench and nothing else, so the selectors live in one place.
+import { ACTIVE_EDITOR } from './harness.mjs';
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Opens a note the way a user does: the Notes view, then a click on its title. The view
+ * fills only once the extension has joined the space, so the row is waited for.
+ */
+export async function openNote(user, title, { timeout = 45_000 } = {}) {
+  const { page } = user;
+  // A palette opened while the extension's contributions are still being registered
+  // keeps its stale list; a person would close it and try again, and so do we.
+  const end = Date.now() + timeout;
+  for (;;) {
+    try {
+      await user.runCommand('Shared Notes: Focus on Notes View', { timeout: 5_000 });
+      break;
+    } catch (err) {
+      if (Date.now() > end) throw err;
+      await page.keyboard.press('Escape');
+    }
+  }
+  const row = page.locator('.pane-body .monaco-list-row', { hasText: title }).first();
+  await row.waitFor({ state: 'visible', timeout });
+  await row.click();
+  await page.waitForFunction(
+    (name) => [...document.querySelectorAll('.editor-group-container.active .tab.active')].some((t) => t.textContent.includes(name)),
+    `${title}.md`,
+    { timeout },
+  );
+  await page.waitForSelector('.editor-group-container.active .monaco-editor.focused', { timeout });
+}
+
+/** Puts the caret at the end (or start) of the document, with the editor focused. */
+export async function caretTo(user, where) {
+  await user.focusEditor();
+  await user.press(where === 'start' ? 'Control+Home' : 'Control+End');
+}
+
+/**
+ * Name labels of teammates drawn in the active editor: the extension renders each as an
+ * `after` decoration, i.e. a ::after pseudo-element whose content is the name. For each
+ * label: the name and the text of the line it sits on.
+ */
+export async function nameLabels(user) {
+  return user.page.evaluate((selector) => {
+    const root = document.querySelector(selector);
+    if (!root) return [];
+    const out = [];
+    for (const el of root.querySelectorAll('.view-line span')) {
+      const content = getComputedStyle(el, '::after').content;
+      if (!content || content === 'none' || content === 'normal') continue;
+      const name = content.replace(/^"|"$/g, '');
+      const line = el.closest('.view-line')?.textContent.replace(/\u00a0/g, ' ') ?? '';
+      out.push({ name, line });
+    }
+    return out;
+  }, ACTIVE_EDITOR);
+}
+
+/** Polls `fn` until it returns a truthy value; returns it and how long it took. */
+export async function waitUntil(what, fn, { timeout = 15_000, interval = 50 } = {}) {
+  const start = Date.now();
+  let lastError;
+  while (Date.now() - start < timeout) {
+    try {
+      const v = await fn();
+      if (v) return { value: v, ms: Date.now() - start };
+    } catch (err) { lastError = err; }
+    await sleep(interval);
+  }
+  throw new Error(`timed out after ${timeout} ms waiting for ${what}${lastError ? `: ${lastError.message}` : ''}`);
+}
