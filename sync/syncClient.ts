@@ -23,7 +23,6 @@ import {
   checkOp,
   compose,
   insertsFirst,
-  isNoop,
   transform,
   transformSelection,
   type Component,
@@ -176,9 +175,11 @@ export class SyncClient {
     return this.pendingOps.length;
   }
 
-  /** Applies a local edit to our text. Returns what to send now, if nothing else is in flight. */
+  /**
+   * Applies a local edit to our text. Returns what to send now, if nothing else is in flight.
+   * An edit that changes nothing still goes out (rare, and it keeps every edit accounted for).
+   */
   applyLocal(op: TextOp): Submission | undefined {
-    if (isNoop(op) && baseLength(op) === this.local.length) return undefined;
     this.local.apply(op); // throws, changing nothing, if the op does not fit
     const { state, send } = withLocalEdit(this.state, op, this.nextSeq);
     this.state = state;
