@@ -9,6 +9,7 @@ import type { SpaceCredentials } from "../../client/types";
 
 export { startBackend } from "../../backend/serve";
 export { TcpProxy } from "../support/tcpProxy";
+export { joinLink } from "../../client/joinLink";
 
 export async function createSpaceWithNote(url: string, title: string, text = ""): Promise<SpaceCredentials> {
   const convex = connect(url);

@@ -11,18 +11,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
  */
 export async function openNote(user, title, { timeout = 45_000 } = {}) {
   const { page } = user;
-  // A palette opened while the extension's contributions are still being registered
-  // keeps its stale list; a person would close it and try again, and so do we.
-  const end = Date.now() + timeout;
-  for (;;) {
-    try {
-      await user.runCommand('Shared Notes: Focus on Notes View', { timeout: 5_000 });
-      break;
-    } catch (err) {
-      if (Date.now() > end) throw err;
-      await page.keyboard.press('Escape');
-    }
-  }
+  await command(user, 'Shared Notes: Focus on Notes View', { timeout });
   const row = page.locator('.pane-body .monaco-list-row', { hasText: title }).first();
   await row.waitFor({ state: 'visible', timeout });
   await row.click();
@@ -32,6 +21,37 @@ export async function openNote(user, title, { timeout = 45_000 } = {}) {
     { timeout },
   );
   await page.waitForSelector('.editor-group-container.active .monaco-editor.focused', { timeout });
+}
+
+/**
+ * Runs a palette command. A palette opened while the extension's contributions are still
+ * being registered keeps its stale list; a person would close it and try again, as here.
+ */
+export async function command(user, label, { timeout = 45_000 } = {}) {
+  const end = Date.now() + timeout;
+  for (;;) {
+    try {
+      await user.runCommand(label, { timeout: 5_000 });
+      return;
+    } catch (err) {
+      if (Date.now() > end) throw err;
+      await user.page.keyboard.press('Escape');
+    }
+  }
+}
+
+/** Joins a space the way a person with a join link does: the command, then paste. */
+export async function joinByLink(user, link) {
+  await command(user, 'Shared Notes: Join a Space…');
+  // The palette and the input box are the same widget: wait for the box's own prompt,
+  // or the link would land in the closing palette.
+  await user.page.waitForFunction(() => {
+    const w = document.querySelector('.quick-input-widget');
+    return w && w.style.display !== 'none' && /join link/.test(w.textContent) && !w.querySelector('input')?.value.startsWith('>');
+  }, undefined, { timeout: 15_000 });
+  await user.page.fill('.quick-input-widget .quick-input-box input', link);
+  await user.page.keyboard.press('Enter');
+  await user.page.waitForSelector('.quick-input-widget', { state: 'hidden', timeout: 15_000 });
 }
 
 /** Puts the caret at the end (or start) of the document, with the editor focused. */

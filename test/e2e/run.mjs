@@ -12,7 +12,8 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { importTs } from '../../scripts/run-ts.mjs';
 import { startUsers } from './harness.mjs';
-import { caretTo, nameLabels, openNote, waitUntil } from './notes.mjs';
+import { caretTo, joinByLink, nameLabels, openNote, waitUntil } from './notes.mjs';
+import { packageVsix } from './vsix.mjs';
 
 const repoRoot = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const resultsRoot = join(repoRoot, 'test-results');
@@ -28,7 +29,7 @@ export const FLOWS = {
   conflicts: 'conflicts: simultaneous typing at the same spot and at different spots ends in the same text, every word intact',
   disconnection: 'disconnection: Alice keeps typing while her link is down; after it returns both texts are identical and nothing is lost',
   presence: "presence: each sees the other's name at the caret, and Alice vanishes from Bob's view after closing her window",
-  persistence: 'persistence: after a backend restart a fresh window shows the note intact',
+  persistence: 'persistence: after a backend restart, a fresh window (extension installed from the VSIX, space joined by link) shows the note intact',
   console: 'no console errors or warnings from Shared Notes in any window',
 };
 
@@ -69,6 +70,8 @@ if (built.status !== 0) {
   process.exit(1);
 }
 
+// The fresh window of the persistence flow runs what users install: the packaged VSIX.
+const packaged = packageVsix(repoRoot);
 const server = await importTs(join(repoRoot, 'test/e2e/backend.ts'));
 const dataDir = mkdtempSync(join(tmpdir(), 'shared-notes-e2e-data-'));
 let backend = await server.startBackend({ port: 0, dataDir });
@@ -83,6 +86,7 @@ async function cleanup() {
   await proxy.close().catch(() => {});
   await backend?.close().catch(() => {});
   rmSync(dataDir, { recursive: true, force: true });
+  packaged.remove();
 }
 // A stuck step must not hang CI: past the budget, stop everything and report.
 const watchdog = setTimeout(async () => {
@@ -263,14 +267,14 @@ try {
     const fresh = await startUsers({
       name: 'fresh',
       resultsDir: join(shotsDir, 'fresh-window'),
-      users: [{ name: 'Carol', env: { SHARED_NOTES_SERVER_URL: backend.url } }],
-      env: spaceEnv,
+      users: ['Carol'],
       settings,
-      extensionDevelopmentPath: repoRoot,
+      vsix: [packaged.vsix],
     });
     sessions.push(fresh);
     const [carol] = fresh.users;
     windows.push(carol);
+    await joinByLink(carol, server.joinLink({ serverUrl: backend.url, ...creds }));
     await openNote(carol, NOTE);
     await carol.waitForEditorText(expected, { timeout: 20_000 });
     // Bob's window rides out the restart and still shows the same note.
