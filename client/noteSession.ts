@@ -206,11 +206,11 @@ class LiveNoteSession implements NoteSession {
       case "duplicate":
         return true;
       case "remote":
-        this.presence?.revisionApplied(op.rev, op.op);
         this.remoteOps.fire(outcome.op);
+        this.presence?.textChanged();
         return true;
       case "confirmed":
-        this.presence?.revisionApplied(op.rev, op.op);
+        this.presence?.textChanged();
         this.editsInFlight = 0;
         if (outcome.next) {
           this.editsInFlight = this.editsWaiting;
@@ -221,7 +221,7 @@ class LiveNoteSession implements NoteSession {
         this.publishStatus();
         return true;
       case "diverged":
-        void this.reload(`its text no longer matched the server's at revision ${op.rev}`);
+        void this.reload(`it diverged from the server: ${outcome.reason}`);
         return false;
       case "gap":
         void this.reload(`revision ${op.rev} arrived before revision ${this.sync.rev + 1}`);

@@ -2,6 +2,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { TcpProxy } from "../support/tcpProxy";
 import { seededRandom } from "../support/random";
+import { OpBuilder } from "../../sync/textOp";
 import {
   cleanup,
   converged,
@@ -12,6 +13,7 @@ import {
   randomEdit,
   sleep,
   startLocalBackend,
+  waitFor,
 } from "./helpers";
 
 afterEach(cleanup);
@@ -61,6 +63,31 @@ describe("note sessions", () => {
       throw new Error(`seed ${seed}: ${(err as Error).message}`);
     } finally {
       await proxy.close();
+      await backend.close();
+    }
+  });
+
+  it("shows a teammate's caret mapped through edits, and drops it when they leave", async () => {
+    const backend = await startLocalBackend();
+    const { creds, noteId } = await newSpaceWithNote(backend.url);
+    const [alice, bob] = await openSessions(backend.url, creds, noteId, 2);
+    try {
+      alice!.applyLocal(["hello world"]);
+      await converged(backend.url, creds, noteId, [alice!, bob!]);
+      alice!.setSelections([{ anchor: 6, head: 11 }]);
+      const seen = () => bob!.collaborators.find((c) => c.clientId === alice!.clientId);
+      await waitFor(() => seen()?.selections[0]?.head === 11, "Alice's selection at Bob's");
+      expect(seen()?.name).toBe("user0");
+
+      // Bob types before Alice's selection: Bob's view of it moves with the text.
+      bob!.applyLocal(new OpBuilder().insert(">> ").retain(11).build());
+      expect(seen()?.selections[0]).toEqual({ anchor: 9, head: 14 });
+      await converged(backend.url, creds, noteId, [alice!, bob!]);
+      expect(bob!.text.slice(9, 14)).toBe("world");
+
+      await alice!.close();
+      await waitFor(() => seen() === undefined, "Alice to leave Bob's view");
+    } finally {
       await backend.close();
     }
   });
