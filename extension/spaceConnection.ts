@@ -1,24 +1,11 @@
-import { ConvexClient } from "convex/browser";
+import type { ConvexClient } from "convex/browser";
 import * as vscode from "vscode";
-import WebSocketFromWs from "ws";
+import { connect } from "../client/connect";
 import { ConnectionStatus } from "../client/connectionStatus";
 import { Space } from "../client/space";
 import type { ConnectionState, NoteSummary } from "../client/types";
 import { describeError, type Log } from "./log";
 import type { JoinedSpace } from "./spaceStore";
-
-/**
- * A Convex client for the extension host. Node 22+ has a global WebSocket; older hosts
- * (desktop VS Code on an older Electron) get the `ws` package, which is bundled in.
- */
-export function connectConvex(url: string): ConvexClient {
-  const globalSocket = (globalThis as { WebSocket?: typeof WebSocket }).WebSocket;
-  return new ConvexClient(url, {
-    skipConvexDeploymentUrlCheck: true,
-    unsavedChangesWarning: false,
-    webSocketConstructor: globalSocket ?? (WebSocketFromWs as unknown as typeof WebSocket),
-  });
-}
 
 /** The joined space: one Convex connection, the live note list and the connection state. */
 export class SpaceConnection implements vscode.Disposable {
@@ -38,7 +25,7 @@ export class SpaceConnection implements vscode.Disposable {
     readonly joined: JoinedSpace,
     private readonly log: Log,
   ) {
-    this.convex = connectConvex(joined.serverUrl);
+    this.convex = connect(joined.serverUrl, (line) => log.info(`server connection: ${line}`));
     this.space = new Space(this.convex, { spaceId: joined.spaceId, key: joined.key });
     this.status = new ConnectionStatus(this.convex);
     this.statusListener = this.status.onChange((s) => {

@@ -7,7 +7,8 @@ import { joinLink, parseJoinLink } from "../client/joinLink";
 import { createSpace } from "../client/space";
 import { describeError, type Log } from "./log";
 import { serverUrl } from "./settings";
-import { SpaceConnection, connectConvex } from "./spaceConnection";
+import { connect } from "../client/connect";
+import { SpaceConnection } from "./spaceConnection";
 import type { JoinedSpace, SpaceStore } from "./spaceStore";
 
 export class Spaces implements vscode.Disposable {
@@ -69,7 +70,7 @@ export class Spaces implements vscode.Disposable {
 
   async create(): Promise<JoinedSpace | undefined> {
     const url = serverUrl();
-    const convex = connectConvex(url);
+    const convex = connect(url, (line) => this.log.info(`server connection: ${line}`));
     try {
       const creds = await withTimeout(createSpace(convex), 15_000, "the server did not answer");
       const space: JoinedSpace = { serverUrl: url, ...creds };

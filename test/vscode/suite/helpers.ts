@@ -6,7 +6,7 @@ import type { Space } from "../../../client/space";
 import type { NoteSession } from "../../../client/types";
 import { OpBuilder, type TextOp } from "../../../sync/textOp";
 import type { SharedNotesApi } from "../../../extension/extension";
-import { connectConvex } from "../../../extension/spaceConnection";
+import { connect } from "../../../client/connect";
 import { Space as SpaceClass } from "../../../client/space";
 
 export const EXTENSION_ID = "shared-notes.shared-notes";
@@ -58,7 +58,7 @@ export async function waitForText(what: string, get: () => string, expected: str
 export class Teammate {
   readonly space: Space;
   private readonly sessions: NoteSession[] = [];
-  private readonly convex = connectConvex(env("SHARED_NOTES_SERVER_URL"));
+  private readonly convex = connect(env("SHARED_NOTES_SERVER_URL"));
 
   constructor(readonly name = "Robo", readonly color = "#56b6c2") {
     this.space = new SpaceClass(this.convex, { spaceId: env("SHARED_NOTES_SPACE_ID"), key: env("SHARED_NOTES_SPACE_KEY") });
