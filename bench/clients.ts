@@ -5,7 +5,7 @@
  * tell exactly when that key reached its text. Then the same through a proxy that adds
  * 100 ms each way.
  *
- * npm run bench:clients [-- --seconds 8 --clients 2,10,50]
+ * npm run bench:clients [-- --seconds 8 --clients 2,10,50 --delays 0,100]
  */
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -22,7 +22,11 @@ import { TcpProxy } from "../test/support/tcpProxy";
 // scripts/run-ts.mjs runs a bundled copy elsewhere but keeps argv[1] as this file.
 const repo = path.resolve(path.dirname(process.argv[1] ?? "bench/clients.ts"), "..");
 const { values } = parseArgs({
-  options: { seconds: { type: "string", default: "8" }, clients: { type: "string", default: "2,10,50" } },
+  options: {
+    seconds: { type: "string", default: "8" },
+    clients: { type: "string", default: "2,10,50" },
+    delays: { type: "string", default: "0,100" },
+  },
 });
 const seconds = Number(values.seconds);
 const counts = values.clients.split(",").map(Number);
@@ -103,7 +107,7 @@ const server = await startServer();
 try {
   console.log(`keystroke → applied in the other clients (${KEYS_PER_SECOND} keys/s per client, ${seconds} s per row)\n`);
   console.log("link                  clients   samples    p50 ms    p99 ms");
-  for (const delay of [0, 100]) {
+  for (const delay of values.delays.split(",").map(Number)) {
     for (const n of counts) {
       const port = Number(new URL(server.url).port);
       const proxy = delay ? await new TcpProxy({ targetPort: port, delayMs: delay }).start() : undefined;
