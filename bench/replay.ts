@@ -125,13 +125,18 @@ function planLanes(txns: readonly ConcurrentTxn[]): Lanes {
 }
 
 /**
- * Every character ever inserted, deleted ones kept, with who inserted and deleted it.
- * Struct of arrays; txn -1 stands for the trace's startContent, seen by every view.
+ * Every character ever inserted, deleted ones kept, with who inserted and deleted it —
+ * as (lane, index in lane) pairs, so "does this view hold that txn" is one comparison.
+ * Struct of arrays; lane -1 stands for the trace's startContent, held by every view.
+ * Views are dense arrays: txns held per lane.
  */
 class CharacterModel {
-  private insTxn: number[] = [];
+  private insLane: number[] = [];
+  private insIndex: number[] = [];
   private width: number[] = [];
-  private delTxn: number[] = [];
+  /** The first txn that deleted the character (lane -1: none). */
+  private delLane: number[] = [];
+  private delIndex: number[] = [];
   private id: number[] = [];
   private nextId = 0;
   /** Further deleters of a character deleted concurrently more than once, by character id. */
@@ -141,28 +146,32 @@ class CharacterModel {
     private readonly lanes: Lanes,
     startContent: string,
   ) {
-    for (const ch of startContent) this.push(-1, ch.length);
+    this.insertAt(0, -1, 0, startContent);
   }
 
-  private push(txn: number, width: number): void {
-    this.insTxn.push(txn);
-    this.width.push(width);
-    this.delTxn.push(-1);
-    this.id.push(this.nextId++);
-  }
-
-  private holds(view: readonly number[], txn: number): boolean {
-    if (txn < 0) return true;
-    return (this.lanes.indexInLane[txn] as number) < (view[this.lanes.laneOf[txn] as number] ?? 0);
+  /** Adds the characters of `text`, inserted by the txn at (lane, index), before character i. */
+  private insertAt(i: number, lane: number, index: number, text: string): void {
+    const widths = Array.from(text, (ch) => ch.length);
+    if (widths.length === 0) return;
+    const k = widths.length;
+    this.insLane = spliceIn(this.insLane, i, new Array<number>(k).fill(lane));
+    this.insIndex = spliceIn(this.insIndex, i, new Array<number>(k).fill(index));
+    this.width = spliceIn(this.width, i, widths);
+    this.delLane = spliceIn(this.delLane, i, new Array<number>(k).fill(-1));
+    this.delIndex = spliceIn(this.delIndex, i, new Array<number>(k).fill(0));
+    this.id = spliceIn(this.id, i, widths.map(() => this.nextId++));
   }
 
   private sees(view: readonly number[], i: number): boolean {
-    if (!this.holds(view, this.insTxn[i] as number)) return false;
-    const d = this.delTxn[i] as number;
-    if (d < 0) return true;
-    if (this.holds(view, d)) return false;
+    const il = this.insLane[i] as number;
+    if (il >= 0 && (this.insIndex[i] as number) >= (view[il] as number)) return false;
+    const dl = this.delLane[i] as number;
+    if (dl < 0) return true;
+    if ((this.delIndex[i] as number) < (view[dl] as number)) return false;
     const more = this.moreDeleters.get(this.id[i] as number);
-    return !(more && more.some((m) => this.holds(view, m)));
+    if (more === undefined) return true;
+    const { laneOf, indexInLane } = this.lanes;
+    return !more.some((t) => (indexInLane[t] as number) < (view[laneOf[t] as number] as number));
   }
 
   /**
@@ -170,14 +179,15 @@ class CharacterModel {
    * sees, and returns it as an op on the text `clientView` sees (`clientLength` units).
    */
   patch(txn: number, [pos, del, ins]: readonly [number, number, string], txnView: readonly number[], clientView: readonly number[], clientLength: number): TextOp {
-    const n = this.insTxn.length;
+    const n = this.insLane.length;
+    const width = this.width;
     let i = 0;
     let seenByTxn = 0;
     let clientUnits = 0;
     while (seenByTxn < pos) {
       if (i >= n) throw new Error(`txn ${txn}: position ${pos} is past the end of its text`);
       if (this.sees(txnView, i)) seenByTxn += 1;
-      if (this.sees(clientView, i)) clientUnits += this.width[i] as number;
+      if (this.sees(clientView, i)) clientUnits += width[i] as number;
       i += 1;
     }
     const b = new OpBuilder().retain(clientUnits).insert(ins);
@@ -186,7 +196,7 @@ class CharacterModel {
     let j = i;
     while (left > 0) {
       if (j >= n) throw new Error(`txn ${txn}: deleting ${del} at ${pos} runs past the end of its text`);
-      const w = this.width[j] as number;
+      const w = width[j] as number;
       const forClient = this.sees(clientView, j);
       if (this.sees(txnView, j)) {
         if (forClient) b.delete(w);
@@ -199,21 +209,14 @@ class CharacterModel {
       j += 1;
     }
     b.retain(clientLength - consumed);
-    if (ins !== "") {
-      const widths: number[] = [];
-      for (const ch of ins) widths.push(ch.length);
-      const ids = widths.map(() => this.nextId++);
-      this.insTxn.splice(i, 0, ...widths.map(() => txn));
-      this.width.splice(i, 0, ...widths);
-      this.delTxn.splice(i, 0, ...widths.map(() => -1));
-      this.id.splice(i, 0, ...ids);
-    }
+    this.insertAt(i, this.lanes.laneOf[txn] as number, this.lanes.indexInLane[txn] as number, ins);
     return b.build();
   }
 
   private markDeleted(i: number, txn: number): void {
-    if ((this.delTxn[i] as number) < 0) {
-      this.delTxn[i] = txn;
+    if ((this.delLane[i] as number) < 0) {
+      this.delLane[i] = this.lanes.laneOf[txn] as number;
+      this.delIndex[i] = this.lanes.indexInLane[txn] as number;
       return;
     }
     const key = this.id[i] as number;
@@ -221,6 +224,15 @@ class CharacterModel {
     more.push(txn);
     this.moreDeleters.set(key, more);
   }
+}
+
+/** `items` inserted before index i: in place for small batches, by copying for large ones (spread has an argument limit). */
+function spliceIn(array: number[], i: number, items: number[]): number[] {
+  if (items.length <= 4096) {
+    array.splice(i, 0, ...items);
+    return array;
+  }
+  return array.slice(0, i).concat(items, array.slice(i));
 }
 
 interface LaneClient {
@@ -258,7 +270,7 @@ export function replayTrace(trace: SequentialTrace | ConcurrentTrace, options: R
   };
   const clients: LaneClient[] = Array.from({ length: lanes.count }, (_, lane) => ({
     sync: new SyncClient({ clientId: clientIdOf(lane), rev: 0, text: startContent }),
-    view: [],
+    view: new Array<number>(lanes.count).fill(0),
     inflight: [],
     buffer: [],
     sequenced: 0,
@@ -283,7 +295,7 @@ export function replayTrace(trace: SequentialTrace | ConcurrentTrace, options: R
     const outcome = c.sync.receive(server.op(rev));
     for (const t of revTxns[rev] ?? []) {
       const l = lanes.laneOf[t] as number;
-      c.view[l] = Math.max(c.view[l] ?? 0, (lanes.indexInLane[t] as number) + 1);
+      c.view[l] = Math.max(c.view[l] as number, (lanes.indexInLane[t] as number) + 1);
     }
     switch (outcome.kind) {
       case "remote":
@@ -311,7 +323,7 @@ export function replayTrace(trace: SequentialTrace | ConcurrentTrace, options: R
       const peer = laneClient(l);
       if (peer.sequenced < (need[l] as number)) forcedFlushes += 1;
       while (peer.sequenced < (need[l] as number)) deliverNext(l);
-      while ((me.view[l] ?? 0) < (need[l] as number)) deliverNext(lane);
+      while ((me.view[l] as number) < (need[l] as number)) deliverNext(lane);
     }
     if (extra > 0 && rng.chance(extra)) {
       for (let k = 1 + rng.int(4); k > 0 && me.sync.rev < server.head; k--) {
@@ -320,10 +332,10 @@ export function replayTrace(trace: SequentialTrace | ConcurrentTrace, options: R
       }
     }
     const own = (lanes.indexInLane[t] as number) + 1;
-    const txnView = need.slice();
+    const txnView = Array.from({ length: lanes.count }, (_, l) => need[l] ?? 0);
     txnView[lane] = own;
     me.view[lane] = own;
-    if (me.view.some((v, l) => v !== (txnView[l] ?? 0))) mappedTxns += 1;
+    if (me.view.some((v, l) => v !== txnView[l])) mappedTxns += 1;
     let length = me.sync.length;
     let op: TextOp = identity(length);
     for (const p of txn.patches) {
