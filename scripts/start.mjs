@@ -1,0 +1,113 @@
+#!/usr/bin/env node
+// `npm start`: a working Shared Notes demo on this machine. Starts (or reuses) the local
+// backend with its data under .data/, makes a space with a "Welcome" note once (kept in
+// .data/space.json), and starts a real VS Code (code-server) with the packaged extension
+// installed, joined to that space, the note open. Prints the URL to open in a browser.
+//
+//   npm start                                   first user; owns the backend
+//   npm start -- --user Bob --port 8081         a second user on the same backend
+//   npm start -- --data DIR --backend-port P    elsewhere
+// Ctrl+C stops everything this process started.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { importTs } from './run-ts.mjs';
+import { vscodeAvailable } from './vscode-paths.mjs';
+
+const root = resolve(fileURLToPath(new URL('..', import.meta.url)));
+const { values } = parseArgs({
+  options: {
+    user: { type: 'string', default: process.env.SHARED_NOTES_USER_NAME || userInfo().username },
+    port: { type: 'string', default: '8080' },
+    'backend-port': { type: 'string', default: '3210' },
+    data: { type: 'string', default: join(root, '.data') },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+});
+if (values.help) {
+  console.log('usage: npm start -- [--user NAME] [--port CODE_SERVER_PORT] [--backend-port PORT] [--data DIR]');
+  process.exit(0);
+}
+const say = (line) => console.log(`[start] ${line}`);
+const dataDir = resolve(values.data);
+const backendPort = Number(values['backend-port']);
+const backendUrl = `http://127.0.0.1:${backendPort}`;
+const spaceFile = join(dataDir, 'space.json');
+
+if (!vscodeAvailable()) {
+  say('code-server is not installed yet: running scripts/setup-vscode.sh (a few minutes, once)');
+  const setup = spawnSync('bash', [join(root, 'scripts/setup-vscode.sh')], { stdio: 'inherit' });
+  if (setup.status !== 0) process.exit(setup.status ?? 1);
+}
+// Imported only now: the runner refuses to load pieces of a VS Code that is not there.
+const { startCodeServer } = await import('../test/vscode/run-in-code-server.mjs');
+const { packageVsix } = await import('../test/e2e/vsix.mjs');
+const server = await importTs(join(root, 'test/e2e/backend.ts'));
+
+const stops = [];
+let stopping = false;
+async function stopAll(code) {
+  if (stopping) return;
+  stopping = true;
+  // All at once: the code-server runner's own signal handler exits the process 1.5 s
+  // after Ctrl+C, and the backend and the VSIX snapshot must be closed by then too.
+  await Promise.all(stops.map((stop) => stop().catch(() => {})));
+  process.exit(code);
+}
+process.on('SIGINT', () => void stopAll(0));
+process.on('SIGTERM', () => void stopAll(0));
+
+try {
+  say('packaging the extension');
+  const packaged = packageVsix(root);
+  stops.push(async () => packaged.remove());
+
+  // A second `npm start` finds the first one's backend listening and shares it.
+  const running = await fetch(backendUrl, { signal: AbortSignal.timeout(1000) }).then(() => true, () => false);
+  if (running) {
+    say(`using the backend already running at ${backendUrl}`);
+  } else {
+    mkdirSync(dataDir, { recursive: true });
+    const backend = await server.startBackend({ port: backendPort, dataDir });
+    stops.push(() => backend.close());
+    say(`backend ${backend.url}, data in ${dataDir}`);
+  }
+
+  let space = existsSync(spaceFile) ? JSON.parse(readFileSync(spaceFile, 'utf8')) : undefined;
+  if (!space || space.serverUrl !== backendUrl) {
+    const welcome = 'Welcome to Shared Notes!\n\nOpen this note in a second window (npm start -- --user Bob --port 8081)\nand type in both: every key shows up in the other at once.\n';
+    const creds = await server.createSpaceWithNote(backendUrl, 'Welcome', welcome);
+    space = { serverUrl: backendUrl, ...creds };
+    mkdirSync(dataDir, { recursive: true });
+    writeFileSync(spaceFile, `${JSON.stringify(space, null, 2)}\n`);
+    say(`made a space with a "Welcome" note (saved in ${spaceFile})`);
+  }
+
+  const codeServer = await startCodeServer({
+    name: `demo-${values.user}`,
+    port: Number(values.port),
+    env: {
+      SHARED_NOTES_SERVER_URL: backendUrl,
+      SHARED_NOTES_SPACE_ID: space.spaceId,
+      SHARED_NOTES_SPACE_KEY: space.key,
+      SHARED_NOTES_USER_NAME: values.user,
+    },
+    installExtensions: [packaged.vsix],
+  });
+  stops.push(() => codeServer.stop());
+
+  // Not opened through the URL: the workbench would open sharednotes:/… before the
+  // extension has registered that scheme, and show an empty, unsaved file instead.
+  console.log(`\n  ${values.user}'s VS Code: ${codeServer.url}/?ew=true`);
+  console.log('  then click the Shared Notes icon in the activity bar and open "Welcome"\n');
+  say(`join link for other tools: ${server.joinLink({ serverUrl: backendUrl, spaceId: space.spaceId, key: space.key })}`);
+  say(`a second user: npm start -- --user Bob --port ${Number(values.port) + 1}`);
+  say('Ctrl+C stops it all');
+  await new Promise(() => {});
+} catch (err) {
+  console.error(`[start] ${err instanceof Error ? err.message : err}`);
+  await stopAll(1);
+}
