@@ -1,0 +1,130 @@
+#!/usr/bin/env node
+// Keystroke-to-screen latency between two real VS Code windows (`npm run bench:e2e`):
+// the time from a key going down in Alice's page to the character being rendered in Bob's
+// editor. Both pages live in one Chromium on one machine, so Date.now() in each is the
+// same clock. Two rounds: Alice on a plain loopback link, then with 100 ms added in each
+// direction of her link (a far-away server). Prints p50/p95/p99 and writes
+// test-results/bench-e2e.json.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { spawnSync } from 'node:child_process';
+import { importTs } from '../scripts/run-ts.mjs';
+import { ACTIVE_EDITOR, startUsers } from '../test/e2e/harness.mjs';
+import { caretTo, openNote, waitUntil } from '../test/e2e/notes.mjs';
+
+const root = resolve(fileURLToPath(new URL('..', import.meta.url)));
+const { values } = parseArgs({
+  options: {
+    samples: { type: 'string', default: '200' },
+    // About 10 keys a second: a brisk typist, and slower than one round trip on a slow link.
+    gap: { type: 'string', default: '100' },
+    delay: { type: 'string', default: '100' },
+  },
+});
+const SAMPLES = Number(values.samples);
+const GAP_MS = Number(values.gap);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function percentile(sorted, p) {
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+}
+
+const built = spawnSync(process.execPath, [join(root, 'extension/build.mjs')], { cwd: root, stdio: 'inherit' });
+if (built.status !== 0) process.exit(1);
+const server = await importTs(join(root, 'test/e2e/backend.ts'));
+const dataDir = mkdtempSync(join(tmpdir(), 'shared-notes-bench-e2e-'));
+const backend = await server.startBackend({ port: 0, dataDir });
+let proxy = await new server.TcpProxy({ targetPort: backend.port }).start();
+const proxyPort = proxy.port;
+const creds = await server.createSpaceWithNote(backend.url, 'Bench');
+let session;
+const rounds = [];
+
+/** One round: SAMPLES keys in Alice's page, each timed to its first render in Bob's. */
+async function round(label, alice, bob) {
+  await caretTo(alice, 'end');
+  const base = (await bob.editorText()).length;
+  // Bob's page notes when the rendered text grows; Alice's page notes each keydown.
+  await bob.page.evaluate((selector) => {
+    const root = document.querySelector(selector);
+    const seen = [];
+    const read = () => {
+      const len = [...root.querySelectorAll(':scope > .view-line')].reduce((n, el) => n + el.textContent.length, 0);
+      if (seen.length === 0 || seen[seen.length - 1].len !== len) seen.push({ len, t: Date.now() });
+    };
+    window.__benchSeen = seen;
+    window.__benchObserver?.disconnect();
+    window.__benchObserver = new MutationObserver(read);
+    window.__benchObserver.observe(root, { subtree: true, childList: true, characterData: true });
+    read();
+  }, ACTIVE_EDITOR);
+  await alice.page.evaluate(() => {
+    window.__benchKeys = [];
+    if (!window.__benchListening) {
+      window.__benchListening = true;
+      window.addEventListener('keydown', () => window.__benchKeys.push(Date.now()), true);
+    }
+  });
+  for (let i = 0; i < SAMPLES; i++) {
+    await alice.page.keyboard.press(String.fromCharCode(97 + (i % 26)));
+    await sleep(GAP_MS);
+  }
+  await waitUntil('Bob to render every key', async () => (await bob.editorText()).length >= base + SAMPLES, { timeout: 30_000 });
+  const keys = await alice.page.evaluate(() => window.__benchKeys);
+  const seen = await bob.page.evaluate(() => window.__benchSeen);
+  const baseLen = seen[0].len;
+  const latencies = keys.slice(0, SAMPLES).map((t, i) => {
+    const shown = seen.find((s) => s.len >= baseLen + i + 1);
+    return shown ? shown.t - t : Number.NaN;
+  }).filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  const r = {
+    label,
+    samples: latencies.length,
+    p50: percentile(latencies, 50),
+    p95: percentile(latencies, 95),
+    p99: percentile(latencies, 99),
+    max: latencies[latencies.length - 1],
+  };
+  rounds.push(r);
+  console.log(`${label.padEnd(34)} n=${r.samples}  p50 ${r.p50} ms  p95 ${r.p95} ms  p99 ${r.p99} ms  max ${r.max} ms`);
+  await alice.press('Enter');
+}
+
+try {
+  session = await startUsers({
+    name: 'bench',
+    users: [
+      { name: 'Alice', env: { SHARED_NOTES_SERVER_URL: proxy.url } },
+      { name: 'Bob', env: { SHARED_NOTES_SERVER_URL: backend.url } },
+    ],
+    env: { SHARED_NOTES_SPACE_ID: creds.spaceId, SHARED_NOTES_SPACE_KEY: creds.key },
+    settings: { '[markdown]': { 'editor.wordWrap': 'off' }, 'editor.wordWrap': 'off' },
+    extensionDevelopmentPath: root,
+  });
+  const [alice, bob] = session.users;
+  await openNote(alice, 'Bench');
+  await openNote(bob, 'Bench');
+  // A few keys first, so the first samples do not pay for warm-up.
+  await caretTo(alice, 'end');
+  await alice.type('warm up\n', { delay: 50 });
+  await bob.waitForEditorText((t) => t.includes('warm up'));
+
+  await round('loopback', alice, bob);
+  // The same port with a slow proxy behind it: Alice's client reconnects through it.
+  await proxy.close();
+  proxy = await new server.TcpProxy({ targetPort: backend.port, delayMs: Number(values.delay) }).start(proxyPort);
+  await waitUntil("Alice's window to reconnect", async () => !/reconnecting|offline/.test(await alice.statusBarText()), { timeout: 30_000 });
+  await alice.type('slow link\n', { delay: 50 });
+  await bob.waitForEditorText((t) => t.includes('slow link'), { timeout: 30_000 });
+  await round(`+${values.delay} ms each way on Alice's link`, alice, bob);
+} finally {
+  await session?.stop();
+  await proxy.close();
+  await backend.close();
+  rmSync(dataDir, { recursive: true, force: true });
+}
+mkdirSync(join(root, 'test-results'), { recursive: true });
+writeFileSync(join(root, 'test-results', 'bench-e2e.json'), `${JSON.stringify({ gapMs: GAP_MS, rounds }, null, 2)}\n`);
