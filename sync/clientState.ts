@@ -48,6 +48,9 @@ export class Synchronized {
   }
 }
 
+/** Synchronized holds nothing, so one instance serves every client. */
+const SYNCHRONIZED = new Synchronized();
+
 export class AwaitingConfirm {
   readonly kind = "awaitingConfirm";
 
@@ -68,7 +71,7 @@ export class AwaitingConfirm {
   }
 
   ack(): Synchronized {
-    return new Synchronized();
+    return SYNCHRONIZED;
   }
 }
 
@@ -178,7 +181,7 @@ export function withAck(state: ClientState, nextSeq: number): { state: ClientSta
 /** Builds the state that holds `ops` as unconfirmed, the first in flight as `seq`. */
 export function stateWithPending(ops: readonly TextOp[], seq: number): ClientState {
   const [first, ...rest] = ops;
-  if (first === undefined) return new Synchronized();
+  if (first === undefined) return SYNCHRONIZED;
   if (rest.length === 0) return new AwaitingConfirm({ seq, op: first });
   return new AwaitingWithBuffer({ seq, op: first }, rest.reduce((a, b) => compose(a, b)));
 }

@@ -62,13 +62,8 @@ export class Sequencer {
     }
     this.doc.apply(op);
     const rev = this.ops.length + 1;
-    this.ops.push({
-      rev,
-      clientId: s.clientId,
-      seq: s.seq,
-      op,
-      ...(this.checksums ? { checksum: this.doc.checksum() } : {}),
-    });
+    const { clientId, seq } = s;
+    this.ops.push(this.checksums ? { rev, clientId, seq, op, checksum: this.doc.checksum() } : { rev, clientId, seq, op });
     bySeq.set(s.seq, rev);
     return { rev, applied: true };
   }
