@@ -284,6 +284,7 @@ export class DocumentBinding implements vscode.Disposable, BoundDocument {
     try {
       const editor = vscode.window.visibleTextEditors.find((ed) => ed.document === doc);
       if (editor) {
+        const carets = kind === "remote" ? caretsAfter(doc, editor.selections, op) : undefined;
         // No undo stops: VS Code's own undo is not used in shared notes (undo.ts is).
         ok = await editor.edit(
           (b) => {
@@ -291,6 +292,7 @@ export class DocumentBinding implements vscode.Disposable, BoundDocument {
           },
           { undoStopBefore: false, undoStopAfter: false },
         );
+        if (ok && carets && doc.version === version + 1) keepCarets(editor, carets);
       } else {
         const edit = new vscode.WorkspaceEdit();
         for (const e of edits) edit.replace(doc.uri, e.range, e.text);
@@ -439,4 +441,24 @@ export class DocumentBindings implements vscode.Disposable {
     this.created.dispose();
     this.removed.dispose();
   }
+}
+
+/**
+ * Where the user's carets belong after a teammate's edit: a teammate's text typed exactly
+ * at our caret goes after it. VS Code would move the caret past that text, so the next
+ * key would land behind the teammate's letter and two people typing at one spot would
+ * interleave ("axbyc") even though the merge kept each run whole.
+ */
+function caretsAfter(doc: vscode.TextDocument, selections: readonly vscode.Selection[], op: TextOp): { anchor: number; active: number }[] {
+  return selections.map((sel) => ({
+    anchor: transformPosition(doc.offsetAt(sel.anchor), op, "before"),
+    active: transformPosition(doc.offsetAt(sel.active), op, "before"),
+  }));
+}
+
+function keepCarets(editor: vscode.TextEditor, carets: readonly { anchor: number; active: number }[]): void {
+  const doc = editor.document;
+  const wanted = carets.map((c) => new vscode.Selection(doc.positionAt(c.anchor), doc.positionAt(c.active)));
+  const moved = wanted.some((sel, i) => !editor.selections[i]?.isEqual(sel));
+  if (moved) editor.selections = wanted;
 }
