@@ -88,6 +88,7 @@ export function activate(context: vscode.ExtensionContext): SharedNotesApi {
   );
 
   const ready = spaces.restore().catch((err: unknown) => log.error("Restoring the space failed", err));
+  fileSystem.whenRestored(ready);
   return { spaces, registry, bindings, notesView, statusBar, decorations, undo, follow, ready };
 }
 

@@ -22,10 +22,21 @@ export class SharedNotesFileSystem implements vscode.FileSystemProvider, vscode.
   private readonly mtimes = new Map<string, number>();
   private readonly created = Date.now();
   private knownNotes = new Map<string, string>();
+  /**
+   * The joined space is restored asynchronously at startup, while VS Code may already
+   * be reading a note tab it restores. Every call waits for that first, so such a tab
+   * gets the note's text instead of an error shown as an empty file.
+   */
+  private restored: Promise<void> = Promise.resolve();
+
   constructor(
     private readonly registry: NoteRegistry,
     private readonly log: Log,
   ) {}
+
+  whenRestored(restoring: Promise<void>): void {
+    this.restored = restoring;
+  }
 
   /** Called with each new note list, to report notes that disappeared or appeared. */
   notesChanged(spaceId: string, notes: readonly { noteId: string; title: string }[]): void {
@@ -48,6 +59,7 @@ export class SharedNotesFileSystem implements vscode.FileSystemProvider, vscode.
   }
 
   async stat(uri: vscode.Uri): Promise<vscode.FileStat> {
+    await this.restored;
     const parsed = parseNotePath(uri.path);
     if (!parsed) throw vscode.FileSystemError.FileNotFound(uri);
     const dir: vscode.FileStat = { type: vscode.FileType.Directory, ctime: this.created, mtime: this.created, size: 0 };
@@ -64,6 +76,7 @@ export class SharedNotesFileSystem implements vscode.FileSystemProvider, vscode.
   }
 
   async readDirectory(uri: vscode.Uri): Promise<[string, vscode.FileType][]> {
+    await this.restored;
     const parsed = parseNotePath(uri.path);
     if (!parsed || parsed.kind === "note") throw vscode.FileSystemError.FileNotADirectory(uri);
     const space = this.registry.space;
@@ -74,11 +87,13 @@ export class SharedNotesFileSystem implements vscode.FileSystemProvider, vscode.
   }
 
   async readFile(uri: vscode.Uri): Promise<Uint8Array> {
+    await this.restored;
     const note = await this.registry.open(uri);
     return encoder.encode(note.textForRead());
   }
 
   async writeFile(uri: vscode.Uri, content: Uint8Array, options: { create: boolean; overwrite: boolean }): Promise<void> {
+    await this.restored;
     const parsed = parseNotePath(uri.path);
     if (!parsed || parsed.kind !== "note") throw vscode.FileSystemError.NoPermissions("Only notes (<title>.md) can be written here.");
     const space = this.requireSpace(parsed.spaceId);
@@ -109,6 +124,7 @@ export class SharedNotesFileSystem implements vscode.FileSystemProvider, vscode.
   }
 
   async delete(uri: vscode.Uri): Promise<void> {
+    await this.restored;
     const parsed = parseNotePath(uri.path);
     if (!parsed || parsed.kind !== "note") throw vscode.FileSystemError.NoPermissions("Only notes can be deleted.");
     const space = this.requireSpace(parsed.spaceId);
@@ -123,6 +139,7 @@ export class SharedNotesFileSystem implements vscode.FileSystemProvider, vscode.
   }
 
   async rename(oldUri: vscode.Uri, newUri: vscode.Uri, options: { overwrite: boolean }): Promise<void> {
+    await this.restored;
     const from = parseNotePath(oldUri.path);
     const to = parseNotePath(newUri.path);
     if (!from || from.kind !== "note" || !to || to.kind !== "note" || from.spaceId !== to.spaceId) {

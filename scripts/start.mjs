@@ -99,10 +99,11 @@ try {
   });
   stops.push(() => codeServer.stop());
 
-  // Not opened through the URL: the workbench would open sharednotes:/… before the
-  // extension has registered that scheme, and show an empty, unsaved file instead.
-  console.log(`\n  ${values.user}'s VS Code: ${codeServer.url}/?ew=true`);
-  console.log('  then click the Shared Notes icon in the activity bar and open "Welcome"\n');
+  // The workbench opens the note itself (the extension answers for sharednotes: once
+  // the space is joined, so the tab shows the note's text, not an empty file).
+  const note = `sharednotes:/${space.spaceId}/Welcome.md`;
+  const payload = encodeURIComponent(JSON.stringify([['openFile', note]]));
+  console.log(`\n  ${values.user}'s VS Code, with the Welcome note open:\n  ${codeServer.url}/?ew=true&payload=${payload}\n`);
   say(`join link for other tools: ${server.joinLink({ serverUrl: backendUrl, spaceId: space.spaceId, key: space.key })}`);
   say(`a second user: npm start -- --user Bob --port ${Number(values.port) + 1}`);
   say('Ctrl+C stops it all');
