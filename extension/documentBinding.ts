@@ -14,7 +14,7 @@
  * event is the user's. Our events are never sent back.
  */
 import * as vscode from "vscode";
-import { apply, editsFromOp, isNoop, transform, transformPosition, type TextOp } from "../sync/textOp";
+import { apply, editsFromOp, isNoop, transform, transformPosition, type Edit, type TextOp } from "../sync/textOp";
 import { diffOp, opFromChanges } from "./edits";
 import { describeError, type Log } from "./log";
 import type { BoundDocument, NoteRegistry, OpenNote } from "./noteRegistry";
@@ -274,17 +274,21 @@ export class DocumentBinding implements vscode.Disposable, BoundDocument {
       return;
     }
     const version = doc.version;
-    const edits = editsFromOp(op).map((e) => ({
-      range: new vscode.Range(doc.positionAt(e.offset), doc.positionAt(e.offset + e.deleteCount)),
-      text: e.insert,
-    }));
+    const editor = vscode.window.visibleTextEditors.find((ed) => ed.document === doc);
+    const carets = editor && kind === "remote" ? new Set(editor.selections.flatMap((s) => [doc.offsetAt(s.anchor), doc.offsetAt(s.active)])) : undefined;
+    const edits = editsFromOp(op).map((e, i, all) => {
+      const kept = carets ? keepCaretBefore(doc, e, carets, all[i + 1]) : e;
+      return {
+        range: new vscode.Range(doc.positionAt(kept.offset), doc.positionAt(kept.offset + kept.deleteCount)),
+        text: kept.insert,
+      };
+    });
     const inFlight: InFlight = { op, kind, version, request, accepted: false, arrived: undefined };
     this.inFlight = inFlight;
     let ok = false;
     try {
-      const editor = vscode.window.visibleTextEditors.find((ed) => ed.document === doc);
       if (editor) {
-        const carets = kind === "remote" ? caretsAfter(doc, editor.selections, op) : undefined;
+        const wanted = kind === "remote" ? caretsAfter(doc, editor.selections, op) : undefined;
         // No undo stops: VS Code's own undo is not used in shared notes (undo.ts is).
         ok = await editor.edit(
           (b) => {
@@ -292,7 +296,7 @@ export class DocumentBinding implements vscode.Disposable, BoundDocument {
           },
           { undoStopBefore: false, undoStopAfter: false },
         );
-        if (ok && carets && doc.version === version + 1) keepCarets(editor, carets);
+        if (ok && wanted && doc.version === version + 1) keepCarets(editor, wanted);
       } else {
         const edit = new vscode.WorkspaceEdit();
         for (const e of edits) edit.replace(doc.uri, e.range, e.text);
@@ -444,11 +448,26 @@ export class DocumentBindings implements vscode.Disposable {
 }
 
 /**
- * Where the user's carets belong after a teammate's edit: a teammate's text typed exactly
- * at our caret goes after it. VS Code would move the caret past that text, so the next
- * key would land behind the teammate's letter and two people typing at one spot would
- * interleave ("axbyc") even though the merge kept each run whole.
+ * A teammate's text typed exactly at our caret belongs after the caret: when two people
+ * type at one spot, each next key must land right after that person's own previous one,
+ * or the editor interleaves runs ("axbyc") that the merge itself keeps whole. But VS Code
+ * moves a caret past text inserted at it. It leaves the caret alone, though, when the
+ * caret is where a replaced range starts, so such an insert is sent as "replace the next
+ * character with the text plus that character": the same result, the caret stays put.
+ * (At the very end of the note there is no next character: `keepCarets` repairs that case
+ * after the edit instead.)
  */
+function keepCaretBefore(doc: vscode.TextDocument, edit: Edit, carets: ReadonlySet<number>, next: Edit | undefined): Edit {
+  if (edit.deleteCount > 0 || !carets.has(edit.offset)) return edit;
+  const text = doc.getText();
+  let width = 1;
+  const code = text.charCodeAt(edit.offset);
+  if ((code >= 0xd800 && code <= 0xdbff) || (code === 13 && text.charCodeAt(edit.offset + 1) === 10)) width = 2;
+  if (edit.offset + width > text.length || (next !== undefined && next.offset < edit.offset + width)) return edit;
+  return { offset: edit.offset, deleteCount: width, insert: edit.insert + text.slice(edit.offset, edit.offset + width) };
+}
+
+/** Where the user's carets belong after a teammate's edit (see keepCaretBefore). */
 function caretsAfter(doc: vscode.TextDocument, selections: readonly vscode.Selection[], op: TextOp): { anchor: number; active: number }[] {
   return selections.map((sel) => ({
     anchor: transformPosition(doc.offsetAt(sel.anchor), op, "before"),

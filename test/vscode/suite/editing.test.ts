@@ -41,6 +41,22 @@ describe("editing a shared note", () => {
     await waitFor("the remote edits in the document", () => editor.document.getText() === "start middle end");
   });
 
+  it("keeps the caret before a teammate's text typed exactly at it, also at the end of the note", async () => {
+    const api = await extensionApi();
+    const { noteId, editor } = await openNewNote(api, mate, "Caret", "ab\n");
+    const theirs = await mate.open(noteId);
+    const doc = editor.document;
+    editor.selection = new vscode.Selection(doc.positionAt(1), doc.positionAt(1));
+    theirs.applyLocal(insertOp(theirs.text.length, 1, "XY"));
+    await waitFor("the teammate's text", () => doc.getText() === "aXYb\n");
+    assert.equal(doc.offsetAt(editor.selection.active), 1);
+
+    editor.selection = new vscode.Selection(doc.positionAt(doc.getText().length), doc.positionAt(doc.getText().length));
+    theirs.applyLocal(insertOp(theirs.text.length, theirs.text.length, "Z"));
+    await waitFor("the teammate's text at the end", () => doc.getText() === "aXYb\nZ");
+    await waitFor("the caret back before it", () => doc.offsetAt(editor.selection.active) === 5);
+  });
+
   it("merges a teammate's edits while the user types: same text as the server, nothing misplaced", async () => {
     const api = await extensionApi();
     const { noteId, editor } = await openNewNote(api, mate, "Concurrent", "[]\n");
