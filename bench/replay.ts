@@ -13,8 +13,8 @@
  * --------------------------------------------------------
  * A txn's patches are positions in the merge of its `parents`. The obvious replay gives
  * each client, before each of its txns, exactly the remote ops those parents include. With
- * the engine as it is — one op in flight, later edits composed into one buffer, the stream
- * as the ack — that cannot be done for every causal graph:
+ * the engine run with one op in flight (as here: later edits composed into one buffer, the stream
+ * as the ack) that cannot be done for every causal graph:
  *   - to send its buffer, a client must receive its ack, hence every rev before it, which
  *     can include ops of peers that its next txn has not seen;
  *   - a composed buffer becomes one rev, so an agent that needs the first of the buffered
@@ -273,7 +273,8 @@ export function replayTrace(trace: SequentialTrace | ConcurrentTrace, options: R
     return `agent-${String(agent).padStart(4, "0")}${sameAgent > 0 ? `.${sameAgent}` : ""}`;
   };
   const clients: LaneClient[] = Array.from({ length: lanes.count }, (_, lane) => ({
-    sync: new SyncClient({ clientId: clientIdOf(lane), rev: 0, text: startContent }),
+    // One op in flight, as the header reasons about; pipelining is covered by the fuzz tests.
+    sync: new SyncClient({ clientId: clientIdOf(lane), rev: 0, text: startContent, maxInFlight: 1 }),
     view: new Array<number>(lanes.count).fill(0),
     inflight: [],
     buffer: [],

@@ -76,8 +76,8 @@ class LiveNoteSession implements NoteSession {
   private readonly presence: PresenceTracker | undefined;
   private unsubscribe: (() => void) | undefined;
   private subscribedAfter = -1;
-  /** Local edits per state: those in the submission in flight, and those waiting behind it. */
-  private editsInFlight = 0;
+  /** How many local edits each submission in flight carries (oldest first), and how many wait in the buffer. */
+  private editsInFlight: number[] = [];
   private editsWaiting = 0;
   private closed = false;
   private reloading = false;
@@ -101,12 +101,11 @@ class LiveNoteSession implements NoteSession {
         ? undefined
         : new PresenceTracker(convex, auth, sync.clientId, options.user, () => this.sync);
     this.onCollaborators = (this.presence?.onChange ?? new Emitter<readonly Collaborator[]>().event);
-    // Restored edits were never confirmed: count them and send the one in flight again.
-    const restored = sync.pendingCount;
-    this.editsInFlight = restored > 0 ? 1 : 0;
-    this.editsWaiting = Math.max(0, restored - 1);
+    // Restored edits were never confirmed: count them and send those in flight again.
     const resend = sync.resend();
-    if (resend) this.send(resend);
+    this.editsInFlight = resend.map(() => 1);
+    this.editsWaiting = sync.pendingCount - resend.length;
+    for (const submission of resend) this.send(submission);
     this.subscribe();
   }
 
@@ -119,7 +118,8 @@ class LiveNoteSession implements NoteSession {
   }
 
   get status(): SessionStatus {
-    return { connection: this.connection.current, unconfirmed: this.editsInFlight + this.editsWaiting };
+    const inFlight = this.editsInFlight.reduce((a, b) => a + b, 0);
+    return { connection: this.connection.current, unconfirmed: inFlight + this.editsWaiting };
   }
 
   get collaborators(): readonly Collaborator[] {
@@ -130,7 +130,7 @@ class LiveNoteSession implements NoteSession {
     if (this.closed) throw new Error("this note session is closed");
     const submission = this.sync.applyLocal(op);
     if (submission) {
-      this.editsInFlight = 1;
+      this.editsInFlight.push(1);
       this.send(submission);
     } else {
       this.editsWaiting += 1;
@@ -211,9 +211,9 @@ class LiveNoteSession implements NoteSession {
         return true;
       case "confirmed":
         this.presence?.textChanged();
-        this.editsInFlight = 0;
+        this.editsInFlight.shift();
         if (outcome.next) {
-          this.editsInFlight = this.editsWaiting;
+          this.editsInFlight.push(this.editsWaiting);
           this.editsWaiting = 0;
           this.send(outcome.next);
         }
@@ -235,7 +235,7 @@ class LiveNoteSession implements NoteSession {
 
   private send(submission: Submission): void {
     this.convex
-      .mutation(api.ops.submit, { ...this.auth, ...submission, op: [...submission.op] })
+      .mutation(api.ops.submit, { ...this.auth, ...submission })
       .then((result) => {
         if (result.kind === "stale") void this.reload("its edits were based on a revision the server no longer keeps");
       })
@@ -243,41 +243,52 @@ class LiveNoteSession implements NoteSession {
         // The server refused the op itself (the network it waits out and retries), so
         // this edit can never apply: drop it and take the server's text.
         this.fail("the server refused an edit", err);
-        void this.reload("the server refused an edit", true);
+        void this.reload("the server refused an edit");
       });
   }
 
   /**
    * Takes the server's text and revision and keeps local edits on top of it. Logged,
    * never silent: it means the link was down for long, an edit was refused, or our copy
-   * diverged. `dropInflight` discards an op the server refused, which could never apply.
+   * diverged.
    */
-  private async reload(reason: string, dropInflight = false): Promise<void> {
+  private async reload(reason: string): Promise<void> {
     if (this.reloading || this.closed) return;
     this.reloading = true;
     try {
       this.options.log?.(`Reloading note ${this.noteId} because ${reason}.`);
-      // Learn whether the server already has our in-flight op before reading its text:
-      // resending is idempotent, and afterwards the text surely includes it if applied.
-      let inflightApplied = dropInflight;
-      const resend = dropInflight ? undefined : this.sync.resend();
-      if (resend) {
-        const result = await this.convex.mutation(api.ops.submit, { ...this.auth, ...resend, op: [...resend.op] });
-        inflightApplied = result.kind === "applied";
+      // Learn which of our ops in flight the server has before reading its text: resending
+      // is idempotent, and afterwards the text surely includes each one that was applied.
+      // An op the server refuses can never apply: it counts as settled, and the reload
+      // takes it out of our text.
+      let settled = 0;
+      for (const submission of this.sync.resend()) {
+        const outcome = await this.convex.mutation(api.ops.submit, { ...this.auth, ...submission }).then(
+          (result) => result.kind,
+          (err: unknown) => {
+            this.fail(`the server refused edit ${submission.seq}; it is dropped`, err);
+            return "refused" as const;
+          },
+        );
+        if (outcome === "stale") break;
+        settled += 1;
+        if (outcome === "refused") break;
       }
       const opened = await this.convex.query(api.notes.open, this.auth);
       if (this.closed) return;
-      const correction = this.sync.resync(opened.text, opened.rev, inflightApplied);
-      this.editsInFlight = this.sync.pendingCount > 0 ? this.editsInFlight + this.editsWaiting : 0;
+      const correction = this.sync.resync(opened.text, opened.rev, settled);
+      // The settled submissions' edits are in; the rest now travel as one rebased op.
+      const unconfirmed = this.editsInFlight.slice(settled).reduce((a, b) => a + b, this.editsWaiting);
+      const resend = this.sync.resend();
+      this.editsInFlight = resend.map((_, i) => (i === 0 ? unconfirmed : 0));
       this.editsWaiting = 0;
       this.persist();
-      this.presence?.textChanged();
       this.remoteOps.fire(correction);
+      this.presence?.textChanged();
       this.publishStatus();
       this.subscribedAfter = -1;
       this.subscribe();
-      const next = this.sync.resend();
-      if (next) this.send(next);
+      for (const submission of resend) this.send(submission);
     } catch (err) {
       this.fail("reloading the note failed", err);
     } finally {

@@ -19,6 +19,9 @@ export const MAX_NOTE_BYTES = 1_000_000;
  */
 export const MAX_OP_BYTES = 1_020_000;
 
+/** Most earlier ops that may travel with a submission: a client keeps at most 8 in flight. */
+export const MAX_PRIOR = 16;
+
 /** Longest note title, in UTF-16 code units. Titles show in lists and tabs and address notes in the CLI. */
 export const MAX_TITLE_LENGTH = 200;
 

@@ -1,6 +1,7 @@
 import { v } from "convex/values";
 import { checksum } from "../sync/checksum";
-import { apply, baseLength, checkOp, insertsFirst, OpError, transform, type TextOp } from "../sync/textOp";
+import { Rebase } from "../sync/rebase";
+import { apply, checkOp, OpError, type TextOp } from "../sync/textOp";
 import { mutation, query } from "./_generated/server";
 import { requireNote, requireText } from "./access";
 import { fail } from "./errors";
@@ -8,6 +9,7 @@ import {
   CATCH_UP_WINDOW,
   MAX_NOTE_BYTES,
   MAX_OP_BYTES,
+  MAX_PRIOR,
   SINCE_BATCH,
   SINCE_BYTES,
   TRANSFORM_BYTES,
@@ -31,6 +33,11 @@ function checkRevision(name: string, value: number): void {
  * order, with the same author tie-break the clients use), checked against the current text,
  * applied, and stored as transformed, so every client replays the same log.
  *
+ * A client may have several ops in flight; `prior` carries its earlier unconfirmed ones
+ * as it holds them at `baseRev`, so the server can do exactly what the client does when
+ * it moves them past the same ops (sync/rebase.ts). An op made on top of an earlier one
+ * that never arrived (it was refused) gets `stale`, like a base too old.
+ *
  * `(clientId, seq)` is looked up first: a retry of an op that was applied (say, its answer
  * was lost with the connection) gets the same answer and is never applied twice.
  *
@@ -47,6 +54,7 @@ export const submit = mutation({
     seq: v.number(),
     baseRev: v.number(),
     op: opValidator,
+    prior: v.optional(v.array(v.object({ seq: v.number(), op: opValidator }))),
   },
   returns: submitResultValidator,
   handler: async (ctx, args) => {
@@ -59,7 +67,14 @@ export const submit = mutation({
     // Structure first (cheap, needs no reads): a malformed op gets its own sentence.
     const shape = checkOp(args.op);
     if (shape !== undefined) fail("INVALID_OP", `The op is malformed: ${shape}.`);
-    const size = opBytes(args.op);
+    const prior = args.prior ?? [];
+    if (prior.length > MAX_PRIOR) fail("INVALID_ARGUMENT", `At most ${MAX_PRIOR} earlier ops may travel with an op; these are ${prior.length}.`);
+    for (const [i, p] of prior.entries()) {
+      checkRevision("prior seq", p.seq);
+      const problem = checkOp(p.op);
+      if (problem !== undefined) fail("INVALID_OP", `Earlier op ${i} is malformed: ${problem}.`);
+    }
+    const size = [args.op, ...prior.map((p) => p.op)].reduce((n, op) => n + opBytes(op), 0);
     if (size > MAX_OP_BYTES) fail("TOO_LARGE", `An op may be at most ${MAX_OP_BYTES} bytes; this one is about ${size}.`);
 
     const earlier = await ctx.db
@@ -75,7 +90,7 @@ export const submit = mutation({
     }
     if (head - baseRev > TRANSFORM_WINDOW) return { kind: "stale" as const, head };
 
-    let op: TextOp = args.op;
+    const rebase = new Rebase(clientId, prior, args.op);
     let read = 0;
     let seen = 0;
     // Iterated, not taken: ops are read one by one so the byte budget can stop the read
@@ -85,15 +100,8 @@ export const submit = mutation({
       .withIndex("by_note_rev", (q) => q.eq("noteId", note._id).gt("rev", baseRev))) {
       read += opBytes(past.op);
       if (read > TRANSFORM_BYTES) return { kind: "stale" as const, head };
-      // The first op after the base was made on the same text: say plainly if ours was not.
-      if (seen === 0 && baseLength(op) !== baseLength(past.op)) {
-        fail(
-          "INVALID_OP",
-          `The op does not fit revision ${baseRev}: the op spans ${baseLength(op)} code units but the text had ${baseLength(past.op)}.`,
-        );
-      }
       try {
-        op = transform(op, past.op, insertsFirst(clientId, past.clientId))[0];
+        rebase.past(past);
       } catch (e) {
         if (e instanceof OpError) fail("INVALID_OP", `The op does not fit revision ${baseRev}: ${e.message}.`);
         throw e;
@@ -101,6 +109,8 @@ export const submit = mutation({
       seen += 1;
       if (seen >= head - baseRev) break;
     }
+    const op: TextOp | undefined = rebase.result();
+    if (op === undefined) return { kind: "stale" as const, head };
 
     const fit = checkOp(op, body.text);
     if (fit !== undefined) {

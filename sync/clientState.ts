@@ -2,21 +2,24 @@
  * Where a client stands with the server, as three states. Pure: ops in, ops out; the
  * texts, revisions and the wire live in SyncClient.
  *
- *                 local edit                        local edit
- *   Synchronized ──────────► AwaitingConfirm ──────────────► AwaitingWithBuffer ─┐
- *        ▲                    │   ▲                             │    ▲           │ local edit:
- *        └────── ack ─────────┘   └──── ack (buffer is sent) ───┘    └───────────┘ compose into buffer
+ *                 local edit                    local edit, limit reached
+ *   Synchronized ──────────► AwaitingConfirm ────────────────────────► AwaitingWithBuffer ─┐
+ *        ▲                     │   ▲  ⟲ local edit under the limit:      │    ▲            │ local edit:
+ *        │                     │   │    sent at once, one more in flight  │    └────────────┘ compose into buffer
+ *        └─ ack of the last ───┘   └──── ack (the buffer is sent) ────────┘
  *
- *   In every state a remote op is transformed past what is in flight and then past the
- *   buffer; the state keeps its kind and holds the transformed ops. An ack while
+ *   ⟲ ack with more in flight: AwaitingConfirm stays, one fewer in flight.
+ *   In every state a remote op is transformed past each op in flight, oldest first, then
+ *   past the buffer; the state keeps its kind and holds the transformed ops. An ack while
  *   Synchronized is a protocol error (nothing was in flight).
  *
- * Why one op in flight: the server transforms a submission past every op after its base
- * revision. With one submission outstanding, the client knows exactly which server ops
- * its pending edits have to be transformed past — all ops it receives before the ack —
- * and the server's transform and ours see the same pairs in the same order, so both
- * sides compute the same result. Later edits wait, composed into a single buffer, so a
- * burst of typing is one submission instead of one per key.
+ * Why several ops in flight, and why a limit: on a slow link, waiting for each
+ * confirmation before sending the next edit would hold a keystroke back for up to a whole
+ * round trip. So an edit goes out at once, carrying the earlier unconfirmed ops in the
+ * form we hold them (`prior`), which lets the server do exactly what we do (sync/rebase.ts):
+ * both sides see the same pairs in the same order and compute the same result. Past the
+ * limit, edits wait composed in a single buffer, so a burst of typing on a stalled link is
+ * one submission, not one per key. A limit of 1 is the classic one-op-in-flight client.
  */
 import { compose, transform, type TextOp } from "./textOp";
 
@@ -24,6 +27,12 @@ import { compose, transform, type TextOp } from "./textOp";
 export interface InFlight {
   readonly seq: number;
   readonly op: TextOp;
+}
+
+/** What to send: the op, and the ops in flight before it, which it was made on top of. */
+export interface Outgoing {
+  readonly sent: InFlight;
+  readonly prior: readonly InFlight[];
 }
 
 /** A remote op after the state took it in: the op to apply to the local text, and the next state. */
@@ -39,7 +48,7 @@ export class Synchronized {
 
   /** Nothing is waiting: the edit goes out at once with sequence number `seq`. */
   localEdit(op: TextOp, seq: number): AwaitingConfirm {
-    return new AwaitingConfirm({ seq, op });
+    return new AwaitingConfirm([{ seq, op }]);
   }
 
   /** Nothing of ours to move past: the remote op applies as it is. */
@@ -54,24 +63,27 @@ const SYNCHRONIZED = new Synchronized();
 export class AwaitingConfirm {
   readonly kind = "awaitingConfirm";
 
-  constructor(readonly inflight: InFlight) {}
+  /** Oldest first; never empty. */
+  constructor(readonly inflight: readonly InFlight[]) {}
 
-  /** The edit waits behind the op in flight. */
-  localEdit(op: TextOp): AwaitingWithBuffer {
+  /** Under the limit the edit goes out too (as `seq`); at the limit it waits in a buffer. */
+  localEdit(op: TextOp, seq: number, limit: number): AwaitingConfirm | AwaitingWithBuffer {
+    if (this.inflight.length < limit) return new AwaitingConfirm([...this.inflight, { seq, op }]);
     return new AwaitingWithBuffer(this.inflight, op);
   }
 
   /**
-   * The server put `op` before our op in flight. `oursFirst` is the tie-break the server
+   * The server put `op` before our ops in flight. `oursFirst` is the tie-break the server
    * applied when it transformed ours past it (insertsFirst(our id, its author)).
    */
   remoteOp(op: TextOp, oursFirst: boolean): RemoteTaken {
-    const [inflight, remote] = transform(this.inflight.op, op, oursFirst);
-    return { state: new AwaitingConfirm({ seq: this.inflight.seq, op: inflight }), op: remote };
+    const [inflight, remote] = pastInflight(this.inflight, op, oursFirst);
+    return { state: new AwaitingConfirm(inflight), op: remote };
   }
 
-  ack(): Synchronized {
-    return SYNCHRONIZED;
+  /** The oldest op in flight is in. */
+  ack(): AwaitingConfirm | Synchronized {
+    return this.inflight.length > 1 ? new AwaitingConfirm(this.inflight.slice(1)) : SYNCHRONIZED;
   }
 }
 
@@ -79,7 +91,7 @@ export class AwaitingWithBuffer {
   readonly kind = "awaitingWithBuffer";
 
   constructor(
-    readonly inflight: InFlight,
+    readonly inflight: readonly InFlight[],
     readonly buffer: TextOp,
   ) {}
 
@@ -88,17 +100,28 @@ export class AwaitingWithBuffer {
   }
 
   remoteOp(op: TextOp, oursFirst: boolean): RemoteTaken {
-    // The remote op passes the op in flight first, then the buffer, which was made on
-    // top of the op in flight: the same path the server will take with the buffer later.
-    const [inflight, pastInflight] = transform(this.inflight.op, op, oursFirst);
-    const [buffer, remote] = transform(this.buffer, pastInflight, oursFirst);
-    return { state: new AwaitingWithBuffer({ seq: this.inflight.seq, op: inflight }, buffer), op: remote };
+    // The remote op passes the ops in flight first, then the buffer, which was made on
+    // top of them: the same path the server will take with the buffer later.
+    const [inflight, passed] = pastInflight(this.inflight, op, oursFirst);
+    const [buffer, remote] = transform(this.buffer, passed, oursFirst);
+    return { state: new AwaitingWithBuffer(inflight, buffer), op: remote };
   }
 
-  /** Our op in flight is in; the buffer goes out now as sequence number `seq`. */
+  /** The oldest op in flight is in, which frees a place: the buffer goes out as `seq`. */
   ack(seq: number): AwaitingConfirm {
-    return new AwaitingConfirm({ seq, op: this.buffer });
+    return new AwaitingConfirm([...this.inflight.slice(1), { seq, op: this.buffer }]);
   }
+}
+
+/** Moves our ops in flight past a remote op, oldest first, and the remote op past them. */
+function pastInflight(inflight: readonly InFlight[], op: TextOp, oursFirst: boolean): [InFlight[], TextOp] {
+  let remote = op;
+  const moved = inflight.map((f) => {
+    const [mine, theirs] = transform(f.op, remote, oursFirst);
+    remote = theirs;
+    return { seq: f.seq, op: mine };
+  });
+  return [moved, remote];
 }
 
 /** Our unconfirmed ops in order: in flight first, then the buffer. */
@@ -107,19 +130,19 @@ export function pendingOps(state: ClientState): TextOp[] {
     case "synchronized":
       return [];
     case "awaitingConfirm":
-      return [state.inflight.op];
+      return state.inflight.map((f) => f.op);
     case "awaitingWithBuffer":
-      return [state.inflight.op, state.buffer];
+      return [...state.inflight.map((f) => f.op), state.buffer];
     default:
       return unreachable(state);
   }
 }
 
-/** The op in flight, if any. */
-export function inflightOf(state: ClientState): InFlight | undefined {
+/** Our ops in flight, oldest (the next to be confirmed) first. */
+export function inflightOf(state: ClientState): readonly InFlight[] {
   switch (state.kind) {
     case "synchronized":
-      return undefined;
+      return [];
     case "awaitingConfirm":
     case "awaitingWithBuffer":
       return state.inflight;
@@ -129,16 +152,19 @@ export function inflightOf(state: ClientState): InFlight | undefined {
 }
 
 /**
- * Applies a local edit; `seq` is used only if the edit goes out at once.
- * Returns the next state and, when the edit is to be sent now, what to send.
+ * Applies a local edit; `seq` is used only if the edit goes out at once, which it does
+ * while fewer than `limit` ops are in flight. Returns the next state and what to send.
  */
-export function withLocalEdit(state: ClientState, op: TextOp, seq: number): { state: ClientState; send?: InFlight } {
+export function withLocalEdit(state: ClientState, op: TextOp, seq: number, limit: number): { state: ClientState; send?: Outgoing } {
   switch (state.kind) {
     case "synchronized": {
       const next = state.localEdit(op, seq);
-      return { state: next, send: next.inflight };
+      return { state: next, send: lastSent(next) };
     }
-    case "awaitingConfirm":
+    case "awaitingConfirm": {
+      const next = state.localEdit(op, seq, limit);
+      return next.kind === "awaitingConfirm" ? { state: next, send: lastSent(next) } : { state: next };
+    }
     case "awaitingWithBuffer":
       return { state: state.localEdit(op) };
     default:
@@ -160,10 +186,10 @@ export function withRemoteOp(state: ClientState, op: TextOp, oursFirst: boolean)
 }
 
 /**
- * Our op in flight was confirmed; `nextSeq` numbers the buffer if it goes out now.
+ * Our oldest op in flight was confirmed; `nextSeq` numbers the buffer if it goes out now.
  * Throws if nothing was in flight: the caller checks that the ack is ours first.
  */
-export function withAck(state: ClientState, nextSeq: number): { state: ClientState; send?: InFlight } {
+export function withAck(state: ClientState, nextSeq: number): { state: ClientState; send?: Outgoing } {
   switch (state.kind) {
     case "synchronized":
       throw new Error("an ack arrived while nothing was in flight");
@@ -171,19 +197,34 @@ export function withAck(state: ClientState, nextSeq: number): { state: ClientSta
       return { state: state.ack() };
     case "awaitingWithBuffer": {
       const next = state.ack(nextSeq);
-      return { state: next, send: next.inflight };
+      return { state: next, send: lastSent(next) };
     }
     default:
       return unreachable(state);
   }
 }
 
-/** Builds the state that holds `ops` as unconfirmed, the first in flight as `seq`. */
-export function stateWithPending(ops: readonly TextOp[], seq: number): ClientState {
-  const [first, ...rest] = ops;
-  if (first === undefined) return SYNCHRONIZED;
-  if (rest.length === 0) return new AwaitingConfirm({ seq, op: first });
-  return new AwaitingWithBuffer({ seq, op: first }, rest.reduce((a, b) => compose(a, b)));
+/**
+ * Builds the state that holds `ops` as unconfirmed: up to `limit` in flight from `seq`
+ * on, the rest composed into the buffer.
+ */
+export function stateWithPending(ops: readonly TextOp[], seq: number, limit: number): ClientState {
+  if (ops.length === 0) return SYNCHRONIZED;
+  const inflight = ops.slice(0, limit).map((op, i) => ({ seq: seq + i, op }));
+  const rest = ops.slice(limit);
+  if (rest.length === 0) return new AwaitingConfirm(inflight);
+  return new AwaitingWithBuffer(inflight, rest.reduce((a, b) => compose(a, b)));
+}
+
+/** Every op in flight as it would be sent now, each with the ones before it as `prior`. */
+export function allOutgoing(state: ClientState): Outgoing[] {
+  const inflight = inflightOf(state);
+  return inflight.map((sent, i) => ({ sent, prior: inflight.slice(0, i) }));
+}
+
+function lastSent(state: AwaitingConfirm): Outgoing {
+  const inflight = state.inflight;
+  return { sent: inflight[inflight.length - 1] as InFlight, prior: inflight.slice(0, -1) };
 }
 
 function unreachable(state: never): never {

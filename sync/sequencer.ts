@@ -3,12 +3,13 @@
  * mutation (convex/ops.ts) without storage or limits. Tests, the trace replay tool and
  * benchmarks use it as the server that clients talk to.
  *
- * A submission made against `baseRev` is transformed past every op after it, in rev
- * order, with the author tie-break (`insertsFirst`), applied, and appended as head + 1.
+ * A submission made against `baseRev` is brought past every op after it (sync/rebase.ts,
+ * the same step the mutation takes), applied, and appended as head + 1.
  * (clientId, seq) makes a retry idempotent: it gets the rev it got the first time.
  */
 import { TextDoc } from "./textDoc";
-import { OpError, insertsFirst, transform, type TextOp } from "./textOp";
+import { Rebase } from "./rebase";
+import { OpError } from "./textOp";
 import type { ServerOp, Submission } from "./syncClient";
 
 export interface SequencerOptions {
@@ -55,11 +56,10 @@ export class Sequencer {
     if (!Number.isSafeInteger(s.baseRev) || s.baseRev < 0 || s.baseRev > this.head) {
       throw new OpError(`baseRev ${s.baseRev} is not a revision of this note (head ${this.head})`);
     }
-    let op: TextOp = s.op;
-    for (let i = s.baseRev; i < this.ops.length; i++) {
-      const past = this.ops[i] as ServerOp;
-      op = transform(op, past.op, insertsFirst(s.clientId, past.clientId))[0];
-    }
+    const rebase = new Rebase(s.clientId, s.prior, s.op);
+    for (let i = s.baseRev; i < this.ops.length; i++) rebase.past(this.ops[i] as ServerOp);
+    const op = rebase.result();
+    if (op === undefined) throw new OpError(`an earlier edit sent along with edit ${s.seq} never reached the server`);
     this.doc.apply(op);
     const rev = this.ops.length + 1;
     const { clientId, seq } = s;

@@ -7,6 +7,7 @@
  * op in flight, as the server stored it. The mutation's own answer only matters for errors.
  */
 import {
+  allOutgoing,
   inflightOf,
   pendingOps,
   stateWithPending,
@@ -14,9 +15,10 @@ import {
   withLocalEdit,
   withRemoteOp,
   type ClientState,
-  type InFlight,
+  type Outgoing,
 } from "./clientState";
 import { replacementOp } from "./diff";
+import { sameOp } from "./rebase";
 import { TextDoc } from "./textDoc";
 import {
   baseLength,
@@ -36,7 +38,16 @@ export interface Submission {
   readonly seq: number;
   readonly baseRev: number;
   readonly op: Component[];
+  /** Our ops still in flight before this one, as we hold them at baseRev (see sync/rebase.ts). */
+  readonly prior: { readonly seq: number; readonly op: Component[] }[];
 }
+
+/**
+ * How many submissions may be in flight at once by default. Enough that a keystroke on a
+ * link of a few hundred milliseconds goes out at once; bounded so a stalled link turns
+ * further typing into one buffered op rather than a pile of submissions.
+ */
+export const MAX_IN_FLIGHT = 8;
 
 /** One revision as the server publishes it. */
 export interface ServerOp {
@@ -91,6 +102,8 @@ export interface SyncClientOptions {
   readonly firstSeq?: number;
   /** How many recent revisions to keep for mapping others' selections. Default 256. */
   readonly historyLimit?: number;
+  /** Submissions in flight at once (1 = the classic one-op-in-flight client). Default MAX_IN_FLIGHT. */
+  readonly maxInFlight?: number;
 }
 
 /** A selection as published for others: in the server's text at `rev`. */
@@ -111,11 +124,13 @@ export class SyncClient {
   private server: TextDoc;
   private history: { rev: number; op: TextOp }[] = [];
   private readonly historyLimit: number;
+  private readonly maxInFlight: number;
 
   constructor(options: SyncClientOptions) {
     this.clientId = options.clientId;
     this.confirmedRev = options.rev;
     this.historyLimit = options.historyLimit ?? 256;
+    this.maxInFlight = Math.max(1, options.maxInFlight ?? MAX_IN_FLIGHT);
     this.server = new TextDoc(options.text);
     this.local = new TextDoc(options.text);
     const pending = options.pending;
@@ -127,10 +142,10 @@ export class SyncClient {
         throw new Error(`pending edits are based on revision ${pending.baseRev}, but the text given is at ${options.rev}`);
       }
       for (const op of pending.ops) this.local.apply(op);
-      this.state = stateWithPending(pending.ops, pending.seq);
-      this.nextSeq = pending.ops.length > 0 ? pending.seq + 1 : pending.seq;
+      this.state = stateWithPending(pending.ops, pending.seq, this.maxInFlight);
+      this.nextSeq = pending.seq + inflightOf(this.state).length;
     } else {
-      this.state = stateWithPending([], 0);
+      this.state = stateWithPending([], 0, this.maxInFlight);
       this.nextSeq = options.firstSeq ?? 1;
     }
   }
@@ -170,7 +185,7 @@ export class SyncClient {
     return pendingOps(this.state);
   }
 
-  /** How many unconfirmed submissions we hold (0, 1 or 2). */
+  /** How many unconfirmed ops we hold (in flight, plus the buffer). */
   get pendingCount(): number {
     return this.pendingOps.length;
   }
@@ -181,7 +196,7 @@ export class SyncClient {
    */
   applyLocal(op: TextOp): Submission | undefined {
     this.local.apply(op); // throws, changing nothing, if the op does not fit
-    const { state, send } = withLocalEdit(this.state, op, this.nextSeq);
+    const { state, send } = withLocalEdit(this.state, op, this.nextSeq, this.maxInFlight);
     this.state = state;
     if (!send) return undefined;
     this.nextSeq += 1;
@@ -199,7 +214,7 @@ export class SyncClient {
         `revision ${incoming.rev} spans ${baseLength(incoming.op)} code units, but our copy of the server's text has ${this.server.length}`,
       );
     }
-    const inflight = inflightOf(this.state);
+    const inflight = inflightOf(this.state)[0];
     const isAck = inflight !== undefined && incoming.clientId === this.clientId && incoming.seq === inflight.seq;
     if (isAck && !sameOp(inflight.op, incoming.op)) {
       return diverged(`the server stored our edit ${incoming.seq} differently from how we transformed it`);
@@ -220,10 +235,12 @@ export class SyncClient {
     return { kind: "remote", op: taken.op };
   }
 
-  /** The submission in flight again, for after a reconnect (the server dedupes it). */
-  resend(): Submission | undefined {
-    const inflight = inflightOf(this.state);
-    return inflight ? this.submission(inflight) : undefined;
+  /**
+   * The submissions in flight again, oldest first, for a new connection or process: the
+   * server dedupes by (clientId, seq), so sending one it already applied is harmless.
+   */
+  resend(): Submission[] {
+    return allOutgoing(this.state).map((o) => this.submission(o));
   }
 
   /**
@@ -231,18 +248,17 @@ export class SyncClient {
    * divergence, a gap, or falling too far behind), keeps our unconfirmed edits on top of
    * it, and returns the op that turns our current text into the repaired one.
    *
-   * `inflightApplied`: whether `serverText` already contains our op in flight. The caller
-   * learns it by resending that op and awaiting the answer before reading the text (the
-   * server dedupes, so afterwards the op is surely in the text if it was ever applied).
-   * If it is not in, our edits are sent again under a new sequence number, so the server
-   * cannot mistake them for the submission it never applied.
+   * `applied`: how many of our ops in flight, oldest first, `serverText` already contains.
+   * The caller learns it by resending them in order and awaiting each answer before reading
+   * the text (the server dedupes, so afterwards an op is surely in the text if it was ever
+   * applied). The rest are sent again under new sequence numbers, so the server cannot
+   * mistake them for submissions it never applied.
    */
-  resync(serverText: string, serverRev: number, inflightApplied = false): TextOp {
-    const inflight = inflightOf(this.state);
+  resync(serverText: string, serverRev: number, applied = 0): TextOp {
     const ops = this.pendingOps;
     const base = new TextDoc(this.server.toString());
-    if (inflight !== undefined && inflightApplied) {
-      base.apply(inflight.op);
+    for (const f of inflightOf(this.state).slice(0, applied)) {
+      base.apply(f.op);
       ops.shift();
     }
     const correction = replacementOp(base.toString(), serverText);
@@ -258,14 +274,14 @@ export class SyncClient {
     this.server = new TextDoc(serverText);
     this.confirmedRev = serverRev;
     this.history = [];
-    this.state = stateWithPending(rebased, this.nextSeq);
-    if (rebased.length > 0) this.nextSeq += 1;
+    this.state = stateWithPending(rebased, this.nextSeq, this.maxInFlight);
+    this.nextSeq += rebased.length;
     return forLocal;
   }
 
   /** Unconfirmed edits, for keeping across a restart (see PendingEdits). */
   pending(): PendingEdits {
-    const inflight = inflightOf(this.state);
+    const inflight = inflightOf(this.state)[0];
     return {
       clientId: this.clientId,
       baseRev: this.confirmedRev,
@@ -303,8 +319,14 @@ export class SyncClient {
     return sel;
   }
 
-  private submission(sent: InFlight): Submission {
-    return { clientId: this.clientId, seq: sent.seq, baseRev: this.confirmedRev, op: [...sent.op] };
+  private submission({ sent, prior }: Outgoing): Submission {
+    return {
+      clientId: this.clientId,
+      seq: sent.seq,
+      baseRev: this.confirmedRev,
+      op: [...sent.op],
+      prior: prior.map((p) => ({ seq: p.seq, op: [...p.op] })),
+    };
   }
 
   /** Applies a server op to our copy of the server's text; undoes it and says why if the checksum disagrees. */
@@ -327,9 +349,6 @@ function diverged(reason: string): Received {
   return { kind: "diverged", reason };
 }
 
-function sameOp(a: TextOp, b: TextOp): boolean {
-  return a.length === b.length && a.every((c, i) => c === b[i]);
-}
 
 /** Maps a position in the text after `op` back to the text before it; text `op` inserted collapses to where it went in. */
 export function positionBefore(pos: number, op: TextOp): number {

@@ -159,6 +159,26 @@ describe("ops:submit", () => {
     await expect(submit(t, s, noteId, "a", 2, 1, [9, "?"])).resolves.toMatchObject({ kind: "applied", rev: 2 });
   });
 
+  test("several ops in flight: each carries the earlier ones and lands where its author put it", async () => {
+    const { t, s, noteId } = await setup("ab");
+    const first = [1, "X", 1];
+    await submit(t, s, noteId, "a", 1, 0, first);
+    await submit(t, s, noteId, "b", 1, 0, [1, "<", 1]);
+    // a's second op was made on "aXb" before a saw b's edit; it rides with its first.
+    const second = { ...s, noteId, clientId: "a", seq: 2, baseRev: 0, op: [2, "Y", 1], prior: [{ seq: 1, op: first }] };
+    await expect(t.mutation(api.ops.submit, second)).resolves.toMatchObject({ kind: "applied", rev: 3 });
+    expect((await snapshot(t, noteId)).body?.text).toBe("aXY<b");
+
+    // Made on top of an edit that never reached the server: the author must reload.
+    const orphan = { ...s, noteId, clientId: "c", seq: 2, baseRev: 3, op: [6, "!"], prior: [{ seq: 1, op: [5, "?"] }] };
+    await expect(t.mutation(api.ops.submit, orphan)).resolves.toEqual({ kind: "stale", head: 3 });
+    // A prior that does not match what the server stored is refused, and nothing is written.
+    const before = await snapshot(t, noteId);
+    const forged = { ...s, noteId, clientId: "a", seq: 3, baseRev: 0, op: [2, "Z", 1], prior: [{ seq: 1, op: [1, "Q", 1] }] };
+    expect(await expectError(t.mutation(api.ops.submit, forged), "INVALID_OP")).toMatch(/differs from the one the server stored/);
+    expect(await snapshot(t, noteId)).toEqual(before);
+  });
+
   test("an op too large, and an op making the note too large, are TOO_LARGE and write nothing", async () => {
     const { t, s, noteId } = await setup("");
     await expectError(submit(t, s, noteId, "a", 1, 0, ["x".repeat(MAX_OP_BYTES + 1)]), "TOO_LARGE");

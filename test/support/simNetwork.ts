@@ -47,7 +47,8 @@ export class SimNetwork {
     this.server = new Sequencer(initialText);
     this.clients = ids.map((id) => ({
       id,
-      sync: new SyncClient({ clientId: id, rev: 0, text: initialText }),
+      // Pipelined clients and one-op-in-flight clients must interoperate.
+      sync: new SyncClient({ clientId: id, rev: 0, text: initialText, maxInFlight: rng.pick([1, 2, 8]) }),
       editor: initialText,
       connected: true,
       outbox: [],
@@ -157,8 +158,7 @@ export class SimNetwork {
     }
     // A new subscription starts from the revision the client has.
     c.delivered = c.sync.rev;
-    const again = c.sync.resend();
-    if (again) c.outbox.push(again);
+    c.outbox.push(...c.sync.resend());
   }
 
   /** The process dies and starts again from its saved state (through JSON, as on disk). */
@@ -172,18 +172,20 @@ export class SimNetwork {
     this.setConnected(i, true);
   }
 
-  /** What a session does when it reloads: settle the op in flight, then take the server's text. */
+  /** What a session does when it reloads: settle the ops in flight, then take the server's text. */
   private reload(i: number): void {
     const c = this.at(i);
     if (!c.connected) return;
-    const again = c.sync.resend();
-    const inflightApplied = again ? this.server.submit(again) !== undefined : false;
-    const correction = c.sync.resync(this.server.text, this.server.head, inflightApplied);
+    let settled = 0;
+    for (const again of c.sync.resend()) {
+      this.server.submit(again);
+      settled += 1;
+    }
+    const correction = c.sync.resync(this.server.text, this.server.head, settled);
     c.editor = apply(c.editor, correction);
     c.delivered = c.sync.rev;
     c.outbox = [];
-    const next = c.sync.resend();
-    if (next) c.outbox.push(next);
+    c.outbox.push(...c.sync.resend());
     this.log.push(`${c.id} reloads at rev ${c.sync.rev}`);
     this.check(c);
   }
