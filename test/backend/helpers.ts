@@ -40,10 +40,10 @@ export async function freePort(): Promise<number> {
 export type ServeProcess = { child: ChildProcess; url: string; exited: Promise<number | null> };
 
 /** Runs `shared-notes serve` as a child process and waits for its one-line banner. */
-export async function spawnServe(dataDir: string, port: number): Promise<ServeProcess> {
+export async function spawnServe(dataDir: string, port: number, functionsDir = fixtureDir): Promise<ServeProcess> {
   const child = spawn(
     process.execPath,
-    [path.join(repo, "bin", "shared-notes.mjs"), "serve", "--port", String(port), "--data", dataDir, "--functions", fixtureDir],
+    [path.join(repo, "bin", "shared-notes.mjs"), "serve", "--port", String(port), "--data", dataDir, "--functions", functionsDir],
     { stdio: ["ignore", "pipe", "pipe"] },
   );
   const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));

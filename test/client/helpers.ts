@@ -12,6 +12,9 @@ import { createSpace, Space } from "../../client/space";
 import type { NoteSession, SpaceCredentials } from "../../client/types";
 import { OpBuilder } from "../../sync/textOp";
 import type { Random } from "../support/random";
+import { spawnServe as spawnFixtureServe, waitFor, type ServeProcess } from "../backend/helpers";
+
+export { waitFor };
 
 export const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
@@ -82,14 +85,6 @@ export async function serverText(url: string, creds: SpaceCredentials, noteId: s
   return text;
 }
 
-export async function waitFor(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
 /** Waits until every session and the server hold the same text, and returns it. */
 export async function converged(url: string, creds: SpaceCredentials, noteId: string, sessions: readonly NoteSession[]): Promise<string> {
   await Promise.all(sessions.map((s) => s.flush()));
@@ -97,7 +92,7 @@ export async function converged(url: string, creds: SpaceCredentials, noteId: st
   await waitFor(async () => {
     server = await serverText(url, creds, noteId);
     return sessions.every((s) => s.text === server);
-  }, "every session to match the server");
+  }, "every session to match the server", 30_000);
   return server;
 }
 
@@ -147,21 +142,7 @@ export function waitForOutput(child: ChildProcess, needle: string, timeoutMs = 3
   });
 }
 
-export interface ServeProcess {
-  readonly child: ChildProcess;
-  readonly url: string;
-  readonly exited: Promise<number | null>;
-}
-
 /** `shared-notes serve` with the project's functions, as a child process that can be killed. */
-export async function spawnServe(dataDir: string, port: number): Promise<ServeProcess> {
-  const child = spawn(process.execPath, [path.join(repo, "bin", "shared-notes.mjs"), "serve", "--port", String(port), "--data", dataDir], {
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  children.push(child);
-  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-  const banner = await waitForOutput(child, "listening on");
-  const url = /listening on (\S+)/.exec(banner)?.[1];
-  if (!url) throw new Error(`serve printed no URL: ${banner}`);
-  return { child, url, exited };
+export function spawnServe(dataDir: string, port: number): Promise<ServeProcess> {
+  return spawnFixtureServe(dataDir, port, path.join(repo, "convex"));
 }

@@ -1,0 +1,59 @@
+// The shared-notes command as a user runs it: real processes against a real backend.
+import { afterEach, describe, expect, it } from "vitest";
+import type { ChildProcess } from "node:child_process";
+import { cleanup, cli, newSpaceWithNote, startLocalBackend, tempDir } from "./helpers";
+import { freePort } from "../backend/helpers";
+
+afterEach(cleanup);
+
+async function run(child: ChildProcess, input?: string): Promise<{ code: number | null; out: string; err: string }> {
+  let out = "";
+  let err = "";
+  child.stdout?.on("data", (d: Buffer) => (out += d.toString()));
+  child.stderr?.on("data", (d: Buffer) => (err += d.toString()));
+  if (input !== undefined) child.stdin?.end(input);
+  else child.stdin?.end();
+  const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
+  return { code, out, err };
+}
+
+describe("shared-notes CLI", () => {
+  it("creates, appends (argument and stdin), lists, prints and removes notes", async () => {
+    const backend = await startLocalBackend();
+    const { creds } = await newSpaceWithNote(backend.url, "Plan");
+    const env = { SHARED_NOTES_URL: backend.url, SHARED_NOTES_SPACE: creds.spaceId, SHARED_NOTES_KEY: creds.key, XDG_STATE_HOME: tempDir() };
+    try {
+      expect((await run(cli(["create", "Diary"], env))).code).toBe(0);
+      expect((await run(cli(["append", "Diary", "first", "line\n"], env))).code).toBe(0);
+      expect((await run(cli(["append", "Diary"], env), "from stdin\n")).code).toBe(0);
+      expect((await run(cli(["ls"], env))).out).toBe("Diary\nPlan\n");
+      expect((await run(cli(["cat", "Diary"], env))).out).toBe("first line\nfrom stdin\n");
+      expect((await run(cli(["rm", "Diary"], env))).code).toBe(0);
+      expect((await run(cli(["ls"], env))).out).toBe("Plan\n");
+    } finally {
+      await backend.close();
+    }
+  });
+
+  it("says clearly when the backend is down, the note unknown, or the key wrong", async () => {
+    const down = await run(cli(["ls", "--url", `http://127.0.0.1:${await freePort()}`, "--space", "x", "--key", "y"]));
+    expect(down.code).toBe(1);
+    expect(down.err).toMatch(/no Shared Notes server answers at .*shared-notes serve/);
+
+    const backend = await startLocalBackend();
+    const { creds } = await newSpaceWithNote(backend.url);
+    const base = ["--url", backend.url, "--space", creds.spaceId];
+    try {
+      const unknown = await run(cli(["cat", "Nope", ...base, "--key", creds.key]));
+      expect(unknown.code).toBe(1);
+      expect(unknown.err).toMatch(/no note titled "Nope"/);
+      const wrongKey = await run(cli(["ls", ...base, "--key", "A".repeat(43)]));
+      expect(wrongKey.code).toBe(1);
+      expect(wrongKey.err).toMatch(/shared-notes ls: .*(key|access)/i);
+      const noSpace = await run(cli(["ls", "--url", backend.url], { SHARED_NOTES_SPACE: "", SHARED_NOTES_KEY: "" }));
+      expect(noSpace.err).toMatch(/No space given/);
+    } finally {
+      await backend.close();
+    }
+  });
+});
