@@ -175,16 +175,27 @@ class LiveNoteSession implements NoteSession {
   private subscribe(): void {
     const start = this.sync.rev - (this.sync.rev % SUBSCRIPTION_STEP);
     if (this.closed || this.subscribedAfter === start) return;
-    const previous = this.unsubscribe;
+    // The old subscription keeps delivering until the new one has its first result: on a
+    // slow link the swap would otherwise leave a round trip with no updates at all.
+    let previous = this.unsubscribe;
+    const release = (): void => {
+      previous?.();
+      previous = undefined;
+    };
     this.subscribedAfter = start;
-    this.unsubscribe = this.convex.onUpdate(
+    const unsubscribe = this.convex.onUpdate(
       api.ops.since,
       { ...this.auth, afterRev: start },
-      (result) => this.receive(result),
+      (result) => {
+        release();
+        this.receive(result);
+      },
       (err) => this.fail("following the note's edits failed", err),
     );
-    // Unsubscribing after subscribing lets the client swap the queries in one message.
-    previous?.();
+    this.unsubscribe = () => {
+      release();
+      unsubscribe();
+    };
   }
 
   private receive(result: SinceResult): void {
