@@ -51,6 +51,8 @@ interface InFlight {
 
 /** How long to wait for the change event of an edit VS Code said it applied. */
 const OWN_EVENT_TIMEOUT_MS = 5000;
+/** A pause in the user's typing long enough to show a teammate's text at their caret (see holdFor). */
+const TYPING_PAUSE_MS = 500;
 
 export class DocumentBinding implements vscode.Disposable, BoundDocument {
   private shadow: string;
@@ -64,6 +66,8 @@ export class DocumentBinding implements vscode.Disposable, BoundDocument {
   private held: { event: vscode.TextDocumentChangeEvent; version: number }[] = [];
   private readonly ownRequests: OwnRequest[] = [];
   private pumping = false;
+  private lastTyped = 0;
+  private retry: ReturnType<typeof setTimeout> | undefined;
   /** Counters for the log and the suites: how often VS Code refused a stale edit. */
   readonly stats = { remoteApplied: 0, refused: 0 };
   private disposed = false;
@@ -182,6 +186,7 @@ export class DocumentBinding implements vscode.Disposable, BoundDocument {
       return;
     }
     this.shadow = apply(this.shadow, op);
+    this.lastTyped = Date.now();
     this.sendLocal(op, "edit");
   }
 
@@ -247,6 +252,11 @@ export class DocumentBinding implements vscode.Disposable, BoundDocument {
             this.queue.shift();
             continue;
           }
+          const wait = this.holdFor(remote);
+          if (wait > 0) {
+            this.retryAfter(wait);
+            break;
+          }
           await this.issue(remote, "remote", undefined);
           continue;
         }
@@ -263,6 +273,33 @@ export class DocumentBinding implements vscode.Disposable, BoundDocument {
       this.pumping = false;
     }
     if (!this.disposed && this.idle) this.becameIdle.fire();
+  }
+
+  /**
+   * How long to hold a teammate's op back: while the user is typing at the very end of
+   * the note and the op inserts right there. VS Code moves a caret past text inserted at
+   * it, and at the end of the note no edit can avoid that (keepCaretBefore needs a next
+   * character), so the user's next key would land behind the teammate's text and their
+   * words would interleave. Held, the op moves along as the user types (their text goes
+   * left of it, see sendLocal) and lands at the first pause, when the caret is put back.
+   */
+  private holdFor(op: TextOp): number {
+    const wait = TYPING_PAUSE_MS - (Date.now() - this.lastTyped);
+    if (wait <= 0) return 0;
+    const editor = vscode.window.visibleTextEditors.find((ed) => ed.document === this.document);
+    if (!editor) return 0;
+    const end = this.shadow.length;
+    const typingAtEnd = editor.selections.some((sel) => sel.isEmpty && this.document.offsetAt(sel.active) === end);
+    const insertsAtEnd = editsFromOp(op).some((e) => e.offset === end && e.insert.length > 0);
+    return typingAtEnd && insertsAtEnd ? wait : 0;
+  }
+
+  private retryAfter(ms: number): void {
+    if (this.retry !== undefined) return;
+    this.retry = setTimeout(() => {
+      this.retry = undefined;
+      void this.pump();
+    }, ms);
   }
 
   private async issue(op: TextOp, kind: InFlight["kind"], request: OwnRequest | undefined): Promise<void> {
@@ -361,6 +398,7 @@ export class DocumentBinding implements vscode.Disposable, BoundDocument {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
+    if (this.retry !== undefined) clearTimeout(this.retry);
     if (this.note.binding === this) this.note.binding = undefined;
     for (const r of this.ownRequests.splice(0)) r.done(false);
     this.inFlight?.request?.done(false);
@@ -454,8 +492,8 @@ export class DocumentBindings implements vscode.Disposable {
  * moves a caret past text inserted at it. It leaves the caret alone, though, when the
  * caret is where a replaced range starts, so such an insert is sent as "replace the next
  * character with the text plus that character": the same result, the caret stays put.
- * (At the very end of the note there is no next character: `keepCarets` repairs that case
- * after the edit instead.)
+ * (At the very end of the note there is no next character: `holdFor` waits for a pause
+ * in the user's typing there, and `keepCarets` puts the caret back after the edit.)
  */
 function keepCaretBefore(doc: vscode.TextDocument, edit: Edit, carets: ReadonlySet<number>, next: Edit | undefined): Edit {
   if (edit.deleteCount > 0 || !carets.has(edit.offset)) return edit;
