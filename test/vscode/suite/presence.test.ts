@@ -17,7 +17,8 @@ describe("teammates inline", () => {
     const theirs = await mate.open(noteId);
     theirs.setSelections([{ anchor: 6, head: 12 }]);
     const shown = await waitFor("decorations for the teammate", () =>
-      api.decorations.renderedFor(editor.document.uri).find((c) => c.name === "Robo Presence"),
+      // Their first presence may come before their selection does: wait for the caret.
+      api.decorations.renderedFor(editor.document.uri).find((c) => c.name === "Robo Presence" && c.carets.length > 0),
     );
     assert.equal(shown.color, "#c678dd");
     assert.equal(editor.document.offsetAt(shown.carets[0]!), 12);
