@@ -53,6 +53,8 @@ interface InFlight {
 const OWN_EVENT_TIMEOUT_MS = 5000;
 /** A pause in the user's typing long enough to show a teammate's text at their caret (see holdFor). */
 const TYPING_PAUSE_MS = 500;
+/** How recently the user typed for a teammate's edit to put their caret back. */
+const TYPING_RECENT_MS = 3000;
 
 export class DocumentBinding implements vscode.Disposable, BoundDocument {
   private shadow: string;
@@ -66,6 +68,7 @@ export class DocumentBinding implements vscode.Disposable, BoundDocument {
   private held: { event: vscode.TextDocumentChangeEvent; version: number }[] = [];
   private readonly ownRequests: OwnRequest[] = [];
   private pumping = false;
+  private pumpAgain = false;
   private lastTyped = 0;
   private retry: ReturnType<typeof setTimeout> | undefined;
   /** Counters for the log and the suites: how often VS Code refused a stale edit. */
@@ -242,8 +245,13 @@ export class DocumentBinding implements vscode.Disposable, BoundDocument {
 
   /** Applies waiting remote ops, then our undo/redo requests, one edit at a time. */
   private async pump(): Promise<void> {
-    if (this.pumping) return;
+    if (this.pumping) {
+      // Whatever asked (a held op's timer, say) is looked at once the running pass ends.
+      this.pumpAgain = true;
+      return;
+    }
     this.pumping = true;
+    this.pumpAgain = false;
     try {
       while (!this.disposed && !this.inFlight && this.held.length === 0) {
         const remote = this.queue[0];
@@ -272,6 +280,7 @@ export class DocumentBinding implements vscode.Disposable, BoundDocument {
     } finally {
       this.pumping = false;
     }
+    if (this.pumpAgain && !this.disposed) return this.pump();
     if (!this.disposed && this.idle) this.becameIdle.fire();
   }
 
@@ -333,7 +342,10 @@ export class DocumentBinding implements vscode.Disposable, BoundDocument {
           },
           { undoStopBefore: false, undoStopAfter: false },
         );
-        if (ok && wanted && doc.version === version + 1) keepCarets(editor, wanted);
+        // Only for someone typing: an idle user's caret may move, and setting selections
+        // from here can pull focus to this window in some hosts (web: one browser, two tabs).
+        const typing = Date.now() - this.lastTyped < TYPING_RECENT_MS;
+        if (ok && wanted && typing && doc.version === version + 1) keepCarets(editor, wanted);
       } else {
         const edit = new vscode.WorkspaceEdit();
         for (const e of edits) edit.replace(doc.uri, e.range, e.text);

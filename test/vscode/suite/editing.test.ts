@@ -51,10 +51,16 @@ describe("editing a shared note", () => {
     await waitFor("the teammate's text", () => doc.getText() === "aXYb\n");
     assert.equal(doc.offsetAt(editor.selection.active), 1);
 
+    // At the very end, while the user types there: the teammate's text waits for a pause
+    // in the typing, then lands after the caret.
     editor.selection = new vscode.Selection(doc.positionAt(doc.getText().length), doc.positionAt(doc.getText().length));
+    await typeText("!");
+    await waitFor("the typed text in the session", () => theirs.text === "aXYb\n!");
     theirs.applyLocal(insertOp(theirs.text.length, theirs.text.length, "Z"));
-    await waitFor("the teammate's text at the end", () => doc.getText() === "aXYb\nZ");
-    await waitFor("the caret back before it", () => doc.offsetAt(editor.selection.active) === 5);
+    await typeText("?");
+    await waitFor("the teammate's text at the end", () => doc.getText().includes("Z"));
+    assert.equal(doc.getText(), "aXYb\n!?Z");
+    await waitFor("the caret back before it", () => doc.offsetAt(editor.selection.active) === 7);
   });
 
   it("merges a teammate's edits while the user types: same text as the server, nothing misplaced", async () => {
