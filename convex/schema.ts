@@ -63,7 +63,8 @@ export type OpenResult = Infer<typeof openResultValidator>;
 
 export const noteSummaryValidator = v.object({ noteId: v.id("notes"), title: v.string() });
 
-export const presenceEntryValidator = v.object({
+/** One collaborator in a note, as stored (with its noteId) and as listed. */
+const presenceFields = {
   clientId: v.string(),
   name: v.string(),
   color: v.string(),
@@ -71,7 +72,8 @@ export const presenceEntryValidator = v.object({
   selections: v.array(selectionValidator),
   /** Server time (ms since the epoch) of the entry's last update. */
   lastSeen: v.number(),
-});
+};
+export const presenceEntryValidator = v.object(presenceFields);
 export type PresenceEntry = Infer<typeof presenceEntryValidator>;
 
 export default defineSchema({
@@ -107,15 +109,7 @@ export default defineSchema({
     // Makes a retried submit idempotent: (clientId, seq) is looked up before applying.
     .index("by_note_client_seq", ["noteId", "clientId", "seq"]),
 
-  presence: defineTable({
-    noteId: v.id("notes"),
-    clientId: v.string(),
-    name: v.string(),
-    color: v.string(),
-    rev: v.number(),
-    selections: v.array(selectionValidator),
-    lastSeen: v.number(),
-  })
+  presence: defineTable({ noteId: v.id("notes"), ...presenceFields })
     .index("by_note_client", ["noteId", "clientId"])
     .index("by_note_last_seen", ["noteId", "lastSeen"]),
 
