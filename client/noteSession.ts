@@ -40,11 +40,6 @@ export interface OpenOptions {
  */
 const SUBSCRIPTION_STEP = 64;
 
-interface StoredPending {
-  readonly clientId: string;
-  readonly sync: unknown;
-}
-
 export async function openNoteSession(
   convex: ConvexClient,
   space: SpaceCredentials,
@@ -53,18 +48,30 @@ export async function openNoteSession(
 ): Promise<NoteSession> {
   const auth = { spaceId: space.spaceId as Id<"spaces">, key: space.key, noteId: noteId as Id<"notes"> };
   const storeKey = `${space.spaceId}/${noteId}`;
-  const stored = options.store?.load(storeKey);
+  const restored = restorePending(options, storeKey);
   let sync: SyncClient;
-  if (stored !== undefined) {
-    const parsed = JSON.parse(stored) as StoredPending;
-    sync = SyncClient.restore(parsed.sync);
-    // The note must still exist and the key must still be right before we resend.
+  if (restored) {
+    sync = restored;
+    // The key must still be right before we resend.
     await convex.query(api.spaces.verify, { spaceId: auth.spaceId, key: auth.key });
   } else {
     const opened = await convex.query(api.notes.open, auth);
     sync = new SyncClient({ clientId: newClientId(), rev: opened.rev, text: opened.text });
   }
   return new LiveNoteSession(convex, auth, storeKey, sync, options);
+}
+
+/** The edits a previous session left unconfirmed, if the store has readable ones. */
+function restorePending(options: OpenOptions, storeKey: string): SyncClient | undefined {
+  const stored = options.store?.load(storeKey);
+  if (stored === undefined) return undefined;
+  try {
+    return SyncClient.restore(JSON.parse(stored));
+  } catch (err) {
+    // Unreadable saved state cannot be sent anyway; opening the note must not fail over it.
+    options.log?.(`Unconfirmed edits saved for ${storeKey} could not be read and are dropped: ${err instanceof Error ? err.message : String(err)}`);
+    return undefined;
+  }
 }
 
 function newClientId(): string {
@@ -95,7 +102,7 @@ class LiveNoteSession implements NoteSession {
     private readonly convex: ConvexClient,
     private readonly auth: { spaceId: Id<"spaces">; key: string; noteId: Id<"notes"> },
     private readonly storeKey: string,
-    private sync: SyncClient,
+    private readonly sync: SyncClient,
     private readonly options: OpenOptions,
   ) {
     this.noteId = auth.noteId;
@@ -316,7 +323,7 @@ class LiveNoteSession implements NoteSession {
     const store = this.options.store;
     if (!store) return;
     const pending = this.sync.pendingCount > 0;
-    store.save(this.storeKey, pending ? JSON.stringify({ clientId: this.sync.clientId, sync: this.sync.snapshot() }) : undefined);
+    store.save(this.storeKey, pending ? JSON.stringify(this.sync.snapshot()) : undefined);
   }
 
   private publishStatus(): void {
