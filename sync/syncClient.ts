@@ -4,7 +4,7 @@
  * ops over the wire, and applies the ops this hands back to the editor.
  *
  * The server's op stream is the acknowledgement: an op carrying our (clientId, seq) is our
- * op in flight, as the server stored it. The mutation's own answer only matters for errors.
+ * oldest op in flight, as the server stored it. The mutation's own answer only matters for errors.
  */
 import {
   allOutgoing,
@@ -66,7 +66,7 @@ export type Received =
   | { readonly kind: "gap"; readonly expected: number }
   /** Someone else's op, transformed to fit our text: apply it to the document. */
   | { readonly kind: "remote"; readonly op: TextOp }
-  /** Our op in flight is in. `next`, if present, is to be sent now. */
+  /** Our oldest op in flight is in. `next`, if present (the buffer), is to be sent now. */
   | { readonly kind: "confirmed"; readonly next?: Submission }
   /** Our copy of the server's text no longer matches: nothing was applied; resync. */
   | { readonly kind: "diverged"; readonly reason: string };

@@ -2,7 +2,7 @@
  * Several SyncClients and one in-memory server joined by a network the test drives one
  * step at a time: messages wait in queues until a random step delivers them, links drop
  * (losing whatever was in transit, answers included), come back (the client resends its
- * op in flight), deliver revisions twice, and processes restart from their saved state.
+ * ops in flight), deliver revisions twice, and processes restart from their saved state.
  *
  * Every client also keeps an "editor" string to which it applies only what the engine
  * hands out (its own edits and the remote ops `receive` returns), so the test checks
