@@ -6,6 +6,16 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+
+# Under `npm test` / `npm start` the outer npm (on Node 20) exports its configuration as
+# npm_config_* and npm_* variables. The nested installs below run a different Node and
+# must read the user's own npm configuration, not inherit the outer one's: code-server's
+# postinstall reads the Node version from npm_config_user_agent and refuses Node 20.
+# NODE and the outer run's PATH entries (its node-gyp and node_modules/.bin) go too.
+while IFS= read -r name; do unset "$name"; done < <(compgen -e | grep -i '^npm_' || true)
+unset NODE INIT_CWD
+PATH="$(printf '%s' "$PATH" | tr ':' '\n' | grep -v -e 'node-gyp-bin' -e '/node_modules/\.bin$' | paste -sd: -)"
+export PATH
 eval "$(node "$here/vscode-paths.mjs" --shell)"
 
 die() { echo "setup-vscode: ERROR: $*" >&2; exit 1; }

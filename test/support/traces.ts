@@ -43,6 +43,15 @@ export function tracesDir(): string {
   return candidates.find((dir) => existsSync(dir)) ?? (candidates[0] as string);
 }
 
+/**
+ * Why the trace tests cannot run here (the traces live beside the repository, not in it),
+ * or undefined when they can. Tests put it in their title so the skip says why.
+ */
+export function tracesMissing(): string | undefined {
+  const dir = tracesDir();
+  return existsSync(dir) ? undefined : `skipped: no editing traces at ${dir} (set TRACES_DIR)`;
+}
+
 export function tracePath(name: string): string {
   return name.includes("/") ? name : join(tracesDir(), name.endsWith(".json.gz") ? name : `${name}.json.gz`);
 }

@@ -2,13 +2,14 @@ import { describe, expect, it } from "vitest";
 import { Sequencer } from "../../sync/sequencer";
 import { SyncClient } from "../../sync/syncClient";
 import { apply } from "../../sync/textOp";
-import { codeUnitOffset, loadSequentialTrace, sequentialOps } from "../support/traces";
+import { codeUnitOffset, loadSequentialTrace, sequentialOps, tracesMissing } from "../support/traces";
 
 /**
  * Real editing histories, keystroke by keystroke, through the product path: each patch is
  * a local edit of a SyncClient, goes to the in-memory server, and comes back as the ack.
  */
-describe("sequential traces replay to their endContent", () => {
+const missing = tracesMissing();
+describe.skipIf(missing)(`sequential traces replay to their endContent${missing ? ` (${missing})` : ""}`, () => {
   for (const name of ["automerge-paper", "seph-blog1", "rustcode", "sveltecomponent"]) {
     it(name, () => {
       const trace = loadSequentialTrace(name);
