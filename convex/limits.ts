@@ -1,4 +1,8 @@
+import { utf8Bytes } from "../sync/rules";
 import { fail } from "./errors";
+
+// Rules shared with the clients (titles, names, colours, text checks) live in sync/rules.ts.
+export { hasLoneSurrogate, MAX_NAME_LENGTH, MAX_TITLE_LENGTH, utf8Bytes } from "../sync/rules";
 
 /**
  * Every limit the Convex functions enforce, in one place, with the reason for each number.
@@ -22,8 +26,6 @@ export const MAX_OP_BYTES = 1_020_000;
 /** Most earlier ops that may travel with a submission: a client keeps at most 8 in flight. */
 export const MAX_PRIOR = 16;
 
-/** Longest note title, in UTF-16 code units. Titles show in lists and tabs and address notes in the CLI. */
-export const MAX_TITLE_LENGTH = 200;
 
 /**
  * Most notes in one space. `notes:list` returns them all in one bounded read; a cap keeps
@@ -57,20 +59,29 @@ export const CATCH_UP_WINDOW = TRANSFORM_WINDOW;
 /** Client ids are chosen by clients; they only need to be unique per client and short. */
 export const MAX_CLIENT_ID_LENGTH = 64;
 
-/** Display names in presence. */
-export const MAX_NAME_LENGTH = 64;
 
 /** Selections per presence entry (multi-cursor editing rarely needs more). */
 export const MAX_SELECTIONS = 100;
 
-/** A presence entry not refreshed for this long is left out of `presence:list`. Clients heartbeat every few seconds. */
-export const PRESENCE_STALE_MS = 20_000;
+/**
+ * How often a client in a note says it is still there (`presence:heartbeat`). Heartbeats
+ * are written where `presence:list` does not read, so they cost one small write each and
+ * no pushes: 50 idle people make 50 / 15 s ≈ 3.3 writes/s.
+ */
+export const PRESENCE_HEARTBEAT_MS = 15_000;
 
-/** Entries older than this are deleted by later `presence:update` calls of the same note. */
-export const PRESENCE_PURGE_MS = 60_000;
+/**
+ * A client silent this long is removed by the note's scheduled sweep: 2.5 heartbeats, so
+ * one lost heartbeat never makes someone blink out (Convex's presence component uses the
+ * same factor).
+ */
+export const PRESENCE_TIMEOUT_MS = PRESENCE_HEARTBEAT_MS * 2.5;
 
-/** Stale presence rows deleted per `presence:update` (bounded work per heartbeat). */
-export const PRESENCE_PURGE_BATCH = 4;
+/** A note's sweep this late is taken as lost (e.g. it failed) and the next heartbeat schedules another. */
+export const PRESENCE_SWEEP_OVERDUE_MS = 60_000;
+
+/** Presence rows one sweep run removes; a full batch schedules the next run at once. */
+export const PRESENCE_SWEEP_BATCH = 100;
 
 /** Most live presence entries `presence:list` returns. */
 export const MAX_PRESENCE_LISTED = 100;
@@ -82,24 +93,6 @@ export const REMOVE_BATCH = 1000;
 export const MIN_KEY_LENGTH = 43;
 export const MAX_KEY_LENGTH = 128;
 
-/** UTF-8 length of a string, without allocating an encoded copy. */
-export function utf8Bytes(s: string): number {
-  let n = 0;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 0x80) n += 1;
-    else if (c < 0x800) n += 2;
-    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
-      const d = s.charCodeAt(i + 1);
-      if (d >= 0xdc00 && d <= 0xdfff) {
-        n += 4;
-        i++;
-      } else n += 3;
-    } else n += 3;
-  }
-  return n;
-}
-
 /**
  * An upper bound on the bytes an op takes in a document: its inserted text plus a generous
  * allowance per component for Convex's encoding of array items and numbers.
@@ -108,19 +101,6 @@ export function opBytes(op: readonly (number | string)[]): number {
   let n = 0;
   for (const c of op) n += typeof c === "string" ? utf8Bytes(c) + 8 : 16;
   return n;
-}
-
-/** True when `s` has a UTF-16 surrogate without its partner (text no editor can show or save). */
-export function hasLoneSurrogate(s: string): boolean {
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c >= 0xd800 && c <= 0xdbff) {
-      const d = s.charCodeAt(i + 1);
-      if (d >= 0xdc00 && d <= 0xdfff) i++;
-      else return true;
-    } else if (c >= 0xdc00 && c <= 0xdfff) return true;
-  }
-  return false;
 }
 
 /** Client ids are chosen by clients; anything short and non-empty will do. */

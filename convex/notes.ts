@@ -12,6 +12,7 @@ import {
   hasLoneSurrogate,
   utf8Bytes,
 } from "./limits";
+import { titleProblem } from "../sync/rules";
 import { noteSummaryValidator, openResultValidator } from "./schema";
 
 // Ids arrive as plain strings (`spaceId: v.string()`, `noteId: v.string()`): they come from
@@ -24,17 +25,9 @@ import { noteSummaryValidator, openResultValidator } from "./schema";
  * one title look like another or like a folder.
  */
 function cleanTitle(title: string): string {
-  const t = title.trim();
-  if (t.length === 0) fail("INVALID_ARGUMENT", "A note title cannot be empty.");
-  if (t.length > MAX_TITLE_LENGTH) {
-    fail("INVALID_ARGUMENT", `A note title may be at most ${MAX_TITLE_LENGTH} characters; this one has ${t.length}.`);
-  }
-  // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\u007f/\\]/.test(t)) {
-    fail("INVALID_ARGUMENT", "A note title cannot contain line breaks, control characters, '/' or '\\'.");
-  }
-  if (hasLoneSurrogate(t)) fail("INVALID_ARGUMENT", "A note title cannot contain an unpaired surrogate.");
-  return t;
+  const problem = titleProblem(title);
+  if (problem !== undefined) fail("INVALID_ARGUMENT", problem);
+  return title.trim();
 }
 
 /** Checks a text that becomes a note's whole content. */

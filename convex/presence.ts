@@ -4,17 +4,15 @@ import { requireNote } from "./access";
 import { fail } from "./errors";
 import {
   checkClientId,
-  MAX_NAME_LENGTH,
   MAX_PRESENCE_LISTED,
   MAX_SELECTIONS,
   PRESENCE_PURGE_BATCH,
   PRESENCE_PURGE_MS,
   PRESENCE_STALE_MS,
 } from "./limits";
+import { colorProblem, displayNameProblem } from "../sync/rules";
 import { presenceEntryValidator, selectionValidator } from "./schema";
 
-// Colours end up in editor decorations: only hex colours, so no other CSS can ride along.
-const HEX_COLOR = /^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{4}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})$/;
 
 function isPosition(n: number): boolean {
   return Number.isSafeInteger(n) && n >= 0;
@@ -42,10 +40,9 @@ export const update = mutation({
     const { note } = await requireNote(ctx, args.spaceId, args.key, args.noteId);
     checkClientId(args.clientId);
     const name = args.name.trim();
-    if (name.length === 0 || name.length > MAX_NAME_LENGTH) {
-      fail("INVALID_ARGUMENT", `A name must be 1 to ${MAX_NAME_LENGTH} characters.`);
-    }
-    if (!HEX_COLOR.test(args.color)) fail("INVALID_ARGUMENT", `A colour must be a hex colour like "#e06c75", not "${args.color.slice(0, 40)}".`);
+    // Colours end up in editor decorations: only hex colours, so no other CSS can ride along.
+    const problem = displayNameProblem(name) ?? colorProblem(args.color);
+    if (problem !== undefined) fail("INVALID_ARGUMENT", problem);
     if (!isPosition(args.rev)) fail("INVALID_ARGUMENT", `rev must be a whole number ≥ 0, not ${args.rev}.`);
     if (args.selections.length > MAX_SELECTIONS) {
       fail("INVALID_ARGUMENT", `At most ${MAX_SELECTIONS} selections; got ${args.selections.length}.`);

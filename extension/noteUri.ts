@@ -29,11 +29,5 @@ export function notePath(spaceId: string, title: string): string {
   return `/${spaceId}/${title}${NOTE_EXTENSION}`;
 }
 
-/** Says what is wrong with a title a user typed, or undefined when it is usable. */
-export function checkTitle(title: string): string | undefined {
-  const t = title.trim();
-  if (t.length === 0) return "A note needs a title.";
-  if (t.includes("/") || t.includes("\\")) return "A title cannot contain / or \\.";
-  if (t.length > 200) return "Keep the title under 200 characters.";
-  return undefined;
-}
+/** Says what is wrong with a title a user typed, or undefined when it is usable: the server's own rule. */
+export { titleProblem as checkTitle } from "../sync/rules";

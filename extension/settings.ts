@@ -3,6 +3,7 @@ import { userInfo } from "node:os";
 import * as vscode from "vscode";
 import { DEFAULT_SERVER_URL } from "../client/connect";
 import type { UserInfo } from "../client/types";
+import { colorProblem } from "../sync/rules";
 
 const SECTION = "sharedNotes";
 
@@ -49,7 +50,7 @@ export async function currentUser(): Promise<UserInfo> {
   const configuredName = config.get<string>("userName")?.trim();
   const name = configuredName || process.env.SHARED_NOTES_USER_NAME || (await gitUserName()) || osUserName();
   const configuredColor = config.get<string>("color")?.trim();
-  const color = configuredColor && /^#[0-9a-fA-F]{6}$/.test(configuredColor) ? configuredColor : colorForName(name);
+  const color = configuredColor && colorProblem(configuredColor) === undefined ? configuredColor : colorForName(name);
   return { name, color };
 }
 

@@ -52,7 +52,7 @@ const script: Step[] = [
   (v) => ({
     kind: "mutation",
     fn: api.presence.update,
-    args: { spaceId: s(v).space, key, noteId: s(v).note, clientId: "a", name: "Ann", color: "#f00", rev: 3, selections: [{ anchor: 0, head: 2 }] },
+    args: { spaceId: s(v).space, key, noteId: s(v).note, clientId: "a", name: "Ann", color: "#ff0000", rev: 3, selections: [{ anchor: 0, head: 2 }] },
   }),
   (v) => ({ kind: "mutation", fn: api.presence.leave, args: { spaceId: s(v).space, key, noteId: s(v).note, clientId: "a" } }),
   (v) => ({ kind: "query", fn: api.presence.list, args: { spaceId: s(v).space, key, noteId: s(v).note } }),

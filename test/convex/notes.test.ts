@@ -75,7 +75,7 @@ describe("notes", () => {
     const noteId = await t.mutation(api.notes.create, { ...s, title: "doomed" });
     const keep = await t.mutation(api.notes.create, { ...s, title: "kept", text: "k" });
     await t.mutation(api.ops.submit, { ...s, noteId: keep, clientId: "c", seq: 1, baseRev: 0, op: [1, "!"] });
-    await t.mutation(api.presence.update, { ...s, noteId, clientId: "c", name: "C", color: "#abc", rev: 0, selections: [] });
+    await t.mutation(api.presence.update, { ...s, noteId, clientId: "c", name: "C", color: "#aabbcc", rev: 0, selections: [] });
     // More ops than one batch deletes.
     await t.run(async (ctx) => {
       for (let i = 1; i <= REMOVE_BATCH + 5; i++) {
