@@ -2,6 +2,7 @@ import type { ConvexClient } from "convex/browser";
 import { ConvexError } from "convex/values";
 import { homedir } from "node:os";
 import { join } from "node:path";
+import { DEFAULT_SPACE_NAME, spaceNameProblem } from "../sync/rules";
 import { OpBuilder } from "../sync/textOp";
 import { connect } from "../client/connect";
 import { joinLink } from "../client/joinLink";
@@ -12,7 +13,7 @@ import { parseOptions, requireCredentials, UsageError, type CliOptions } from ".
 
 export const USAGE = `usage: shared-notes <command> [--url URL] [--space ID --key KEY]
 
-  space create                 make a space; prints its id, key and join link
+  space create [name]          make a space; prints its id, key and join link
   ls                           list the notes of the space
   create <title>               make an empty note
   cat <title>                  print a note
@@ -27,10 +28,13 @@ type Command = (options: CliOptions, convex: ConvexClient) => Promise<void>;
 
 const commands: Record<string, Command> = {
   space: async (options, convex) => {
-    if (options.positional[0] !== "create") throw new UsageError("usage: shared-notes space create");
-    const creds = await createSpace(convex);
+    if (options.positional[0] !== "create") throw new UsageError("usage: shared-notes space create [name]");
+    const name = options.positional.slice(1).join(" ") || DEFAULT_SPACE_NAME;
+    const problem = spaceNameProblem(name);
+    if (problem !== undefined) throw new UsageError(problem);
+    const creds = await createSpace(convex, name);
     process.stdout.write(
-      `space: ${creds.spaceId}\nkey:   ${creds.key}\njoin:  ${joinLink({ ...creds, serverUrl: options.url })}\n` +
+      `space: ${creds.spaceId} (${name.trim()})\nkey:   ${creds.key}\njoin:  ${joinLink({ ...creds, serverUrl: options.url, name })}\n` +
         `\nexport SHARED_NOTES_URL=${options.url} SHARED_NOTES_SPACE=${creds.spaceId} SHARED_NOTES_KEY=${creds.key}\n`,
     );
   },

@@ -5,12 +5,32 @@ export const EXTENSION_ID = "shared-notes.shared-notes";
 
 export interface JoinInfo extends SpaceCredentials {
   readonly serverUrl: string;
+  /** The space's name, shown before joining; the server's own name wins once joined. */
+  readonly name?: string;
 }
 
-/** A link that opens VS Code and joins the space (the key travels in the link: share it privately). */
-export function joinLink(info: JoinInfo): string {
+function joinQuery(info: JoinInfo): string {
   const query = new URLSearchParams({ server: info.serverUrl, space: info.spaceId, key: info.key });
-  return `vscode://${EXTENSION_ID}/join?${query.toString()}`;
+  if (info.name !== undefined) query.set("name", info.name);
+  return query.toString();
+}
+
+/** A link that opens desktop VS Code and joins the space (the key travels in the link: share it privately). */
+export function joinLink(info: JoinInfo): string {
+  return `vscode://${EXTENSION_ID}/join?${joinQuery(info)}`;
+}
+
+/** The path a browser VS Code (code-server) opens to join: see `webJoinLink`. */
+export const WEB_JOIN_PATH = "/join";
+
+/**
+ * A link for VS Code in a browser (code-server) at `workbenchUrl`, which has no `vscode://`
+ * handler: the workbench opens `sharednotes:/join?…` and the extension joins from it.
+ */
+export function webJoinLink(workbenchUrl: string, info: JoinInfo): string {
+  const file = `sharednotes:${WEB_JOIN_PATH}?${joinQuery(info)}`;
+  const base = workbenchUrl.replace(/\/+$/, "");
+  return `${base}/?payload=${encodeURIComponent(JSON.stringify([["openFile", file]]))}`;
 }
 
 /** Reads a join link (or just its query string). Throws with a sentence when parts are missing. */
@@ -23,5 +43,6 @@ export function parseJoinLink(link: string): JoinInfo {
   if (!serverUrl || !spaceId || !key) {
     throw new Error("This join link is incomplete: it needs server, space and key.");
   }
-  return { serverUrl, spaceId, key };
+  const name = query.get("name");
+  return name === null ? { serverUrl, spaceId, key } : { serverUrl, spaceId, key, name };
 }

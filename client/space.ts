@@ -3,6 +3,7 @@ import { api } from "../convex/_generated/api";
 import type { Id } from "../convex/_generated/dataModel";
 import type { Disposable } from "./events";
 import { openNoteSession, type OpenOptions } from "./noteSession";
+import { PendingEntry } from "./pendingEntry";
 import type { NoteSession, NoteSummary, SpaceCredentials } from "./types";
 
 /** Random bytes for a space key, made here because a server-side random is not secret. */
@@ -12,9 +13,10 @@ export function newSpaceKey(): string {
   return Buffer.from(bytes).toString("base64url");
 }
 
-export async function createSpace(convex: ConvexClient): Promise<SpaceCredentials> {
+/** Makes a space named `name` (checked by the server against sync/rules.ts). */
+export async function createSpace(convex: ConvexClient, name?: string): Promise<SpaceCredentials> {
   const key = newSpaceKey();
-  const spaceId = await convex.mutation(api.spaces.create, { key });
+  const spaceId = await convex.mutation(api.spaces.create, name === undefined ? { key } : { key, name });
   return { spaceId, key };
 }
 
@@ -32,6 +34,11 @@ export class Space {
   /** Throws the server's access error when the id or key is wrong. */
   async verify(): Promise<void> {
     await this.convex.query(api.spaces.verify, this.auth);
+  }
+
+  /** The space's name, as its creator chose it. */
+  async name(): Promise<string> {
+    return (await this.convex.query(api.spaces.describe, this.auth)).name;
   }
 
   async list(): Promise<NoteSummary[]> {
@@ -70,8 +77,44 @@ export class Space {
     return await this.convex.query(api.notes.find, { ...this.auth, title });
   }
 
+  /**
+   * A live session of the note. With a pending store, it takes over the unconfirmed edits
+   * a closed session left (see pendingEntry.ts); any further ones left by other closed
+   * sessions are sent in the background by sessions of their own.
+   */
   async open(noteId: string, options: OpenOptions): Promise<NoteSession> {
-    return await openNoteSession(this.convex, this.credentials, noteId, options);
+    const session = await openNoteSession(this.convex, this.credentials, noteId, options);
+    if (options.store) void this.sendOrphans(noteId, options);
+    return session;
+  }
+
+  /**
+   * Sends the edits that closed sessions left for the note, each through a session with
+   * its own clientId that closes once the server has them all. Resolves with how many
+   * entries were sent; one that cannot be sent yet stays in the store for the next try.
+   */
+  async sendOrphans(noteId: string, options: OpenOptions): Promise<number> {
+    const store = options.store;
+    if (!store) return 0;
+    const note = `${this.credentials.spaceId}/${noteId}`;
+    const entries: PendingEntry[] = [];
+    for (let e = PendingEntry.adoptOrphan(store, note, options.log); e; e = PendingEntry.adoptOrphan(store, note, options.log)) {
+      entries.push(e);
+    }
+    const sent = await Promise.all(
+      entries.map(async (pending) => {
+        try {
+          const session = await openNoteSession(this.convex, this.credentials, noteId, { ...options, presence: false, pending });
+          await session.flush();
+          await session.close();
+          return 1;
+        } catch (err) {
+          options.log?.(`Unconfirmed edits left for note ${note} could not be sent yet: ${err instanceof Error ? err.message : String(err)}`);
+          return 0;
+        }
+      }),
+    );
+    return sent.reduce<number>((a, b) => a + b, 0);
   }
 }
 

@@ -63,22 +63,24 @@ export type OpenResult = Infer<typeof openResultValidator>;
 
 export const noteSummaryValidator = v.object({ noteId: v.id("notes"), title: v.string() });
 
-/** One collaborator in a note, as stored (with its noteId) and as listed. */
+/**
+ * One collaborator in a note, as stored (with its noteId) and as listed. Only what readers
+ * show: liveness lives in `presenceHeartbeats`, so a heartbeat never changes this row.
+ */
 const presenceFields = {
   clientId: v.string(),
   name: v.string(),
   color: v.string(),
   rev: v.number(),
   selections: v.array(selectionValidator),
-  /** Server time (ms since the epoch) of the entry's last update. */
-  lastSeen: v.number(),
 };
 export const presenceEntryValidator = v.object(presenceFields);
 export type PresenceEntry = Infer<typeof presenceEntryValidator>;
 
 export default defineSchema({
   // Only a hash of the key is stored: a database reader cannot join a space with it.
-  spaces: defineTable({ keyHash: v.string() }),
+  // `name` is optional only for spaces made before spaces had names (they show DEFAULT_SPACE_NAME).
+  spaces: defineTable({ keyHash: v.string(), name: v.optional(v.string()) }),
 
   // Notes hold only what lists need. The text lives in `texts` so that typing (which
   // rewrites the text on every op) does not invalidate every `notes:list` subscription
@@ -109,9 +111,24 @@ export default defineSchema({
     // Makes a retried submit idempotent: (clientId, seq) is looked up before applying.
     .index("by_note_client_seq", ["noteId", "clientId", "seq"]),
 
-  presence: defineTable({ noteId: v.id("notes"), ...presenceFields })
+  // What `presence:list` reads: rewritten only when a collaborator joins, moves or leaves.
+  // `lastSeen` is only on rows written before heartbeats moved out; the sweep removes them.
+  presence: defineTable({ noteId: v.id("notes"), ...presenceFields, lastSeen: v.optional(v.number()) }).index(
+    "by_note_client",
+    ["noteId", "clientId"],
+  ),
+
+  // When each present client was last heard from (server time). `presence:list` never
+  // reads it, so heartbeats re-run no subscription.
+  presenceHeartbeats: defineTable({ noteId: v.id("notes"), clientId: v.string(), lastSeen: v.number() })
     .index("by_note_client", ["noteId", "clientId"])
     .index("by_note_last_seen", ["noteId", "lastSeen"]),
+
+  // A note's one pending sweep (the scheduled removal of silent clients): `round` names the
+  // scheduled run that is current, `due` when it should run.
+  presenceSweeps: defineTable({ noteId: v.id("notes"), round: v.number(), due: v.number() }).index("by_note", [
+    "noteId",
+  ]),
 
   // A note being removed whose ops or presence rows are not all deleted yet: lets later
   // `notes:remove` calls finish the job (and check the space) after the note is gone.

@@ -13,6 +13,9 @@ export const MAX_TITLE_LENGTH = 200;
 /** Longest space name: it shows in the notes view, in breadcrumbs and in join links. */
 export const MAX_SPACE_NAME_LENGTH = 80;
 
+/** The name of a space made without one (and of spaces made before spaces had names). */
+export const DEFAULT_SPACE_NAME = "Shared notes";
+
 /** Longest display name shown next to a teammate's cursor. */
 export const MAX_NAME_LENGTH = 64;
 

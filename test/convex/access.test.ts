@@ -11,6 +11,7 @@ function everyCall(t: Backend, spaceId: string, key: string, noteId: string): ((
   const presence = { ...n, clientId: "c", name: "Ann", color: "#112233", rev: 0, selections: [] };
   return [
     () => t.query(api.spaces.verify, c),
+    () => t.query(api.spaces.describe, c),
     () => t.query(api.notes.list, c),
     () => t.query(api.notes.find, { ...c, title: "secret" }),
     () => t.mutation(api.notes.create, { ...c, title: "new" }),
