@@ -18,6 +18,7 @@ import { SyncClient, type Submission } from "../sync/syncClient";
 import type { TextOp, Selection } from "../sync/textOp";
 import { ConnectionStatus } from "./connectionStatus";
 import { Emitter } from "./events";
+import { PendingEntry } from "./pendingEntry";
 import type { PendingStore } from "./pendingStore";
 import { PresenceTracker } from "./presence";
 import type { Collaborator, NoteSession, SessionStatus, SpaceCredentials, UserInfo } from "./types";
@@ -26,6 +27,8 @@ export interface OpenOptions {
   readonly user: UserInfo;
   /** Keeps unconfirmed edits across restarts; without one they live only in memory. */
   readonly store?: PendingStore;
+  /** An entry of `store` already taken (Space uses it to send edits orphaned by closed sessions). */
+  readonly pending?: PendingEntry;
   /** Publish and follow presence (the CLI turns it off). Default true. */
   readonly presence?: boolean;
   /** Where the session reports what it repaired or could not do. Default: nowhere. */
@@ -48,22 +51,29 @@ export async function openNoteSession(
 ): Promise<NoteSession> {
   const auth = { spaceId: space.spaceId as Id<"spaces">, key: space.key, noteId: noteId as Id<"notes"> };
   const storeKey = `${space.spaceId}/${noteId}`;
-  const restored = restorePending(options, storeKey);
+  // Each session has its own entry (and clientId); it may adopt one a closed session left.
+  const entry = options.pending ?? (options.store ? PendingEntry.open(options.store, storeKey, options.log) : undefined);
+  const restored = restorePending(options, storeKey, entry);
   let sync: SyncClient;
-  if (restored) {
-    sync = restored;
-    // The key must still be right before we resend.
-    await convex.query(api.spaces.verify, { spaceId: auth.spaceId, key: auth.key });
-  } else {
-    const opened = await convex.query(api.notes.open, auth);
-    sync = new SyncClient({ clientId: newClientId(), rev: opened.rev, text: opened.text });
+  try {
+    if (restored) {
+      sync = restored;
+      // The key must still be right before we resend.
+      await convex.query(api.spaces.verify, { spaceId: auth.spaceId, key: auth.key });
+    } else {
+      const opened = await convex.query(api.notes.open, auth);
+      sync = new SyncClient({ clientId: newClientId(), rev: opened.rev, text: opened.text });
+    }
+  } catch (err) {
+    entry?.release();
+    throw err;
   }
-  return new LiveNoteSession(convex, auth, storeKey, sync, options);
+  return new LiveNoteSession(convex, auth, entry, sync, options);
 }
 
-/** The edits a previous session left unconfirmed, if the store has readable ones. */
-function restorePending(options: OpenOptions, storeKey: string): SyncClient | undefined {
-  const stored = options.store?.load(storeKey);
+/** The edits a previous session left unconfirmed, if the entry has readable ones. */
+function restorePending(options: OpenOptions, storeKey: string, entry: PendingEntry | undefined): SyncClient | undefined {
+  const stored = entry?.restored;
   if (stored === undefined) return undefined;
   try {
     return SyncClient.restore(JSON.parse(stored));
@@ -101,7 +111,7 @@ class LiveNoteSession implements NoteSession {
   constructor(
     private readonly convex: ConvexClient,
     private readonly auth: { spaceId: Id<"spaces">; key: string; noteId: Id<"notes"> },
-    private readonly storeKey: string,
+    private readonly entry: PendingEntry | undefined,
     private readonly sync: SyncClient,
     private readonly options: OpenOptions,
   ) {
@@ -118,6 +128,8 @@ class LiveNoteSession implements NoteSession {
     this.editsInFlight = resend.map(() => 1);
     this.editsWaiting = sync.pendingCount - resend.length;
     for (const submission of resend) this.send(submission);
+    // Writes the entry under this session's clientId (or clears an unreadable one it adopted).
+    this.persist();
     this.subscribe();
   }
 
@@ -171,6 +183,7 @@ class LiveNoteSession implements NoteSession {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.entry?.release();
     this.unsubscribe?.();
     this.connection.dispose();
     await this.presence?.dispose();
@@ -320,10 +333,9 @@ class LiveNoteSession implements NoteSession {
   }
 
   private persist(): void {
-    const store = this.options.store;
-    if (!store) return;
+    if (!this.entry) return;
     const pending = this.sync.pendingCount > 0;
-    store.save(this.storeKey, pending ? JSON.stringify(this.sync.snapshot()) : undefined);
+    this.entry.save(this.sync.clientId, pending ? JSON.stringify(this.sync.snapshot()) : undefined);
   }
 
   private publishStatus(): void {

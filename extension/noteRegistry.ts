@@ -18,6 +18,20 @@ export class GlobalStatePendingStore implements PendingStore {
     // Memento updates are visible at once; the write to disk finishes on its own.
     void this.state.update(`sharedNotes.pending:${key}`, value);
   }
+
+  keys(): readonly string[] {
+    const prefix = "sharedNotes.pending:";
+    return this.state.keys().filter((k) => k.startsWith(prefix)).map((k) => k.slice(prefix.length));
+  }
+
+  /** Atomic within this window; across windows globalState gives no compare-and-set. */
+  move(from: string, to: string): boolean {
+    const value = this.load(from);
+    if (value === undefined) return false;
+    this.save(to, value);
+    this.save(from, undefined);
+    return true;
+  }
 }
 
 /**
