@@ -12,7 +12,8 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { launchChromium, startCodeServer, workbenchUrl } from '../vscode/run-in-code-server.mjs';
+import { launchChromium } from '../../tools/vscode/chromium.mjs';
+import { startCodeServer, workbenchUrl } from '../../tools/vscode/codeServer.mjs';
 
 const repoRoot = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
