@@ -4,18 +4,47 @@
  * Selections travel in the coordinates of a server revision (the sync engine maps ours
  * back through our unconfirmed edits, and teammates' forward to our text). A teammate
  * whose revision we cannot map yet keeps the place we last showed.
+ *
+ * What we send is kept to what teammates would see change: selection updates go out at
+ * most every PRESENCE_UPDATE_MS (the latest wins, and the last one of a move always goes
+ * out), never when our caret only moved because teammates' text arrived, and heartbeats go
+ * to a table no teammate's list reads (see convex/presence.ts).
  */
 import type { ConvexClient } from "convex/browser";
 import { api } from "../convex/_generated/api";
 import type { Id } from "../convex/_generated/dataModel";
+import { PRESENCE_HEARTBEAT_MS } from "../convex/limits";
 import type { PresenceEntry } from "../convex/schema";
 import type { SyncClient } from "../sync/syncClient";
 import type { Selection } from "../sync/textOp";
 import { Emitter } from "./events";
 import type { Collaborator, UserInfo } from "./types";
 
-/** How often an idle client says it is still here; the server drops entries silent for longer. */
-export const HEARTBEAT_MS = 5000;
+/** How often an idle client says it is still here; the server removes clients silent for 2.5 times as long. */
+export const HEARTBEAT_MS = PRESENCE_HEARTBEAT_MS;
+
+/** Least time between two selection updates: at most 10 a second per client. */
+export const PRESENCE_UPDATE_MS = 100;
+
+/**
+ * Our published selections are re-sent in a newer revision once they are this many
+ * revisions old, so teammates (who keep the last 256 revisions to map through) can always
+ * place them.
+ */
+export const REFRESH_AFTER_REVS = 128;
+
+/** …but not more often than this, so that in a note many people type in, refreshes stay a trickle. */
+export const REFRESH_MIN_MS = 1000;
+
+/** What the server shows of us: selections in the server's text at `rev`. */
+interface Published {
+  readonly rev: number;
+  readonly selections: readonly Selection[];
+}
+
+function sameSelections(a: readonly Selection[], b: readonly Selection[]): boolean {
+  return a.length === b.length && a.every((s, i) => s.anchor === b[i]!.anchor && s.head === b[i]!.head);
+}
 
 export class PresenceTracker {
   private readonly changed = new Emitter<readonly Collaborator[]>();
@@ -23,8 +52,16 @@ export class PresenceTracker {
   private entries: readonly PresenceEntry[] = [];
   private current: readonly Collaborator[] = [];
   private mine: readonly Selection[] = [];
-  private publishing = false;
-  private republish = false;
+  /** What the server has (or will have, once the update in flight lands); undefined: nothing yet. */
+  private published: Published | undefined;
+  /** An update is wanted; it goes out when the one in flight is done and PRESENCE_UPDATE_MS has passed. */
+  private wanted = false;
+  /** ...and must go out even if teammates already see our selections where they are (in an older revision). */
+  private refresh = false;
+  private sending = false;
+  private lastSentAt = -Infinity;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private beating = false;
   private readonly heartbeat: ReturnType<typeof setInterval>;
   private readonly unsubscribe: () => void;
   private disposed = false;
@@ -35,14 +72,20 @@ export class PresenceTracker {
     private readonly clientId: string,
     private readonly user: UserInfo,
     private readonly sync: () => SyncClient,
+    private readonly log: (message: string) => void = () => {},
   ) {
+    let first = true;
     this.unsubscribe = convex.onUpdate(api.presence.list, auth, (entries) => {
+      const joined = !first && entries.some((e) => e.clientId !== clientId && !this.entries.some((o) => o.clientId === e.clientId));
+      first = false;
       this.entries = entries;
       this.recompute();
+      // A newcomer keeps no revisions older than its copy of the note: give it ours in a rev it can map.
+      if (joined && this.published !== undefined && this.published.rev < this.sync().rev) this.request(true);
     });
-    this.heartbeat = setInterval(() => this.publish(), HEARTBEAT_MS);
+    this.heartbeat = setInterval(() => this.beat(), HEARTBEAT_MS);
     this.heartbeat.unref?.();
-    this.publish();
+    this.request();
   }
 
   get collaborators(): readonly Collaborator[] {
@@ -51,56 +94,110 @@ export class PresenceTracker {
 
   setSelections(selections: readonly Selection[]): void {
     this.mine = selections;
-    this.publish();
+    this.request();
   }
 
   /** Our text changed (a revision arrived or we typed), so mapped positions did too. */
   textChanged(): void {
     this.recompute();
+    const published = this.published;
+    if (published === undefined || this.sync().rev - published.rev < REFRESH_AFTER_REVS) return;
+    if (Date.now() - this.lastSentAt >= REFRESH_MIN_MS) this.request(true);
   }
 
   async dispose(): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;
     clearInterval(this.heartbeat);
+    clearTimeout(this.timer);
     this.unsubscribe();
     this.changed.dispose();
     try {
       await this.convex.mutation(api.presence.leave, { ...this.auth, clientId: this.clientId });
-    } catch {
-      // Leaving is a courtesy: a silent entry expires on the server anyway.
+    } catch (e) {
+      // Leaving is a courtesy: the note's sweep removes a silent client anyway.
+      this.log(`Leaving presence in note ${this.auth.noteId} failed (the server will time it out): ${String(e)}`);
     }
   }
 
-  /** One update in flight at a time; the latest selection wins when several pile up. */
-  private publish(): void {
-    if (this.disposed) return;
-    if (this.publishing) {
-      this.republish = true;
+  /**
+   * True when what teammates see of us already matches our selections: the published ones,
+   * mapped through the revisions since, land exactly where ours are. That is the case when
+   * our caret moved only because teammates' text arrived before it.
+   */
+  private shownAsIs(sync: SyncClient): boolean {
+    const published = this.published;
+    if (published === undefined) return false;
+    const mapped = published.selections.map((s) => sync.selectionFromOthers({ rev: published.rev, ...s }));
+    return mapped.every((s): s is Selection => s !== undefined) && sameSelections(mapped, this.mine);
+  }
+
+  private request(refresh = false): void {
+    this.wanted = true;
+    this.refresh ||= refresh;
+    this.pump();
+  }
+
+  /** One update in flight at a time, at most one per PRESENCE_UPDATE_MS; it carries the latest selections. */
+  private pump(): void {
+    if (this.disposed || this.sending || !this.wanted) return;
+    const wait = this.lastSentAt + PRESENCE_UPDATE_MS - Date.now();
+    if (wait > 0) {
+      this.timer ??= setTimeout(() => {
+        this.timer = undefined;
+        this.pump();
+      }, wait);
       return;
     }
-    this.publishing = true;
+    this.wanted = false;
+    const refresh = this.refresh;
+    this.refresh = false;
     const sync = this.sync();
-    const forOthers = this.mine.map((sel) => sync.selectionForOthers(sel));
-    const selections = forOthers.map(({ anchor, head }) => ({ anchor, head }));
+    if (!refresh && this.shownAsIs(sync)) return;
+    const rev = sync.rev;
+    const selections = this.mine.map((sel) => {
+      const { anchor, head } = sync.selectionForOthers(sel);
+      return { anchor, head };
+    });
+    const published = this.published;
+    if (published !== undefined && published.rev === rev && sameSelections(published.selections, selections)) return;
+    this.published = { rev, selections };
+    this.sending = true;
+    this.lastSentAt = Date.now();
     this.convex
       .mutation(api.presence.update, {
         ...this.auth,
         clientId: this.clientId,
         name: this.user.name,
         color: this.user.color,
-        rev: sync.rev,
+        rev,
         selections,
       })
-      .catch(() => {
-        // Presence is best effort; the next heartbeat tries again.
+      .catch((e: unknown) => {
+        // Not shown to teammates: the next move or heartbeat publishes again.
+        this.published = undefined;
+        this.log(`Publishing presence in note ${this.auth.noteId} failed: ${String(e)}`);
       })
       .finally(() => {
-        this.publishing = false;
-        if (this.republish) {
-          this.republish = false;
-          this.publish();
-        }
+        this.sending = false;
+        this.pump();
+      });
+  }
+
+  /** Says we are still here; if the server had dropped us (we were silent too long), publishes us again. */
+  private beat(): void {
+    if (this.disposed || this.beating) return;
+    this.beating = true;
+    this.convex
+      .mutation(api.presence.heartbeat, { ...this.auth, clientId: this.clientId })
+      .then((present) => {
+        if (present || this.disposed) return;
+        this.published = undefined;
+        this.request(true);
+      })
+      .catch((e: unknown) => this.log(`Presence heartbeat in note ${this.auth.noteId} failed: ${String(e)}`))
+      .finally(() => {
+        this.beating = false;
       });
   }
 
