@@ -1,123 +1,326 @@
 /**
- * Keystroke-to-screen latency between real sessions: N clients on one note, each typing
- * 5 keys/s, through the real ConvexClient and the local backend (run as its own process,
- * as in use). Each keystroke is a unique private-use character, so every other client can
- * tell exactly when that key reached its text. Then the same through a proxy that adds
- * 100 ms each way.
+ * Keystroke-to-screen latency between real sessions, ours side by side with the peer users
+ * would pick instead (Yjs over the stock y-websocket relay), in one run. N clients on one
+ * note, each typing 5 unique keys a second on a fixed schedule; the clients are spread
+ * over several processes; each server (our local backend, the relay) runs as its own
+ * process and its CPU time and memory are read from /proc. Rows: 2, 10, 50 clients on
+ * loopback and 50 through a proxy adding 100 ms each way.
  *
- * npm run bench:clients [-- --seconds 8 --clients 2,10,50 --delays 0,100]
+ * Honest counting: every (key, other client) pair is expected. A pair not delivered when
+ * the row ends (typing time + drain) is shown, and counted in the percentiles as at least
+ * the time it had left (row end − typed). Keys are typed on a schedule, not setInterval; a
+ * key typed late is still typed, and the lateness is reported.
+ *
+ * Then the fixed cost: 2 clients of ours against a backend with timestamps
+ * (bench/tracedServer.ts), broken down hop by hop.
+ *
+ * npm run bench:clients [-- --seconds 8 --drain 2 --rows 2,10,50,50+100 --procs 5 --systems ours,yjs --breakdown 1]
  */
-import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { fork, spawn, type ChildProcess } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import type { ConvexClient } from "convex/browser";
 import { connect } from "../client/connect";
 import { createSpace, Space } from "../client/space";
-import type { NoteSession } from "../client/types";
-import { editsFromOp, OpBuilder } from "../sync/textOp";
-import { TcpProxy } from "../test/support/tcpProxy";
+import { TcpProxy } from "../harness/tcpProxy";
+import { hopBreakdown, printHops } from "./lib/breakdown";
+import { monoMs } from "./lib/clock";
+import { cpuMs, rssMb } from "./lib/procStats";
+import type { ServerTrace } from "./lib/serverTrace";
+import { formatMs, percentile } from "./lib/stats";
+import { CODE_SPACE, type Arrival, type ClientFrames, type FromWorker, type System, type Target, type ToWorker, type Typed } from "./lib/workerProtocol";
 
 // scripts/run-ts.mjs runs a bundled copy elsewhere but keeps argv[1] as this file.
 const repo = path.resolve(path.dirname(process.argv[1] ?? "bench/clients.ts"), "..");
 const { values } = parseArgs({
   options: {
     seconds: { type: "string", default: "8" },
-    clients: { type: "string", default: "2,10,50" },
-    delays: { type: "string", default: "0,100" },
+    drain: { type: "string", default: "2" },
+    rows: { type: "string", default: "2,10,50,50+100" },
+    procs: { type: "string", default: "5" },
+    systems: { type: "string", default: "ours,yjs" },
+    breakdown: { type: "string", default: "1" },
   },
 });
-const seconds = Number(values.seconds);
-const counts = values.clients.split(",").map(Number);
+const SECONDS = Number(values.seconds);
+const DRAIN_SECONDS = Number(values.drain);
 const KEYS_PER_SECOND = 5;
-const PRIVATE_USE_START = 0xe000;
-const PRIVATE_USE_SIZE = 6400;
-
-async function startServer(): Promise<{ url: string; stop: () => void; dataDir: string }> {
-  const dataDir = mkdtempSync(path.join(tmpdir(), "shared-notes-bench-"));
-  const child = spawn(process.execPath, [path.join(repo, "bin/shared-notes.mjs"), "serve", "--port", "0", "--data", dataDir], {
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = "";
-    child.stdout.on("data", (d: Buffer) => {
-      out += d.toString();
-      const m = /listening on (\S+)/.exec(out);
-      if (m) resolve(m[1]!);
-    });
-    child.on("exit", (code) => reject(new Error(`serve exited with ${code}`)));
-  });
-  return { url, dataDir, stop: () => child.kill("SIGTERM") };
+const PROCS = Number(values.procs);
+const SYSTEMS = values.systems.split(",") as System[];
+const ROWS = values.rows.split(",").map((r) => {
+  const [clients, delay] = r.split("+").map(Number);
+  return { clients: clients!, delayMs: delay ?? 0 };
+});
+const keysPerClient = Math.round(SECONDS * KEYS_PER_SECOND);
+for (const row of ROWS) {
+  if (row.clients * keysPerClient > CODE_SPACE) throw new Error(`${row.clients} clients × ${keysPerClient} keys do not fit in ${CODE_SPACE} unique characters`);
 }
+const sleepUntil = (t: number): Promise<void> => new Promise((r) => setTimeout(r, Math.max(0, t - monoMs())));
 
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
-
-async function run(serverUrl: string, clientUrl: string, n: number): Promise<{ p50: number; p99: number; samples: number }> {
-  const admin = connect(serverUrl);
-  const creds = await createSpace(admin);
-  const noteId = await new Space(admin, creds).create(`bench ${n}`);
-  const convexes: ConvexClient[] = [];
-  const sessions: NoteSession[] = [];
-  for (let i = 0; i < n; i++) {
-    const convex = connect(clientUrl);
-    convexes.push(convex);
-    sessions.push(await new Space(convex, creds).open(noteId, { user: { name: `bench${i}`, color: "#888888" }, presence: false }));
-  }
-  const sentAt = new Map<number, number>();
-  const latencies: number[] = [];
-  for (const s of sessions) {
-    s.onRemoteOp((op) => {
-      const now = performance.now();
-      for (const edit of editsFromOp(op)) {
-        for (const ch of edit.insert) {
-          const sent = sentAt.get(ch.charCodeAt(0));
-          if (sent !== undefined) latencies.push(now - sent);
-        }
+/** A child process started from a TypeScript entry, with an IPC channel. */
+class Worker {
+  private waiting: Array<(m: FromWorker) => void> = [];
+  private constructor(readonly child: ChildProcess) {
+    child.on("message", (m: FromWorker) => {
+      if (m.type === "error") {
+        console.error(`client process ${child.pid} failed: ${m.message}`);
+        process.exit(1);
       }
+      this.waiting.shift()?.(m);
     });
   }
-  let key = 0;
-  const timers = sessions.map((s, i) =>
-    setTimeout(() => {
-      const tick = (): void => {
-        const code = PRIVATE_USE_START + (key++ % PRIVATE_USE_SIZE);
-        sentAt.set(code, performance.now());
-        const at = s.text.length;
-        s.applyLocal(new OpBuilder().retain(at).insert(String.fromCharCode(code)).build());
-      };
-      const interval = setInterval(tick, 1000 / KEYS_PER_SECOND);
-      timers.push(interval);
-    }, (i * 1000) / KEYS_PER_SECOND / n),
-  );
-  await new Promise((r) => setTimeout(r, seconds * 1000));
-  for (const t of timers) clearTimeout(t);
-  await Promise.all(sessions.map((s) => s.flush()));
-  await new Promise((r) => setTimeout(r, 1000));
-  for (const s of sessions) await s.close();
-  await Promise.all([...convexes, admin].map((c) => c.close()));
-  latencies.sort((a, b) => a - b);
-  return { p50: percentile(latencies, 50), p99: percentile(latencies, 99), samples: latencies.length };
+  static async start(): Promise<Worker> {
+    const child = fork(path.join(repo, "scripts/run-ts.mjs"), [path.join(repo, "bench/clientWorker.ts")], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
+    const worker = new Worker(child);
+    await worker.next();
+    return worker;
+  }
+  next(): Promise<FromWorker> {
+    return new Promise((resolve) => this.waiting.push(resolve));
+  }
+  async ask(message: ToWorker): Promise<FromWorker> {
+    const reply = this.next();
+    this.child.send(message);
+    return await reply;
+  }
+  tell(message: ToWorker): void {
+    this.child.send(message);
+  }
 }
 
-const server = await startServer();
+type Server = { url: string; pid: number; child: ChildProcess; stop(): void };
+
+async function waitForLine(child: ChildProcess, pattern: RegExp, what: string): Promise<RegExpExecArray> {
+  return await new Promise((resolve, reject) => {
+    let out = "";
+    child.stdout!.on("data", (d: Buffer) => {
+      out += d.toString();
+      const m = pattern.exec(out);
+      if (m) resolve(m);
+    });
+    child.on("exit", (code) => reject(new Error(`${what} exited with ${code}: ${out}`)));
+  });
+}
+
+async function startOurs(dataDir: string): Promise<Server> {
+  const child = spawn(process.execPath, [path.join(repo, "bin/shared-notes.mjs"), "serve", "--port", "0", "--data", dataDir], { stdio: ["ignore", "pipe", "inherit"] });
+  const m = await waitForLine(child, /listening on (\S+)/, "shared-notes serve");
+  return { url: m[1]!, pid: child.pid!, child, stop: () => child.kill("SIGTERM") };
+}
+
+async function startTraced(dataDir: string): Promise<Server> {
+  const child = fork(path.join(repo, "scripts/run-ts.mjs"), [path.join(repo, "bench/tracedServer.ts"), "--data", dataDir], { stdio: ["ignore", "pipe", "inherit", "ipc"] });
+  const m = await waitForLine(child, /listening on (\S+)/, "traced backend");
+  return { url: m[1]!, pid: child.pid!, child, stop: () => child.kill("SIGTERM") };
+}
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
+  const port = (s.address() as { port: number }).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+/** The stock relay (`y-websocket` bin of @y/websocket-server), in memory, as its own process. */
+async function startRelay(): Promise<Server> {
+  const port = await freePort();
+  const bin = path.join(repo, "node_modules/@y/websocket-server/src/server.js");
+  const child = spawn(process.execPath, [bin], { stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, HOST: "127.0.0.1", PORT: String(port) } });
+  await waitForLine(child, /running at/, "y-websocket relay");
+  return { url: `http://127.0.0.1:${port}`, pid: child.pid!, child, stop: () => child.kill("SIGTERM") };
+}
+
+type RowResult = {
+  system: System;
+  clients: number;
+  delayMs: number;
+  keysScheduled: number;
+  keysTyped: number;
+  keysPerSecondPerClient: number;
+  lateP99Ms: number;
+  pairsExpected: number;
+  pairsDelivered: number;
+  pairsNotDelivered: number;
+  p50: number;
+  p99: number;
+  max: number;
+  sameTextAtEnd: boolean;
+  serverCpuPercent: number;
+  serverCpuMsPerKey: number;
+  serverRssMb: number;
+  benchCpuPercent: number;
+};
+
+let rowNumber = 0;
+
+async function runRow(system: System, server: Server, workers: Worker[], clients: number, delayMs: number, trace = false) {
+  const port = Number(new URL(server.url).port);
+  const proxy = delayMs ? await new TcpProxy({ targetPort: port, delayMs }).start() : undefined;
+  const base = proxy?.url ?? server.url;
+  let target: Target;
+  if (system === "ours") {
+    const admin = connect(server.url);
+    const creds = await createSpace(admin);
+    const noteId = await new Space(admin, creds).create(`bench ${++rowNumber}`);
+    await admin.close();
+    target = { system, url: base, ...creds, noteId };
+  } else {
+    target = { system, url: base.replace(/^http/, "ws"), room: `bench-${++rowNumber}` };
+  }
+  const used = workers.slice(0, Math.min(clients, workers.length));
+  await Promise.all(
+    used.map((w, p) =>
+      w.ask({
+        type: "setup",
+        target,
+        clients: Array.from({ length: clients }, (_, i) => i).filter((i) => i % used.length === p),
+        totalClients: clients,
+        keysPerClient,
+        trace,
+      }),
+    ),
+  );
+  const t0 = monoMs() + 300;
+  for (const w of used) w.tell({ type: "start", t0, keysPerSecond: KEYS_PER_SECOND });
+  await sleepUntil(t0);
+  const cpu0 = cpuMs(server.pid);
+  const benchCpu0 = used.reduce((s, w) => s + cpuMs(w.child.pid!), 0);
+  const rowEnd = t0 + (SECONDS + DRAIN_SECONDS) * 1000;
+  await sleepUntil(rowEnd);
+  const cpu = cpuMs(server.pid) - cpu0;
+  const benchCpu = used.reduce((s, w) => s + cpuMs(w.child.pid!), 0) - benchCpu0;
+  const rss = rssMb(server.pid).now;
+  const results = (await Promise.all(used.map((w) => w.ask({ type: "stop" })))).filter((r) => r.type === "result");
+  await proxy?.close();
+
+  const typed: Typed[] = results.flatMap((r) => r.typed);
+  const arrivals: Arrival[] = results.flatMap((r) => r.arrivals).filter((a) => a.at <= rowEnd);
+  const frames: ClientFrames[] = results.flatMap((r) => r.frames);
+  const texts = results.flatMap((r) => r.texts.map((t) => t.text));
+  const typedAt = new Map(typed.map((t) => [t.code, t]));
+  const latencies: number[] = [];
+  const delivered = new Set<string>();
+  for (const a of arrivals) {
+    const key = typedAt.get(a.code);
+    if (!key || key.client === a.client || delivered.has(`${a.code}:${a.client}`)) continue;
+    delivered.add(`${a.code}:${a.client}`);
+    latencies.push(a.at - key.at);
+  }
+  const pairsExpected = typed.length * (clients - 1);
+  const notDelivered = pairsExpected - delivered.size;
+  // Each pair not delivered counts as (at least) the time it had left before the row ended.
+  for (const key of typed) {
+    for (let c = 0; c < clients; c++) if (c !== key.client && !delivered.has(`${key.code}:${c}`)) latencies.push(rowEnd - key.at);
+  }
+  latencies.sort((a, b) => a - b);
+  const late = typed.map((t) => t.lateMs).sort((a, b) => a - b);
+  const lastTyped = typed.reduce((m, t) => Math.max(m, t.at), t0);
+  const result: RowResult = {
+    system,
+    clients,
+    delayMs,
+    keysScheduled: clients * keysPerClient,
+    keysTyped: typed.length,
+    keysPerSecondPerClient: typed.length / clients / ((lastTyped - t0) / 1000 + 1 / KEYS_PER_SECOND),
+    lateP99Ms: percentile(late, 99),
+    pairsExpected,
+    pairsDelivered: delivered.size,
+    pairsNotDelivered: notDelivered,
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    max: latencies[latencies.length - 1] ?? Number.NaN,
+    sameTextAtEnd: texts.every((t) => t === texts[0]),
+    serverCpuPercent: (cpu / (rowEnd - t0)) * 100,
+    serverCpuMsPerKey: cpu / Math.max(1, typed.length),
+    serverRssMb: rss,
+    benchCpuPercent: (benchCpu / (rowEnd - t0)) * 100,
+  };
+  return { result, typed, arrivals, frames };
+}
+
+const SYSTEM_NAMES: Record<System, string> = { ours: "ours", yjs: "Yjs+relay" };
+const link = (delayMs: number): string => (delayMs ? `+${delayMs} ms each way` : "loopback");
+
+function printRow(r: RowResult): void {
+  const cells = [
+    link(r.delayMs).padEnd(16),
+    String(r.clients).padStart(3),
+    SYSTEM_NAMES[r.system].padEnd(9),
+    `${r.keysTyped}/${r.keysScheduled}`.padStart(9),
+    r.keysPerSecondPerClient.toFixed(2).padStart(5),
+    formatMs(r.lateP99Ms).padStart(6),
+    String(r.pairsDelivered).padStart(8),
+    String(r.pairsNotDelivered).padStart(7),
+    formatMs(r.p50).padStart(7),
+    formatMs(r.p99).padStart(7),
+    formatMs(r.max).padStart(7),
+    (r.sameTextAtEnd ? "yes" : "NO").padStart(4),
+    `${r.serverCpuPercent.toFixed(0)}%`.padStart(5),
+    r.serverCpuMsPerKey.toFixed(2).padStart(6),
+    r.serverRssMb.toFixed(0).padStart(5),
+    `${r.benchCpuPercent.toFixed(0)}%`.padStart(6),
+  ];
+  console.log(cells.join(" "));
+}
+
+const workers: Worker[] = [];
+for (let i = 0; i < PROCS; i++) workers.push(await Worker.start()); // one at a time: they share run-ts's output file
+const dataDir = mkdtempSync(path.join(tmpdir(), "shared-notes-bench-"));
+const servers: Partial<Record<System, Server>> = {};
+const results: RowResult[] = [];
+let breakdown: ReturnType<typeof hopBreakdown> | undefined;
 try {
-  console.log(`keystroke → applied in the other clients (${KEYS_PER_SECOND} keys/s per client, ${seconds} s per row)\n`);
-  console.log("link                  clients   samples    p50 ms    p99 ms");
-  for (const delay of values.delays.split(",").map(Number)) {
-    for (const n of counts) {
-      const port = Number(new URL(server.url).port);
-      const proxy = delay ? await new TcpProxy({ targetPort: port, delayMs: delay }).start() : undefined;
-      const r = await run(server.url, proxy?.url ?? server.url, n);
-      await proxy?.close();
-      const link = delay ? `+${delay} ms each way` : "loopback";
-      console.log(`${link.padEnd(20)} ${String(n).padStart(8)} ${String(r.samples).padStart(9)} ${r.p50.toFixed(1).padStart(9)} ${r.p99.toFixed(1).padStart(9)}`);
+  if (SYSTEMS.includes("ours")) servers.ours = await startOurs(path.join(dataDir, "ours"));
+  if (SYSTEMS.includes("yjs")) servers.yjs = await startRelay();
+  console.log(
+    `keystroke → applied in every other client: ${KEYS_PER_SECOND} keys/s per client on a fixed schedule, ${SECONDS} s of typing + ${DRAIN_SECONDS} s drain per row, clients over ${PROCS} processes`,
+  );
+  console.log("pairs not delivered by the row's end count as (at least) the time they had left; server CPU/RSS from /proc\n");
+  console.log(
+    "link              n  system       typed  k/s/c  late99  pairs ok  not ok     p50     p99     max same  srvCPU ms/key  RSS  benchCPU",
+  );
+  for (const row of ROWS) {
+    for (const system of SYSTEMS) {
+      const { result } = await runRow(system, servers[system]!, workers, row.clients, row.delayMs);
+      results.push(result);
+      printRow(result);
+    }
+  }
+  console.log("\nside by side (p50 / p99 ms, undelivered pairs included):");
+  for (const row of ROWS) {
+    const of = (s: System) => results.find((r) => r.system === s && r.clients === row.clients && r.delayMs === row.delayMs);
+    const [ours, yjs] = [of("ours"), of("yjs")];
+    const show = (r?: RowResult) => (r ? `${formatMs(r.p50)} / ${formatMs(r.p99)}  (${r.serverCpuMsPerKey.toFixed(2)} CPU ms/key)` : "—");
+    console.log(`  ${link(row.delayMs).padEnd(16)} ${String(row.clients).padStart(3)} clients   ours ${show(ours).padEnd(36)} Yjs+relay ${show(yjs)}`);
+  }
+
+  if (values.breakdown !== "0" && SYSTEMS.includes("ours")) {
+    const traced = await startTraced(path.join(dataDir, "traced"));
+    try {
+      const run = await runRow("ours", traced, workers, 2, 0, true);
+      const dumped = await new Promise<{ trace: ServerTrace; tracesRuns: boolean }>((resolve) => {
+        traced.child.once("message", (m: { trace: ServerTrace; tracesRuns: boolean }) => resolve(m));
+        traced.child.send({ type: "dump" });
+      });
+      breakdown = hopBreakdown(run.typed, run.arrivals, run.frames, dumped.trace);
+      console.log(
+        `\nours, 2 clients on loopback, backend with timestamps (p50 ${formatMs(run.result.p50)} / p99 ${formatMs(run.result.p99)} ms; ${breakdown.keys} keys traced end to end, ${breakdown.missing} not matched${dumped.tracesRuns ? "" : "; function runs not timed: the runtime has no invoke to wrap"}):`,
+      );
+      printHops("  where the time goes between typing a key and the other client applying it", breakdown.hops);
+    } finally {
+      traced.stop();
     }
   }
 } finally {
-  server.stop();
-  rmSync(server.dataDir, { recursive: true, force: true });
+  for (const s of Object.values(servers)) s.stop();
+  for (const w of workers) w.child.kill("SIGTERM");
+  rmSync(dataDir, { recursive: true, force: true });
 }
+mkdirSync(path.join(repo, "test-results"), { recursive: true });
+writeFileSync(
+  path.join(repo, "test-results", "bench-clients.json"),
+  `${JSON.stringify({ seconds: SECONDS, drainSeconds: DRAIN_SECONDS, procs: PROCS, rows: results, breakdown: breakdown?.hops.map((h) => ({ name: h.name, p50: percentile([...h.values].sort((a, b) => a - b), 50) })) }, null, 2)}\n`,
+);

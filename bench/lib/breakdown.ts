@@ -1,0 +1,94 @@
+/**
+ * Where the time goes between one client typing a key and another applying it: joins the
+ * typing process's, the server's and the receiving process's timestamps (one monotonic
+ * clock) key by key. Bench keys are unique characters, so each frame, function run and
+ * push that carries a key is found by content, not guessed from timing; only the COMMIT
+ * and query re-runs (which carry no key) are matched by time.
+ */
+import type { Arrival, ClientFrames, Typed } from "./workerProtocol";
+import type { ServerTrace } from "./serverTrace";
+import { formatMs, percentile } from "./stats";
+
+export type Hop = { name: string; values: number[] };
+
+function firstIndexed(pairs: Array<[number, number]>): Map<number, number> {
+  const m = new Map<number, number>();
+  for (const [code, at] of pairs) if (!m.has(code)) m.set(code, at);
+  return m;
+}
+
+/** Hops for every key that completed the path sender → server → one other client. */
+export function hopBreakdown(typed: Typed[], arrivals: Arrival[], frames: ClientFrames[], server: ServerTrace): { hops: Hop[]; keys: number; missing: number } {
+  const sentAt = new Map(frames.map((f) => [f.client, firstIndexed(f.sent)]));
+  const receivedAt = new Map(frames.map((f) => [f.client, firstIndexed(f.received)]));
+  const names = [
+    "typed → submission leaves the client",
+    "→ server reads the frame",
+    "→ ops:submit starts (queue, group)",
+    "ops:submit runs",
+    "→ COMMIT starts (rest of the group)",
+    "COMMIT (fsync)",
+    "→ push to the other client sent",
+    "   of which query re-runs",
+    "   of which the rest (diff, serialise, other work)",
+    "→ other client reads the push",
+    "→ applied in the other client",
+    "total",
+  ];
+  const hops: Hop[] = names.map((name) => ({ name, values: [] }));
+  const frameIn = new Map<number, { at: number; conn: number }>();
+  for (const f of server.frames) {
+    if (f.dir !== "in" || f.type !== "Mutation") continue;
+    for (const code of f.codes) if (!frameIn.has(code)) frameIn.set(code, { at: f.at, conn: f.conn });
+  }
+  const runOf = new Map<number, { start: number; end: number }>();
+  for (const r of server.runs) for (const code of r.codes) if (!runOf.has(code)) runOf.set(code, r);
+  const queries = server.runs.filter((r) => r.kind === "query");
+  const commits = [...server.commits].sort((a, b) => a.start - b.start);
+  const typedByCode = new Map(typed.map((t) => [t.code, t]));
+  let keys = 0;
+  let missing = 0;
+  for (const a of arrivals) {
+    const key = typedByCode.get(a.code);
+    const sent = key && sentAt.get(key.client)?.get(a.code);
+    const inbound = frameIn.get(a.code);
+    const run = runOf.get(a.code);
+    const commit = run && commits.find((c) => c.start >= run.end);
+    const push =
+      inbound &&
+      server.frames.find((f) => f.dir === "out" && f.type === "Transition" && f.conn !== inbound.conn && f.codes.includes(a.code));
+    const received = receivedAt.get(a.client)?.get(a.code);
+    if (!key || sent === undefined || !inbound || !run || !commit || !push || received === undefined) {
+      missing++;
+      continue;
+    }
+    keys++;
+    const rerun = queries.reduce((sum, q) => sum + Math.max(0, Math.min(q.end, push.at) - Math.max(q.start, commit.end)), 0);
+    const values = [
+      sent - key.at,
+      inbound.at - sent,
+      run.start - inbound.at,
+      run.end - run.start,
+      commit.start - run.end,
+      commit.end - commit.start,
+      push.at - commit.end,
+      rerun,
+      push.at - commit.end - rerun,
+      received - push.at,
+      a.at - received,
+      a.at - key.at,
+    ];
+    values.forEach((v, i) => hops[i]!.values.push(v));
+  }
+  return { hops, keys, missing };
+}
+
+export function printHops(title: string, hops: Hop[]): void {
+  console.log(title);
+  console.log(`  ${"hop".padEnd(52)} ${"p50".padStart(7)} ${"mean".padStart(7)} ${"p90".padStart(7)}  ms`);
+  for (const hop of hops) {
+    const sorted = [...hop.values].sort((a, b) => a - b);
+    const mean = sorted.reduce((s, v) => s + v, 0) / Math.max(1, sorted.length);
+    console.log(`  ${hop.name.padEnd(52)} ${formatMs(percentile(sorted, 50)).padStart(7)} ${formatMs(mean).padStart(7)} ${formatMs(percentile(sorted, 90)).padStart(7)}`);
+  }
+}

@@ -1,0 +1,103 @@
+/**
+ * Timestamps inside a running local backend, taken without changing it: the trace wraps
+ * the three things every keystroke passes through — the `ws` socket (frames in and out),
+ * the function runtime (each query/mutation run) and SQLite (each COMMIT, i.e. the fsync) —
+ * and keeps a log on the shared monotonic clock. Only for benchmarks: it costs time.
+ */
+import Database from "better-sqlite3";
+import { WebSocket } from "ws";
+import { monoMs } from "./clock";
+import { benchCodesIn } from "./workerProtocol";
+
+export type Frame = {
+  at: number;
+  conn: number;
+  dir: "in" | "out";
+  type: string;
+  /** Mutation frames: the function called. */
+  udfPath?: string;
+  /** ModifyQuerySet frames: the queries added, by id. Transition frames: the queries updated. */
+  queries?: Array<{ queryId: number; udfPath?: string }>;
+  /** Bench keys (private-use characters) the frame carries. */
+  codes: number[];
+};
+export type Run = { udfPath: string; kind: string; start: number; end: number; codes: number[] };
+export type Commit = { start: number; end: number };
+export type ServerTrace = { frames: Frame[]; runs: Run[]; commits: Commit[] };
+
+type Invoke = (this: unknown, udfPath: string, kind: string, args: unknown, ...rest: unknown[]) => Promise<unknown>;
+
+const trace: ServerTrace = { frames: [], runs: [], commits: [] };
+const connIds = new WeakMap<object, number>();
+let nextConn = 1;
+
+function connOf(socket: object): number {
+  let id = connIds.get(socket);
+  if (id === undefined) connIds.set(socket, (id = nextConn++));
+  return id;
+}
+
+function describe(text: string, dir: "in" | "out", conn: number): Frame {
+  const frame: Frame = { at: monoMs(), conn, dir, type: /"type":"(\w+)"/.exec(text)?.[1] ?? "?", codes: benchCodesIn(text) };
+  if (frame.type === "Mutation") frame.udfPath = /"udfPath":"([^"]+)"/.exec(text)?.[1];
+  if (frame.type === "ModifyQuerySet" || frame.type === "Transition") {
+    const parsed = JSON.parse(text) as { modifications: Array<{ type: string; queryId: number; udfPath?: string }> };
+    frame.queries = parsed.modifications
+      .filter((m) => m.type === "Add" || m.type === "QueryUpdated")
+      .map((m) => (m.udfPath ? { queryId: m.queryId, udfPath: m.udfPath } : { queryId: m.queryId }));
+  }
+  return frame;
+}
+
+/**
+ * Installs the wrappers. `runtimePrototype` is the backend's Runtime.prototype from the
+ * same bundle as the backend that will run (a copy from another bundle would not be the
+ * one called); when it has no `invoke`, function runs are simply not timed.
+ */
+export function installServerTrace(runtimePrototype: object | undefined): ServerTrace {
+  const wsProto = WebSocket.prototype as unknown as {
+    send: (data: unknown, ...rest: unknown[]) => void;
+    emit: (event: string | symbol, ...args: unknown[]) => boolean;
+  };
+  const send = wsProto.send;
+  wsProto.send = function (this: object, data: unknown, ...rest: unknown[]) {
+    if (typeof data === "string") trace.frames.push(describe(data, "out", connOf(this)));
+    return send.call(this, data, ...rest);
+  };
+  const emit = wsProto.emit;
+  wsProto.emit = function (this: object, event: string | symbol, ...args: unknown[]) {
+    if (event === "message" && args[1] === false) trace.frames.push(describe(String(args[0]), "in", connOf(this)));
+    return emit.call(this, event, ...args);
+  };
+  const dbProto = Database.prototype as unknown as { exec: (sql: string) => unknown };
+  const exec = dbProto.exec;
+  dbProto.exec = function (this: unknown, sql: string) {
+    if (!sql.startsWith("COMMIT")) return exec.call(this, sql);
+    const start = monoMs();
+    const result = exec.call(this, sql);
+    trace.commits.push({ start, end: monoMs() });
+    return result;
+  };
+  const runtime = runtimePrototype as { invoke?: Invoke } | undefined;
+  const invoke = runtime?.invoke;
+  if (runtime && invoke) {
+    runtime.invoke = async function (this: unknown, udfPath, kind, args, ...rest) {
+      const start = monoMs();
+      try {
+        return await invoke.call(this, udfPath, kind, args, ...rest);
+      } finally {
+        trace.runs.push({ udfPath, kind, start, end: monoMs(), codes: kind === "mutation" ? benchCodesIn(JSON.stringify(args)) : [] });
+      }
+    };
+  }
+  return trace;
+}
+
+/** Hands out what was logged so far and starts afresh. */
+export function takeServerTrace(): ServerTrace {
+  const taken = { frames: trace.frames, runs: trace.runs, commits: trace.commits };
+  trace.frames = [];
+  trace.runs = [];
+  trace.commits = [];
+  return taken;
+}
