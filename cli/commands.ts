@@ -9,7 +9,10 @@ import { joinLink } from "../client/joinLink";
 import { FilePendingStore } from "../client/pendingStore";
 import { createSpace, Space } from "../client/space";
 import type { NoteSession } from "../client/types";
-import { parseOptions, requireCredentials, UsageError, type CliOptions } from "./options";
+import { DEFAULT_WAIT_SECONDS, parseOptions, requireCredentials, UsageError, type CliOptions } from "./options";
+
+/** Exit status of a run whose edit is kept locally but not yet confirmed by the server. */
+export const EXIT_NOT_CONFIRMED = 3;
 
 export const USAGE = `usage: shared-notes <command> [--url URL] [--space ID --key KEY]
 
@@ -22,7 +25,12 @@ export const USAGE = `usage: shared-notes <command> [--url URL] [--space ID --ke
   rm <title>                   delete a note
 
 --url defaults to SHARED_NOTES_URL or the local backend; --space and --key default to
-SHARED_NOTES_SPACE and SHARED_NOTES_KEY.`;
+SHARED_NOTES_SPACE and SHARED_NOTES_KEY.
+
+append waits up to --wait SECONDS (SHARED_NOTES_WAIT, default ${DEFAULT_WAIT_SECONDS}) for the server to
+confirm the edit. If it cannot (the server is down or its disk is full), the edit stays
+in the pending store and is sent the next time shared-notes opens the note; the command
+then exits with status ${EXIT_NOT_CONFIRMED}.`;
 
 type Command = (options: CliOptions, convex: ConvexClient) => Promise<void>;
 
@@ -47,20 +55,23 @@ const commands: Record<string, Command> = {
     await spaceOf(options, convex).create(title);
   },
   cat: async (options, convex) => {
-    const session = await openByTitle(options, convex, "cat");
+    const { session } = await openByTitle(options, convex, "cat");
     process.stdout.write(session.text);
     await session.close();
   },
   append: async (options, convex) => {
     const title = needTitle(options, "append");
     const text = options.positional.length > 1 ? options.positional.slice(1).join(" ") : await readStdin();
-    const session = await openByTitle(options, convex, "append", title);
-    session.applyLocal(new OpBuilder().retain(session.text.length).insert(text).build());
-    await session.flush();
-    await session.close();
+    const { session, lastProblem } = await openByTitle(options, convex, "append", title);
+    try {
+      session.applyLocal(new OpBuilder().retain(session.text.length).insert(text).build());
+      await confirmed(session, options.waitMs, lastProblem);
+    } finally {
+      await session.close();
+    }
   },
   watch: async (options, convex) => {
-    const session = await openByTitle(options, convex, "watch");
+    const { session } = await openByTitle(options, convex, "watch");
     const out = process.stdout;
     const redraw = (): void => {
       if (out.isTTY) out.write(`\x1b[2J\x1b[H${session.text}`);
@@ -104,7 +115,7 @@ export async function runCli(argv: readonly string[]): Promise<number> {
     return 0;
   } catch (err) {
     process.stderr.write(`shared-notes ${name}: ${describe(err)}\n`);
-    return 1;
+    return err instanceof NotConfirmedError ? EXIT_NOT_CONFIRMED : 1;
   } finally {
     await convex?.close();
   }
@@ -143,14 +154,44 @@ async function requireNote(space: Space, title: string): Promise<string> {
   return noteId;
 }
 
-async function openByTitle(options: CliOptions, convex: ConvexClient, command: string, title = needTitle(options, command)): Promise<NoteSession> {
+interface OpenedNote {
+  readonly session: NoteSession;
+  /** The last problem the session reported (a refused submit, a failed save), for the error message. */
+  readonly lastProblem: () => string | undefined;
+}
+
+async function openByTitle(options: CliOptions, convex: ConvexClient, command: string, title = needTitle(options, command)): Promise<OpenedNote> {
   const space = spaceOf(options, convex);
   const noteId = await requireNote(space, title);
-  return await space.open(noteId, {
+  let problem: string | undefined;
+  const session = await space.open(noteId, {
     user: { name: process.env.USER ?? "cli", color: "#888888" },
     store: new FilePendingStore(pendingDir()),
     presence: command === "watch",
+    log: (message) => (problem = message),
   });
+  return { session, lastProblem: () => problem };
+}
+
+/** The edit is safe in the pending store, but this run could not deliver it. */
+class NotConfirmedError extends Error {
+  override name = "NotConfirmedError";
+}
+
+/** Waits up to `waitMs` for the server to confirm every edit of the session. */
+async function confirmed(session: NoteSession, waitMs: number, lastProblem: () => string | undefined): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const inTime = await Promise.race([
+    session.flush().then(() => true),
+    new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), waitMs))),
+  ]);
+  clearTimeout(timer);
+  if (inTime) return;
+  const problem = lastProblem();
+  throw new NotConfirmedError(
+    `the server has not confirmed the edit after ${waitMs / 1000} s${problem ? ` (last problem: ${problem})` : ""}. ` +
+      `It is kept in ${pendingDir()} and will be sent the next time shared-notes opens this note.`,
+  );
 }
 
 /** Where unconfirmed CLI edits wait across restarts. */

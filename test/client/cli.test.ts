@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { ChildProcess } from "node:child_process";
 import { cleanup, cli, newSpaceWithNote, startLocalBackend, tempDir } from "./helpers";
 import { freePort } from "../backend/helpers";
+import { DEFAULT_WAIT_SECONDS, parseOptions } from "../../cli/options";
 
 afterEach(cleanup);
 
@@ -55,5 +56,12 @@ describe("shared-notes CLI", () => {
     } finally {
       await backend.close();
     }
+  });
+
+  it("takes --wait in seconds (or SHARED_NOTES_WAIT) and refuses anything else", () => {
+    expect(parseOptions([], {}).waitMs).toBe(DEFAULT_WAIT_SECONDS * 1000);
+    expect(parseOptions(["--wait", "2.5"], {}).waitMs).toBe(2500);
+    expect(parseOptions([], { SHARED_NOTES_WAIT: "0" }).waitMs).toBe(0);
+    for (const bad of ["soon", "-1", ""]) expect(() => parseOptions([`--wait=${bad}`], {})).toThrow(/--wait takes a number of seconds/);
   });
 });
