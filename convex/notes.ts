@@ -1,18 +1,18 @@
 import { v } from "convex/values";
 import { checksum } from "../sync/checksum";
 import type { Id } from "./_generated/dataModel";
-import { mutation, query, type MutationCtx, type QueryCtx } from "./_generated/server";
-import { requireNote, requireSpace, requireText } from "./access";
+import type { MutationCtx, QueryCtx } from "./_generated/server";
+import { noteMutation, noteQuery, spaceMutation, spaceQuery } from "./access";
 import { fail } from "./errors";
 import {
   MAX_NOTE_BYTES,
   MAX_NOTES_PER_SPACE,
-  MAX_TITLE_LENGTH,
   REMOVE_BATCH,
   hasLoneSurrogate,
   utf8Bytes,
 } from "./limits";
 import { titleProblem } from "../sync/rules";
+import { createText, headText, readHead } from "./noteStore";
 import { noteSummaryValidator, openResultValidator } from "./schema";
 
 // Ids arrive as plain strings (`spaceId: v.string()`, `noteId: v.string()`): they come from
@@ -47,11 +47,10 @@ async function noteWithTitle(ctx: QueryCtx, spaceId: Id<"spaces">, title: string
 }
 
 /** The space's notes sorted by title (all of them: a space holds at most MAX_NOTES_PER_SPACE). */
-export const list = query({
-  args: { spaceId: v.string(), key: v.string() },
+export const list = spaceQuery({
+  args: {},
   returns: v.array(noteSummaryValidator),
-  handler: async (ctx, { spaceId, key }) => {
-    const space = await requireSpace(ctx, spaceId, key);
+  handler: async (ctx, _args, { space }) => {
     const notes = await ctx.db
       .query("notes")
       .withIndex("by_space_title", (q) => q.eq("spaceId", space._id))
@@ -61,11 +60,10 @@ export const list = query({
 });
 
 /** Creates a note at revision 0 with `text` (default empty). Titles are unique per space. */
-export const create = mutation({
-  args: { spaceId: v.string(), key: v.string(), title: v.string(), text: v.optional(v.string()) },
+export const create = spaceMutation({
+  args: { title: v.string(), text: v.optional(v.string()) },
   returns: v.id("notes"),
-  handler: async (ctx, args) => {
-    const space = await requireSpace(ctx, args.spaceId, args.key);
+  handler: async (ctx, args, { space }) => {
     const title = cleanTitle(args.title);
     const text = args.text ?? "";
     checkText(text);
@@ -81,17 +79,16 @@ export const create = mutation({
       fail("TOO_LARGE", `A space may hold at most ${MAX_NOTES_PER_SPACE} notes; remove some first.`);
     }
     const noteId = await ctx.db.insert("notes", { spaceId: space._id, title });
-    await ctx.db.insert("texts", { noteId, text, rev: 0, checksum: checksum(text) });
+    await createText(ctx, noteId, text);
     return noteId;
   },
 });
 
 /** Renames a note. Renaming to its own title is a no-op; another note's title is TITLE_TAKEN. */
-export const rename = mutation({
-  args: { spaceId: v.string(), key: v.string(), noteId: v.string(), title: v.string() },
+export const rename = noteMutation({
+  args: { title: v.string() },
   returns: v.null(),
-  handler: async (ctx, args) => {
-    const { space, note } = await requireNote(ctx, args.spaceId, args.key, args.noteId);
+  handler: async (ctx, args, { space, note }) => {
     const title = cleanTitle(args.title);
     if (title === note.title) return null;
     const clash = await noteWithTitle(ctx, space._id, title);
@@ -102,29 +99,31 @@ export const rename = mutation({
 });
 
 /** Finds a note by its exact (trimmed) title; null when there is none. */
-export const find = query({
-  args: { spaceId: v.string(), key: v.string(), title: v.string() },
+export const find = spaceQuery({
+  args: { title: v.string() },
   returns: v.union(v.id("notes"), v.null()),
-  handler: async (ctx, args) => {
-    const space = await requireSpace(ctx, args.spaceId, args.key);
+  handler: async (ctx, args, { space }) => {
     const note = await noteWithTitle(ctx, space._id, args.title.trim());
     return note === null ? null : note._id;
   },
 });
 
-/** The note's text at its head revision, with the revision and its checksum. */
-export const open = query({
-  args: { spaceId: v.string(), key: v.string(), noteId: v.string() },
+/**
+ * The note's text at its head revision, with the revision and its checksum: the latest
+ * snapshot plus the ops after it (convex/noteStore.ts).
+ */
+export const open = noteQuery({
+  args: {},
   returns: openResultValidator,
-  handler: async (ctx, args) => {
-    const { note } = await requireNote(ctx, args.spaceId, args.key, args.noteId);
-    const body = await requireText(ctx, note);
-    return { noteId: note._id, title: note.title, text: body.text, rev: body.rev, checksum: body.checksum };
+  handler: async (ctx, _args, { note }) => {
+    const head = await readHead(ctx, note._id);
+    const text = await headText(ctx, note._id, head);
+    return { noteId: note._id, title: note.title, text, rev: head.rev, checksum: checksum(text) };
   },
 });
 
 /**
- * Deletes up to `budget` rows of the note's ops and presence; returns how many it deleted.
+ * Deletes up to `budget` rows of the note's ops, snapshots and presence; returns how many it deleted.
  * Bounded so that one mutation stays far inside Convex's per-transaction limits.
  */
 async function deleteSome(ctx: MutationCtx, noteId: Id<"notes">, budget: number): Promise<number> {
@@ -133,14 +132,22 @@ async function deleteSome(ctx: MutationCtx, noteId: Id<"notes">, budget: number)
     .withIndex("by_note_rev", (q) => q.eq("noteId", noteId))
     .take(budget);
   for (const row of ops) await ctx.db.delete("ops", row._id);
-  const left = budget - ops.length;
+  let left = budget - ops.length;
   if (left <= 0) return ops.length;
+  // Few and large (up to 1 MB each): a handful per call keeps the mutation small.
+  const snapshots = await ctx.db
+    .query("snapshots")
+    .withIndex("by_note_rev", (q) => q.eq("noteId", noteId))
+    .take(Math.min(left, 8));
+  for (const row of snapshots) await ctx.db.delete("snapshots", row._id);
+  left -= snapshots.length;
+  if (snapshots.length === 8 || left <= 0) return budget;
   const presence = await ctx.db
     .query("presence")
     .withIndex("by_note_client", (q) => q.eq("noteId", noteId))
     .take(left);
   for (const row of presence) await ctx.db.delete("presence", row._id);
-  return ops.length + presence.length;
+  return ops.length + snapshots.length + presence.length;
 }
 
 /**
@@ -148,11 +155,10 @@ async function deleteSome(ctx: MutationCtx, noteId: Id<"notes">, budget: number)
  * reader gets NOT_FOUND); its op log and presence rows go in batches. Returns
  * `{done: false}` when rows remain: call again with the same arguments until `done`.
  */
-export const remove = mutation({
-  args: { spaceId: v.string(), key: v.string(), noteId: v.string() },
+export const remove = spaceMutation({
+  args: { noteId: v.string() },
   returns: v.object({ done: v.boolean() }),
-  handler: async (ctx, args) => {
-    const space = await requireSpace(ctx, args.spaceId, args.key);
+  handler: async (ctx, args, { space }) => {
     const noteId = ctx.db.normalizeId("notes", args.noteId);
     if (noteId === null) fail("NOT_FOUND", "There is no such note in this space.");
     const note = await ctx.db.get("notes", noteId);
@@ -168,11 +174,13 @@ export const remove = mutation({
       }
     } else {
       if (note.spaceId !== space._id) fail("NOT_FOUND", "There is no such note in this space.");
-      const body = await ctx.db
-        .query("texts")
-        .withIndex("by_note", (q) => q.eq("noteId", noteId))
-        .unique();
-      if (body !== null) await ctx.db.delete("texts", body._id);
+      for (const table of ["heads", "texts"] as const) {
+        const row = await ctx.db
+          .query(table)
+          .withIndex("by_note", (q) => q.eq("noteId", noteId))
+          .unique();
+        if (row !== null) await ctx.db.delete(table, row._id);
+      }
       await ctx.db.delete("notes", noteId);
     }
     // Only a full batch can leave rows behind; then one bounded look tells whether any did.
@@ -183,6 +191,10 @@ export const remove = mutation({
         .query("ops")
         .withIndex("by_note_rev", (q) => q.eq("noteId", noteId))
         .first()) !== null ||
+        (await ctx.db
+          .query("snapshots")
+          .withIndex("by_note_rev", (q) => q.eq("noteId", noteId))
+          .first()) !== null ||
         (await ctx.db
           .query("presence")
           .withIndex("by_note_client", (q) => q.eq("noteId", noteId))

@@ -5,12 +5,11 @@
 // installed, joined to that space, the note open. Prints the URL to open in a browser.
 //
 //   npm start                                   first user; owns the backend
-//   npm start -- --user Bob --port 8081         a second user on the same backend
+//   npm start -- --user NAME --port 8081        one more person on the same backend
 //   npm start -- --data DIR --backend-port P    elsewhere
 // Ctrl+C stops everything this process started.
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -20,7 +19,8 @@ import { vscodeAvailable } from './vscode-paths.mjs';
 const root = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const { values } = parseArgs({
   options: {
-    user: { type: 'string', default: process.env.SHARED_NOTES_USER_NAME || userInfo().username },
+    // Empty: the extension asks once on first join and keeps the answer in its settings.
+    user: { type: 'string', default: process.env.SHARED_NOTES_USER_NAME || gitUserName() },
     port: { type: 'string', default: '8080' },
     'backend-port': { type: 'string', default: '3210' },
     data: { type: 'string', default: join(root, '.data') },
@@ -32,6 +32,14 @@ if (values.help) {
   process.exit(0);
 }
 const say = (line) => console.log(`[start] ${line}`);
+
+function gitUserName() {
+  try {
+    return execFileSync('git', ['config', '--get', 'user.name'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    return '';
+  }
+}
 const dataDir = resolve(values.data);
 const backendPort = Number(values['backend-port']);
 const backendUrl = `http://127.0.0.1:${backendPort}`;
@@ -78,8 +86,8 @@ try {
 
   let space = existsSync(spaceFile) ? JSON.parse(readFileSync(spaceFile, 'utf8')) : undefined;
   if (!space || space.serverUrl !== backendUrl) {
-    const welcome = 'Welcome to Shared Notes!\n\nOpen this note in a second window (npm start -- --user Bob --port 8081)\nand type in both: every key shows up in the other at once.\n';
-    const creds = await server.createSpaceWithNote(backendUrl, 'Welcome', welcome);
+    const welcome = 'Welcome to Shared Notes!\n\nOpen this note in a second window (npm start -- --user NAME --port 8081)\nand type in both: every key shows up in the other at once.\n';
+    const creds = await server.createSpaceWithNote(backendUrl, 'Welcome', welcome, 'Demo space');
     space = { serverUrl: backendUrl, ...creds };
     mkdirSync(dataDir, { recursive: true });
     writeFileSync(spaceFile, `${JSON.stringify(space, null, 2)}\n`);
@@ -87,13 +95,13 @@ try {
   }
 
   const codeServer = await startCodeServer({
-    name: `demo-${values.user}`,
+    name: `demo-${values.user || values.port}`,
     port: Number(values.port),
     env: {
       SHARED_NOTES_SERVER_URL: backendUrl,
       SHARED_NOTES_SPACE_ID: space.spaceId,
       SHARED_NOTES_SPACE_KEY: space.key,
-      SHARED_NOTES_USER_NAME: values.user,
+      ...(values.user ? { SHARED_NOTES_USER_NAME: values.user } : {}),
     },
     installExtensions: [packaged.vsix],
   });
@@ -103,9 +111,13 @@ try {
   // the space is joined, so the tab shows the note's text, not an empty file).
   const note = `sharednotes:/${space.spaceId}/Welcome.md`;
   const payload = encodeURIComponent(JSON.stringify([['openFile', note]]));
-  console.log(`\n  ${values.user}'s VS Code, with the Welcome note open:\n  ${codeServer.url}/?ew=true&payload=${payload}\n`);
-  say(`join link for other tools: ${server.joinLink({ serverUrl: backendUrl, spaceId: space.spaceId, key: space.key })}`);
-  say(`a second user: npm start -- --user Bob --port ${Number(values.port) + 1}`);
+  const who = values.user ? `${values.user}'s` : 'Your';
+  console.log(`\n  ${who} VS Code, with the Welcome note open:\n  ${codeServer.url}/?ew=true&payload=${payload}\n`);
+  const join = { serverUrl: backendUrl, spaceId: space.spaceId, key: space.key, name: 'Demo space' };
+  say(`join link for desktop VS Code: ${server.joinLink(join)}`);
+  say(`join link for VS Code in a browser: ${server.webJoinLink(codeServer.url, join)}`);
+  say(`  (on another code-server with the extension, keep its address and use this link's /?payload=… part)`);
+  say(`one more person on this machine: npm start -- --user NAME --port ${Number(values.port) + 1}`);
   say('Ctrl+C stops it all');
   await new Promise(() => {});
 } catch (err) {

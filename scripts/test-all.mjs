@@ -17,7 +17,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const results = join(root, "test-results");
 
 const stages = [
-  { name: "lint", command: ["node", "scripts/lint.mjs"], read: readStageFile("lint"), optional: true },
+  { name: "lint", command: ["node", "scripts/lint.mjs"], read: readStageFile("lint") },
   { name: "unit", command: ["npx", "vitest", "run", "--reporter=default", "--reporter=json", `--outputFile=${join(results, "vitest-raw.json")}`], read: readVitest },
   { name: "vscode", command: ["node", "test/vscode/run-suites.mjs"], read: readStageFile("vscode"), needsVscode: true },
   { name: "e2e", command: ["node", "test/e2e/run.mjs"], read: readStageFile("e2e"), needsVscode: true },
@@ -49,7 +49,7 @@ rmSync(results, { recursive: true, force: true });
 mkdirSync(results, { recursive: true });
 
 const only = process.argv.slice(2);
-const wanted = stages.filter((s) => (only.length ? only.includes(s.name) : !s.optional || existsSync(join(root, s.command[1]))));
+const wanted = stages.filter((s) => !only.length || only.includes(s.name));
 
 /** Undefined once real VS Code is ready; otherwise why it is not. Set up at most once. */
 let vscodeProblem = null;

@@ -9,12 +9,12 @@ import type { SpaceCredentials } from "../../client/types";
 
 export { startBackend } from "../../backend/serve";
 export { TcpProxy } from "../support/tcpProxy";
-export { joinLink } from "../../client/joinLink";
+export { joinLink, webJoinLink } from "../../client/joinLink";
 
-export async function createSpaceWithNote(url: string, title: string, text = ""): Promise<SpaceCredentials> {
+export async function createSpaceWithNote(url: string, title: string, text = "", spaceName?: string): Promise<SpaceCredentials> {
   const convex = connect(url);
   try {
-    const creds = await createSpace(convex);
+    const creds = await createSpace(convex, spaceName);
     await new Space(convex, creds).create(title, text);
     return creds;
   } finally {

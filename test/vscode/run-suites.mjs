@@ -86,7 +86,7 @@ function emptyExtension() {
   return dir;
 }
 
-let exitCode = 1;
+let exitCode;
 try {
   const { ConvexHttpClient } = await import('convex/browser');
   const { anyApi } = await import('convex/server');
