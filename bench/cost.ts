@@ -279,6 +279,7 @@ function noteText(bytes: number): string {
 
 const fmt = (n: number, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) : "–");
 const kb = (bytes: number) => fmt(bytes / 1024, bytes / 1024 < 10 ? 2 : 1);
+const noteSize = (bytes: number) => `${fmt(bytes / 1000, 0)} kB`;
 
 function sum(filter: (name: string) => boolean): Cost {
   const total = zero();
@@ -287,6 +288,11 @@ function sum(filter: (name: string) => boolean): Cost {
     for (const k of Object.keys(total) as (keyof Cost)[]) total[k] += c[k];
   }
   return total;
+}
+
+/** The counts so far, apart from the live counters (runs still finishing keep adding to those). */
+function snapshot(): [string, Cost][] {
+  return [...costs].map(([name, c]) => [name, { ...c }]);
 }
 
 function pushTotal(filter: (name: string) => boolean): Pushes {
@@ -332,7 +338,7 @@ async function perKeystroke(url: string, size: number, n: number): Promise<Keyst
     reruns: sum((name) => name.startsWith("query ") && !isPresence(name)),
     syncPushes: pushTotal((name) => !isPresence(name)),
     presencePushes: pushTotal(isPresence),
-    functions: [...costs].sort(([a], [b]) => (a < b ? -1 : 1)),
+    functions: snapshot().sort(([a], [b]) => (a < b ? -1 : 1)),
   };
   await leave(members);
   await admin.close();
@@ -364,7 +370,7 @@ async function presenceRates(url: string): Promise<PresenceRow[]> {
       seconds: elapsed,
       writes: sum((name) => name.startsWith("mutation ") && isPresence(name)),
       pushes: pushTotal(isPresence),
-      functions: [...costs].filter(([name]) => isPresence(name)),
+      functions: snapshot().filter(([name]) => isPresence(name)),
     });
   };
   await measure(`${PRESENCE_CLIENTS} idle`, IDLE_SECONDS, () => sleep(IDLE_SECONDS * 1000));
@@ -389,7 +395,7 @@ function printKeystrokes(rows: KeystrokeRow[]): void {
   for (const r of rows) {
     const per = (n: number) => n / KEYS;
     console.log(
-      `| ${kb(r.size)} KB | ${r.clients} | ${fmt(per(r.mutation.docsRead))} | ${kb(per(r.mutation.bytesRead))} | ${fmt(per(r.mutation.docsWritten))} | ${kb(per(r.mutation.bytesWritten))} | ${fmt(per(r.reruns.docsRead))} | ${kb(per(r.reruns.bytesRead))} | ${fmt(per(r.syncPushes.count))} | ${kb(per(r.syncPushes.bytes))} | ${fmt(per(r.syncPushes.bytes) / r.clients, 0)} | ${fmt(per(r.presencePushes.count))} | ${kb(per(r.presencePushes.bytes))} |`,
+      `| ${noteSize(r.size)} | ${r.clients} | ${fmt(per(r.mutation.docsRead))} | ${kb(per(r.mutation.bytesRead))} | ${fmt(per(r.mutation.docsWritten))} | ${kb(per(r.mutation.bytesWritten))} | ${fmt(per(r.reruns.docsRead))} | ${kb(per(r.reruns.bytesRead))} | ${fmt(per(r.syncPushes.count))} | ${kb(per(r.syncPushes.bytes))} | ${fmt(per(r.syncPushes.bytes) / r.clients, 0)} | ${fmt(per(r.presencePushes.count))} | ${kb(per(r.presencePushes.bytes))} |`,
     );
   }
   console.log("\nBy function, per keystroke (calls, docs read / KB, docs written / KB):");
@@ -398,7 +404,7 @@ function printKeystrokes(rows: KeystrokeRow[]): void {
       ([name, c]) =>
         `${name} ${fmt(c.calls / KEYS, 2)}× r ${fmt(c.docsRead / KEYS)}/${kb(c.bytesRead / KEYS)} w ${fmt(c.docsWritten / KEYS)}/${kb(c.bytesWritten / KEYS)}${c.failed ? ` FAILED ${c.failed}` : ""}`,
     );
-    console.log(`  ${kb(r.size)} KB × ${r.clients}: ${parts.join("; ")}`);
+    console.log(`  ${noteSize(r.size)} × ${r.clients}: ${parts.join("; ")}`);
   }
 }
 
@@ -426,7 +432,7 @@ async function main(): Promise<void> {
     for (const size of sizes) {
       for (const n of clientCounts) {
         keystrokes.push(await perKeystroke(backend.url, size, n));
-        process.stderr.write(`measured ${kb(size)} KB × ${n}\n`);
+        process.stderr.write(`measured ${noteSize(size)} × ${n}\n`);
       }
     }
     printKeystrokes(keystrokes);
@@ -437,7 +443,7 @@ async function main(): Promise<void> {
     const failures = [...firstErrors];
     if (failures.length > 0) {
       console.log("\nFailed function runs (first error of each):");
-      for (const [name, message] of failures) console.log(`  ${name}: ${message.split("\n")[0]}`);
+      for (const [name, message] of failures) console.log(`  ${name}: ${message.split("\n").slice(0, 2).join(" ")}`);
     }
     if (presenceLog.length > 0) console.log(`\nClient log (${presenceLog.length} lines), first: ${presenceLog[0]}`);
   } finally {
