@@ -1,9 +1,11 @@
 import { execFile } from "node:child_process";
-import { userInfo } from "node:os";
 import * as vscode from "vscode";
 import { DEFAULT_SERVER_URL } from "../client/connect";
 import type { UserInfo } from "../client/types";
-import { colorProblem } from "../sync/rules";
+import { colorProblem, displayNameProblem } from "../sync/rules";
+
+/** Shown for someone who dismissed the question; they are asked again next time. */
+const ANONYMOUS = "Anonymous";
 
 const SECTION = "sharedNotes";
 
@@ -36,19 +38,35 @@ function gitUserName(): Promise<string | undefined> {
   });
 }
 
-function osUserName(): string {
-  try {
-    return userInfo().username || "Someone";
-  } catch {
-    return "Someone";
-  }
+/**
+ * Asks once for the name teammates will see and keeps it in the user's settings. An OS
+ * account name ("root", "ubuntu") would say nothing about who is typing.
+ */
+let asking: Promise<string | undefined> | undefined;
+let dismissed = false;
+function askForName(): Promise<string | undefined> {
+  if (dismissed) return Promise.resolve(undefined);
+  asking ??= (async () => {
+    const name = (
+      await vscode.window.showInputBox({
+        title: "Shared Notes: your name",
+        prompt: "Teammates see this name next to your cursor. You can change it in the setting sharedNotes.userName.",
+        ignoreFocusOut: true,
+        validateInput: (value) => displayNameProblem(value) ?? null,
+      })
+    )?.trim();
+    if (name) await vscode.workspace.getConfiguration(SECTION).update("userName", name, vscode.ConfigurationTarget.Global);
+    else dismissed = true; // asked again in the next window, not at every note
+    return name;
+  })().finally(() => (asking = undefined));
+  return asking;
 }
 
-/** Who we are to teammates: setting, then the environment, then git, then the OS user. */
+/** Who we are to teammates: setting, then the environment, then git, then asked once. */
 export async function currentUser(): Promise<UserInfo> {
   const config = vscode.workspace.getConfiguration(SECTION);
   const configuredName = config.get<string>("userName")?.trim();
-  const name = configuredName || process.env.SHARED_NOTES_USER_NAME || (await gitUserName()) || osUserName();
+  const name = configuredName || process.env.SHARED_NOTES_USER_NAME || (await gitUserName()) || (await askForName()) || ANONYMOUS;
   const configuredColor = config.get<string>("color")?.trim();
   const color = configuredColor && colorProblem(configuredColor) === undefined ? configuredColor : colorForName(name);
   return { name, color };
