@@ -1,9 +1,8 @@
-// Loads a project's convex/ directory: esbuild bundles every function module and the
-// schema into one CommonJS bundle (one copy of the `convex` package for all of them),
-// evaluated with `Convex` bound as a parameter, so the functions reach our syscall layer
-// without a process-wide global.
+// Loads a project's convex/ directory: esbuild bundles the modules of each realm (the
+// default Convex runtime, and "use node" files) into one CommonJS bundle each, with one
+// copy of the `convex` package per bundle that reaches our syscall layer through `Convex`.
 import { build } from "esbuild";
-import { readdirSync, statSync } from "node:fs";
+import { readdirSync, readFileSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
 
@@ -28,6 +27,7 @@ export type LoadedFunction = {
   kind: FunctionKind;
   isPublic: boolean;
   fn: RegisteredFunction;
+  realm: Realm;
 };
 
 /** The JSON shape of `defineSchema(...).export()`, narrowed to what we use. */
@@ -43,6 +43,9 @@ export type SchemaJson = {
 export type LoadedProject = {
   functions: Map<string, LoadedFunction>;
   schema: SchemaJson | null;
+  /** The default export of http.ts and crons.ts, if the project has them. */
+  http: unknown;
+  crons: unknown;
 };
 
 export interface ConvexGlobal {
@@ -73,54 +76,90 @@ function isRegistered(value: unknown): value is RegisteredFunction {
   return (f.isQuery === true || f.isMutation === true || f.isAction === true) && typeof f.exportArgs === "function";
 }
 
-/** Where the functions' console output goes (Convex returns it to the caller as log lines). */
-export type LogSink = { log(level: string, args: unknown[]): void };
+export type Realm = "isolate" | "node";
 
-function captureConsole(sink: LogSink): Pick<Console, "log" | "info" | "warn" | "error" | "debug"> {
-  const level = (name: string) => (...args: unknown[]) => sink.log(name, args);
-  return { log: level("log"), info: level("info"), warn: level("warn"), error: level("error"), debug: level("debug") };
+/** A project module starts with the "use node" directive: it runs in Node.js, not the Convex runtime. */
+export function usesNode(source: string): boolean {
+  return /^(?:\s|\/\/[^\n]*\n|\/\*[\s\S]*?\*\/)*["']use node["']/.test(source);
 }
 
-export async function loadProject(functionsDir: string, convex: ConvexGlobal, sink: LogSink): Promise<LoadedProject> {
-  const files = listModules(functionsDir);
-  const modulePaths = files.map((f) => f.replace(SOURCE_EXT, ""));
+/**
+ * Bundles the project's modules of one realm into one CommonJS script exporting
+ * `modules` (path → module exports). Default-runtime code is bundled whole; "use node"
+ * code keeps its npm packages (except `convex`, which must see our syscalls) external,
+ * loaded from node_modules as on Convex's Node runtime.
+ */
+export async function bundleRealm(functionsDir: string, files: string[], realm: Realm): Promise<string> {
   const lines = files.map((f, i) => `import * as m${i} from ${JSON.stringify("./" + f)};`);
-  lines.push(`export const modules = {${modulePaths.map((p, i) => `${JSON.stringify(p)}: m${i}`).join(", ")}};`);
+  lines.push(`export const modules = {${files.map((f, i) => `${JSON.stringify(f.replace(SOURCE_EXT, ""))}: m${i}`).join(", ")}};`);
   const result = await build({
-    stdin: { contents: lines.join("\n"), resolveDir: functionsDir, sourcefile: "functions-entry.js", loader: "js" },
+    stdin: { contents: lines.join("\n"), resolveDir: functionsDir, sourcefile: `functions-${realm}.js`, loader: "js" },
     bundle: true,
     write: false,
     platform: "node",
     format: "cjs",
     target: "node20",
     logLevel: "silent",
+    plugins:
+      realm === "node"
+        ? [
+            {
+              name: "external-packages",
+              setup(b) {
+                b.onResolve({ filter: /^[^./]/ }, (args) =>
+                  args.path === "convex" || args.path.startsWith("convex/") ? undefined : { path: args.path, external: true },
+                );
+              },
+            },
+          ]
+        : [],
   });
-  const code = result.outputFiles[0]?.text ?? "";
-  const mod: { exports: Record<string, unknown> } = { exports: {} };
-  const entryFile = path.join(functionsDir, "functions-entry.js");
-  // Network access from functions would make the local backend behave unlike Convex
-  // (queries and mutations have no fetch there) and is not what it is for.
-  const fetch = () => Promise.reject(new Error("fetch is not supported by the local backend."));
-  const evaluate = new Function("Convex", "console", "fetch", "module", "exports", "require", "__filename", "__dirname", code);
-  evaluate(convex, captureConsole(sink), fetch, mod, mod.exports, createRequire(entryFile), entryFile, functionsDir);
-  const modules = (mod.exports.modules ?? {}) as Record<string, Record<string, unknown>>;
+  return result.outputFiles[0]?.text ?? "";
+}
 
+/** The project's modules, split by the realm they run in. */
+export function projectFiles(functionsDir: string): Record<Realm, string[]> {
+  const split: Record<Realm, string[]> = { isolate: [], node: [] };
+  for (const file of listModules(functionsDir)) {
+    split[usesNode(readFileSync(path.join(functionsDir, file), "utf8")) ? "node" : "isolate"].push(file);
+  }
+  return split;
+}
+
+/** Evaluates a "use node" bundle in this process, with `Convex` bound as a parameter. */
+export function evaluateInNode(code: string, functionsDir: string, convex: ConvexGlobal, console: Pick<Console, "log" | "info" | "warn" | "error" | "debug">): Record<string, unknown> {
+  const mod: { exports: Record<string, unknown> } = { exports: {} };
+  const entryFile = path.join(functionsDir, "functions-node.js");
+  const evaluate = new Function("Convex", "console", "module", "exports", "require", "__filename", "__dirname", code);
+  evaluate(convex, console, mod, mod.exports, createRequire(entryFile), entryFile, functionsDir);
+  return mod.exports;
+}
+
+/** Registered functions and the schema, from the `modules` export of one or more bundles. */
+export function collectProject(bundles: Array<{ realm: Realm; exports: Record<string, unknown> }>): LoadedProject {
   const functions = new Map<string, LoadedFunction>();
   let schema: SchemaJson | null = null;
-  for (const [modulePath, exports] of Object.entries(modules)) {
-    if (modulePath === "schema") {
-      const def = exports.default as { export?: () => string } | undefined;
-      if (def && typeof def.export === "function") schema = JSON.parse(def.export()) as SchemaJson;
-      continue;
-    }
-    for (const [name, value] of Object.entries(exports)) {
-      if (!isRegistered(value)) continue;
-      const kind: FunctionKind = value.isQuery ? "query" : value.isMutation ? "mutation" : "action";
-      const udfPath = `${modulePath}:${name}`;
-      functions.set(udfPath, { udfPath, kind, isPublic: value.isPublic === true, fn: value });
+  let http: unknown = null;
+  let crons: unknown = null;
+  for (const { realm, exports: bundleExports } of bundles) {
+    const modules = (bundleExports.modules ?? {}) as Record<string, Record<string, unknown>>;
+    for (const [modulePath, exports] of Object.entries(modules)) {
+      if (modulePath === "schema") {
+        const def = exports.default as { export?: () => string } | undefined;
+        if (def && typeof def.export === "function") schema = JSON.parse(def.export()) as SchemaJson;
+        continue;
+      }
+      if (modulePath === "http") http = exports.default ?? null;
+      if (modulePath === "crons") crons = exports.default ?? null;
+      for (const [name, value] of Object.entries(exports)) {
+        if (!isRegistered(value)) continue;
+        const kind: FunctionKind = value.isQuery ? "query" : value.isMutation ? "mutation" : "action";
+        const udfPath = `${modulePath}:${name}`;
+        functions.set(udfPath, { udfPath, kind, isPublic: value.isPublic === true, fn: value, realm });
+      }
     }
   }
-  return { functions, schema };
+  return { functions, schema, http, crons };
 }
 
 /** "notes:list", "notes.js:list", "notes" (default export) → canonical "notes:list". */

@@ -4,6 +4,8 @@
 import type { JSONValue } from "convex/values";
 import type { WebSocket } from "ws";
 import { identityFromJwt } from "./auth.js";
+import { serverErrorText } from "./errors.js";
+import type { Faults } from "./faults.js";
 import type { Engine, MutationResult } from "./engine.js";
 import {
   decodeClientMessage,
@@ -23,6 +25,12 @@ export type ConnectionHooks = {
 };
 
 const CLOSE_PROTOCOL_ERROR = 1002;
+/** "Try again later": the client reconnects and resends what was not answered. */
+const CLOSE_TRY_AGAIN = 1013;
+/** Convex's bound on a socket's queued mutations and actions (sync worker OPERATION_QUEUE_BUFFER_SIZE). */
+const MAX_PENDING = 1000;
+/** Queries one socket may have subscribed: the work of one frame stays bounded. */
+const MAX_QUERIES = 1000;
 
 export class Connection implements Subscriber {
   private sessionId: string | null = null;
@@ -35,6 +43,11 @@ export class Connection implements Subscriber {
   private changed = new Set<number>();
   private removed = new Set<number>();
   private owesTransition = false;
+  private pending = 0;
+  private lastHeard = Date.now();
+  /** With a delay fault: messages waiting to go out, in order. */
+  private outbox: Array<{ due: number; text: string }> = [];
+  private outboxTimer: NodeJS.Timeout | null = null;
   closed = false;
 
   constructor(
@@ -42,9 +55,14 @@ export class Connection implements Subscriber {
     private readonly engine: Engine,
     private readonly reactivity: Reactivity,
     private readonly hooks: ConnectionHooks,
+    private readonly faults: Faults,
     private readonly onClosed: (c: Connection) => void,
   ) {
-    ws.on("message", (data, isBinary) => this.receive(isBinary ? null : data.toString()));
+    ws.on("message", (data, isBinary) => {
+      this.lastHeard = Date.now();
+      this.receive(isBinary ? null : data.toString());
+    });
+    ws.on("pong", () => (this.lastHeard = Date.now()));
     ws.on("close", () => this.dispose());
     ws.on("error", () => this.dispose());
   }
@@ -64,6 +82,7 @@ export class Connection implements Subscriber {
     switch (message.type) {
       case "Connect":
         this.sessionId = message.sessionId;
+        // The engine moves its clock only up to its own wall clock, whatever the client says.
         if (message.maxObservedTimestamp !== null && message.maxObservedTimestamp > this.engine.currentTs()) {
           this.engine.advanceTo(message.maxObservedTimestamp);
         }
@@ -77,6 +96,10 @@ export class Connection implements Subscriber {
         if (message.newVersion !== message.baseVersion + 1) {
           throw new ProtocolError(`ModifyQuerySet.newVersion must be baseVersion + 1`);
         }
+        const adds = message.modifications.filter((m) => m.type === "Add").length;
+        if (this.queries.size + adds > MAX_QUERIES) {
+          throw new ProtocolError(`Too many queries: at most ${MAX_QUERIES} may be subscribed on one connection`);
+        }
         this.receivedQuerySet = message.newVersion;
         this.queue(() => this.modifyQuerySet(message));
         return;
@@ -85,15 +108,21 @@ export class Connection implements Subscriber {
         const sessionId = this.sessionId;
         if (sessionId === null) throw new ProtocolError("Mutation before Connect");
         const { requestId, udfPath } = message;
+        this.admit();
         this.engine.mutate(
           { udfPath, args: firstArg(message.args), identity: this.identity, dedupe: { sessionId, requestId } },
-          (result) => this.mutationDone(requestId, udfPath, result),
+          (result) => {
+            this.pending--;
+            this.mutationDone(requestId, udfPath, result);
+          },
         );
         return;
       }
       case "Action": {
         const { requestId } = message;
-        void this.engine.action(message.udfPath, firstArg(message.args), this.identity).then((outcome) =>
+        this.admit();
+        void this.engine.action(message.udfPath, firstArg(message.args), this.identity).then((outcome) => {
+          this.pending--;
           this.send(
             outcome.ok
               ? { type: "ActionResponse", requestId, success: true, result: outcome.value, logLines: outcome.logLines }
@@ -101,12 +130,12 @@ export class Connection implements Subscriber {
                   type: "ActionResponse",
                   requestId,
                   success: false,
-                  result: outcome.message,
+                  result: serverErrorText(outcome),
                   logLines: outcome.logLines,
                   ...(outcome.data !== undefined ? { errorData: outcome.data } : {}),
                 },
-          ),
-        );
+          );
+        });
         return;
       }
       case "Authenticate": {
@@ -133,6 +162,14 @@ export class Connection implements Subscriber {
       default:
         return message satisfies never;
     }
+  }
+
+  /** Counts one more mutation or action in flight; past Convex's bound the client is told so. */
+  private admit(): void {
+    if (this.pending >= MAX_PENDING) {
+      throw new ProtocolError(`Too many concurrent mutations. Only up to ${MAX_PENDING} pending mutations allowed on a single websocket.`);
+    }
+    this.pending++;
   }
 
   private queue(work: () => Promise<void>): void {
@@ -176,11 +213,21 @@ export class Connection implements Subscriber {
 
   private mutationDone(requestId: number, udfPath: string, result: MutationResult): void {
     if (this.closed) return;
-    if (this.hooks.afterMutationCommit?.(udfPath) === "drop") {
-      this.ws.terminate();
+    const { outcome } = result;
+    if (result.retryable && !outcome.ok) {
+      // Nothing ran or committed: as Convex does when overloaded, end the socket so the
+      // client reconnects and resends.
+      this.close(CLOSE_TRY_AGAIN, outcome.message);
       return;
     }
-    const { outcome } = result;
+    const drop =
+      this.hooks.afterMutationCommit?.(udfPath) === "drop" ||
+      (outcome.ok && this.engine.dice?.roll(this.faults.dropAfterCommitRate) === true);
+    if (drop) {
+      this.ws.terminate();
+      this.dispose();
+      return;
+    }
     if (outcome.ok) {
       this.send({ type: "MutationResponse", requestId, success: true, result: outcome.value, ts: result.ts, logLines: outcome.logLines });
       // The client resolves the mutation only once a Transition reaches its ts.
@@ -190,7 +237,7 @@ export class Connection implements Subscriber {
         type: "MutationResponse",
         requestId,
         success: false,
-        result: outcome.message,
+        result: serverErrorText(outcome),
         logLines: outcome.logLines,
         ...(outcome.data !== undefined ? { errorData: outcome.data } : {}),
       });
@@ -218,7 +265,7 @@ export class Connection implements Subscriber {
           : {
               type: "QueryFailed",
               queryId,
-              errorMessage: outcome.message,
+              errorMessage: serverErrorText(outcome),
               logLines: outcome.logLines,
               errorData: outcome.data ?? null,
               journal: null,
@@ -234,13 +281,41 @@ export class Connection implements Subscriber {
     this.owesTransition = false;
   }
 
-  ping(): void {
+  /** Keeps the socket alive; one silent for `idleMs` (no frames, no pongs) is closed. */
+  ping(idleMs: number): void {
+    if (Date.now() - this.lastHeard > idleMs) {
+      this.ws.terminate();
+      this.dispose();
+      return;
+    }
+    if (this.ws.readyState === this.ws.OPEN) this.ws.ping();
     this.send({ type: "Ping" });
   }
 
   private send(message: ServerMessage): void {
     if (this.closed || this.ws.readyState !== this.ws.OPEN) return;
-    this.ws.send(encodeServerMessage(message));
+    const text = encodeServerMessage(message);
+    if (!this.faults.delayMs) {
+      this.ws.send(text);
+      return;
+    }
+    this.outbox.push({ due: Date.now() + this.faults.delayMs, text });
+    this.drainOutbox();
+  }
+
+  private drainOutbox(): void {
+    if (this.outboxTimer) return;
+    const head = this.outbox[0];
+    if (!head) return;
+    this.outboxTimer = setTimeout(() => {
+      this.outboxTimer = null;
+      const now = Date.now();
+      while (this.outbox.length > 0 && this.outbox[0]!.due <= now) {
+        const { text } = this.outbox.shift()!;
+        if (!this.closed && this.ws.readyState === this.ws.OPEN) this.ws.send(text);
+      }
+      this.drainOutbox();
+    }, Math.max(0, head.due - Date.now()));
   }
 
   close(code: number, reason: string): void {
@@ -253,6 +328,8 @@ export class Connection implements Subscriber {
   private dispose(): void {
     if (this.closed) return;
     this.closed = true;
+    if (this.outboxTimer) clearTimeout(this.outboxTimer);
+    this.outbox = [];
     for (const [queryId, entry] of this.queries) this.reactivity.unsubscribe(this, queryId, entry);
     this.queries.clear();
     this.onClosed(this);

@@ -4,7 +4,9 @@
 // committed as a group: each runs in its own savepoint, one COMMIT (one fsync) makes
 // them all durable, and only then are their responses released.
 import type { JSONValue } from "convex/values";
-import { Runtime, type ActionBridge, type Outcome, type UserIdentity, type WriteSet } from "./runtime.js";
+import { conflictMessage, failure, OVERLOADED_MESSAGE, RETRY_LATER_MESSAGE } from "./errors.js";
+import { FaultDice } from "./faults.js";
+import { Runtime, type ActionBridge, type Outcome, type RuntimeOptions, type UserIdentity, type WriteSet } from "./runtime.js";
 import { Storage } from "./storage.js";
 
 export type MutationRequest = {
@@ -17,7 +19,15 @@ export type MutationRequest = {
   allowInternal?: boolean;
 };
 
-export type MutationResult = { outcome: Outcome; ts: bigint };
+export type MutationResult = {
+  outcome: Outcome;
+  ts: bigint;
+  /**
+   * Set when nothing ran or committed and the caller should try again (overloaded, storage
+   * busy or full): a sync client's socket is closed so it resends, HTTP answers 503.
+   */
+  retryable?: true;
+};
 
 type Job =
   | { kind: "mutation"; request: MutationRequest; done: (result: MutationResult) => void }
@@ -36,6 +46,8 @@ export class Engine {
   private lastTs: bigint;
   private closed = false;
   onCommit: CommitListener = async () => {};
+  /** Injected faults, when the backend was started with some. */
+  dice: FaultDice | null = null;
 
   private constructor(
     readonly storage: Storage,
@@ -44,10 +56,10 @@ export class Engine {
     this.lastTs = BigInt(storage.getMeta(TS_KEY) ?? "0");
   }
 
-  static async open(dataDir: string, functionsDir: string): Promise<Engine> {
+  static async open(dataDir: string, functionsDir: string, options: RuntimeOptions): Promise<Engine> {
     const storage = new Storage(dataDir);
     try {
-      const runtime = await Runtime.load(storage, functionsDir);
+      const runtime = await Runtime.load(storage, functionsDir, options);
       return new Engine(storage, runtime);
     } catch (e) {
       storage.close();
@@ -67,10 +79,13 @@ export class Engine {
     return this.lastTs;
   }
 
-  /** A client has seen a timestamp we have not (e.g. the data dir was replaced): move past it. */
+  /**
+   * A client has seen a timestamp we have not (e.g. the data dir was replaced): move past
+   * it, but never past our own clock: a client's number is not trusted further than that.
+   */
   advanceTo(ts: bigint): void {
     this.exclusive(async () => {
-      if (ts <= this.lastTs) return;
+      if (ts <= this.lastTs || ts > BigInt(Date.now()) * 1_000_000n) return;
       this.lastTs = ts;
       this.storage.setMeta(TS_KEY, String(ts));
     }).catch(() => {});
@@ -79,7 +94,7 @@ export class Engine {
   /** `done` runs right after the commit, before any reactive updates of that commit go out. */
   mutate(request: MutationRequest, done: (result: MutationResult) => void): void {
     if (this.closed) {
-      done({ outcome: { ok: false, message: "The local backend is shutting down.", logLines: [] }, ts: 0n });
+      done({ outcome: failure("The local backend is shutting down."), ts: 0n, retryable: true });
       return;
     }
     this.queue.push({ kind: "mutation", request, done });
@@ -109,12 +124,20 @@ export class Engine {
    * queue like any client's.
    */
   async action(udfPath: string, args: JSONValue, identity: UserIdentity | null, allowInternal = false): Promise<Outcome> {
-    const bridge: ActionBridge = {
+    return (await this.runtime.invoke(udfPath, "action", args, identity, this.lastTs, { allowInternal, bridge: this.bridge() })).outcome;
+  }
+
+  /** Runs a route of convex/http.ts; like an action, outside the worker. */
+  httpAction(request: Request, identity: UserIdentity | null): Promise<Response> {
+    return this.runtime.invokeHttp(request, identity, this.bridge());
+  }
+
+  private bridge(): ActionBridge {
+    return {
       query: (path, a, id) => this.query(path, a, id, true),
       mutation: async (path, a, id) => (await this.mutateAsync({ udfPath: path, args: a, identity: id, allowInternal: true })).outcome,
       action: (path, a, id) => this.action(path, a, id, true),
     };
-    return (await this.runtime.invoke(udfPath, "action", args, identity, this.lastTs, { allowInternal, bridge })).outcome;
   }
 
   private pump(): void {
@@ -144,15 +167,17 @@ export class Engine {
   private async commitGroup(group: Array<Extract<Job, { kind: "mutation" }>>): Promise<void> {
     const results: MutationResult[] = [];
     const writes: WriteSet = new Map();
-    this.storage.begin();
     try {
+      this.storage.begin();
       for (const job of group) results.push(await this.runOne(job.request, writes));
       this.storage.setMeta(TS_KEY, String(this.lastTs));
       this.storage.commit();
     } catch (e) {
       this.storage.rollback();
-      const message = `Commit failed: ${(e as Error).message}`;
-      for (const job of group) job.done({ outcome: { ok: false, message, logLines: [] }, ts: 0n });
+      // Busy, locked, full, I/O: nothing of the group is written, and every one of them may
+      // be sent again once the storage recovers. The server keeps serving meanwhile.
+      process.stderr.write(`[local backend] commit of ${group.length} mutation(s) failed, asking clients to retry: ${(e as Error).message}\n`);
+      for (const job of group) job.done({ outcome: failure(RETRY_LATER_MESSAGE), ts: 0n, retryable: true });
       return;
     }
     group.forEach((job, i) => job.done(results[i]!));
@@ -168,6 +193,13 @@ export class Engine {
     if (dedupe) {
       const stored = this.storage.getRequest(dedupe.sessionId, dedupe.requestId);
       if (stored !== undefined) return parseStored(stored);
+    }
+    if (this.dice?.roll(this.dice.faults.overloadRate)) {
+      return { outcome: failure(OVERLOADED_MESSAGE), ts: 0n, retryable: true };
+    }
+    if (this.dice?.roll(this.dice.faults.conflictRate)) {
+      // As Convex answers after its last retry; nothing is written or remembered.
+      return { outcome: failure(conflictMessage(null)), ts: 0n };
     }
     const ts = this.nextTs();
     this.storage.savepoint();
@@ -186,7 +218,7 @@ export class Engine {
       for (const table of run.createdTables) this.storage.forgetTable(table);
     }
     const result = { outcome, ts };
-    if (dedupe) this.storage.putRequest(dedupe.sessionId, dedupe.requestId, storeResult(result));
+    if (dedupe) this.storage.putRequest(dedupe.sessionId, dedupe.requestId, storeResult(result), Date.now());
     return result;
   }
 
@@ -194,6 +226,7 @@ export class Engine {
   async close(): Promise<void> {
     this.closed = true;
     while (this.running) await this.idle;
+    this.runtime.close();
     this.storage.close();
   }
 }

@@ -29,7 +29,7 @@ export class QueryEntry {
 function fingerprint(outcome: Outcome): string {
   return outcome.ok
     ? `ok:${JSON.stringify(outcome.value)}:${outcome.logLines.join("\n")}`
-    : `err:${outcome.message.replace(/^\[Request ID: [0-9a-f]+\] /, "")}:${JSON.stringify(outcome.data ?? null)}`;
+    : `err:${outcome.message}:${JSON.stringify(outcome.data ?? null)}`;
 }
 
 export class Reactivity {

@@ -8,7 +8,7 @@
 // response leaves the process. The engine commits mutations in groups, which amortizes
 // the fsync across a burst.
 import Database from "better-sqlite3";
-import { mkdirSync } from "node:fs";
+import { chmodSync, closeSync, mkdirSync, openSync } from "node:fs";
 import path from "node:path";
 
 export type IndexEntry = { index: string; key: Buffer };
@@ -21,8 +21,15 @@ export class Storage {
   private tableNames = new Map<number, string>();
 
   constructor(dataDir: string) {
-    mkdirSync(dataDir, { recursive: true });
-    this.db = new Database(path.join(dataDir, "shared-notes.sqlite3"));
+    // Only the user running the backend may read its data (a shared machine has others).
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    chmodSync(dataDir, 0o700);
+    const file = path.join(dataDir, "shared-notes.sqlite3");
+    closeSync(openSync(file, "a", 0o600));
+    chmodSync(file, 0o600);
+    // SQLite gives its -wal and -shm files the database file's permissions. A lock held by
+    // someone else fails fast (and is answered as retryable) instead of freezing the server.
+    this.db = new Database(file, { timeout: 50 });
     this.db.pragma("journal_mode = WAL");
     this.db.pragma("synchronous = FULL");
     this.db.exec(`
@@ -38,6 +45,10 @@ export class Storage {
         session_id TEXT NOT NULL, request_id INTEGER NOT NULL, response TEXT NOT NULL,
         PRIMARY KEY (session_id, request_id)) WITHOUT ROWID;
     `);
+    const requestColumns = this.db.prepare<[], { name: string }>("SELECT name FROM pragma_table_info('requests')").all();
+    if (!requestColumns.some((c) => c.name === "created_at")) {
+      this.db.exec("ALTER TABLE requests ADD COLUMN created_at INTEGER NOT NULL DEFAULT 0");
+    }
     const scanSql = (dir: "ASC" | "DESC") =>
       `SELECT e.key AS key, e.id AS id, d.json AS json FROM index_entries e
        JOIN documents d ON d.id = e.id
@@ -73,9 +84,10 @@ export class Storage {
       getRequest: this.db.prepare<[string, number], { response: string }>(
         "SELECT response FROM requests WHERE session_id = ? AND request_id = ?",
       ),
-      putRequest: this.db.prepare<[string, number, string]>(
-        "INSERT OR REPLACE INTO requests (session_id, request_id, response) VALUES (?, ?, ?)",
+      putRequest: this.db.prepare<[string, number, string, number]>(
+        "INSERT OR REPLACE INTO requests (session_id, request_id, response, created_at) VALUES (?, ?, ?, ?)",
       ),
+      pruneRequests: this.db.prepare<[number]>("DELETE FROM requests WHERE created_at < ?"),
     };
     for (const row of this.stmts.allTables.all()) {
       this.tableNumbers.set(row.name, row.number);
@@ -172,8 +184,13 @@ export class Storage {
     return this.stmts.getRequest.get(sessionId, requestId)?.response;
   }
 
-  putRequest(sessionId: string, requestId: number, response: string): void {
-    this.stmts.putRequest.run(sessionId, requestId, response);
+  putRequest(sessionId: string, requestId: number, response: string, now: number): void {
+    this.stmts.putRequest.run(sessionId, requestId, response, now);
+  }
+
+  /** Forgets exactly-once answers recorded before `before` (ms); returns how many. */
+  pruneRequests(before: number): number {
+    return this.stmts.pruneRequests.run(before).changes;
   }
 
   begin(): void {

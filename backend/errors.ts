@@ -1,0 +1,103 @@
+// How a function call fails, in Convex's words. This module alone builds the
+// "[Request ID: …] Server Error" text clients see; everything else carries the bare
+// message and the request id side by side, so nothing parses that text back.
+import { randomBytes } from "node:crypto";
+import type { JSONValue } from "convex/values";
+
+export type Outcome =
+  | { ok: true; value: JSONValue; logLines: string[] }
+  | {
+      ok: false;
+      /** The message without the request-id header, e.g. "Uncaught Error: boom". */
+      message: string;
+      /** Set only for a ConvexError thrown by the function. */
+      data?: JSONValue;
+      logLines: string[];
+      requestId: string;
+    };
+
+export type Failure = Extract<Outcome, { ok: false }>;
+
+export const NOT_SUPPORTED = "not supported by the local backend";
+
+/** Convex's limit on user code in a query or mutation (DATABASE_UDF_USER_TIMEOUT: 1 s). */
+export const USER_TIMEOUT_MS = 1000;
+
+export const TIMEOUT_MESSAGE = `Function execution timed out (maximum duration: ${USER_TIMEOUT_MS / 1000}s)`;
+
+/** Convex's error after a mutation conflicted on every retry (errors crate, `user_occ`). */
+export function conflictMessage(table: string | null): string {
+  const what = table ? `the "${table}" table` : "some table";
+  return (
+    `Documents read from or written to ${what} changed while this mutation was being run ` +
+    `and on every subsequent retry. See https://docs.convex.dev/error#1`
+  );
+}
+
+/** Convex's answer when it sheds load (ErrorCode::Overloaded). */
+export const OVERLOADED_MESSAGE = "Service temporarily unavailable";
+/** What Convex says for a transient internal failure the caller should retry. */
+export const RETRY_LATER_MESSAGE = "Your request couldn't be completed. Try again later.";
+
+/** Longest error message kept or sent: user errors quoting huge arguments are cut here. */
+export const MAX_ERROR_MESSAGE = 8 * 1024;
+
+/** An error raised by the backend itself (bad id, missing index, limit...) rather than by user code. */
+export class SystemError extends Error {
+  override name = "Error";
+}
+
+export function newRequestId(): string {
+  return randomBytes(8).toString("hex");
+}
+
+export function bounded(message: string): string {
+  if (message.length <= MAX_ERROR_MESSAGE) return message;
+  return `${message.slice(0, MAX_ERROR_MESSAGE)}… (${message.length - MAX_ERROR_MESSAGE} more characters)`;
+}
+
+export function failure(message: string, logLines: string[] = [], data?: JSONValue, requestId = newRequestId()): Failure {
+  const out: Failure = { ok: false, message: bounded(message), logLines, requestId };
+  if (data !== undefined) out.data = data;
+  return out;
+}
+
+/** The text a client receives for a failed call. */
+export function serverErrorText(outcome: Failure): string {
+  return `[Request ID: ${outcome.requestId}] Server Error\n${outcome.message}`;
+}
+
+/** A failed nested call, shaped the way convex's performAsyncSyscall rethrows it (ConvexError when `data` is set). */
+export class NestedCallError extends Error {
+  constructor(readonly failure: Failure) {
+    super(failure.message);
+  }
+  get data(): JSONValue | undefined {
+    return this.failure.data;
+  }
+}
+
+/**
+ * Turns whatever a function threw into Convex's message. Thrown values may come from the
+ * functions' own realm, so nothing here relies on `instanceof` but NestedCallError (ours).
+ */
+export function describeThrown(thrown: unknown, logLines: string[]): Failure {
+  if (thrown instanceof NestedCallError) return { ...thrown.failure, logLines };
+  if (thrown !== null && typeof thrown === "object") {
+    const e = thrown as { name?: unknown; message?: unknown; data?: unknown; [k: symbol]: unknown };
+    const message = typeof e.message === "string" ? e.message : String(e.message);
+    if (Symbol.for("ConvexError") in e || e.name === "ConvexError") {
+      let data: JSONValue = null;
+      if (typeof e.data === "string") {
+        try {
+          data = JSON.parse(e.data) as JSONValue;
+        } catch {
+          data = e.data;
+        }
+      }
+      return failure(`Uncaught ConvexError: ${message}`, logLines, data);
+    }
+    if ("message" in e) return failure(`Uncaught ${typeof e.name === "string" ? e.name : "Error"}: ${message}`, logLines);
+  }
+  return failure(`Uncaught ${String(thrown)}`, logLines);
+}

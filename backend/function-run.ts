@@ -1,0 +1,335 @@
+// One invocation of a Convex function: it answers the function's syscalls (reads, writes,
+// query streams, identity), records the index ranges it read (for reactivity and
+// conflict checks) and the index keys it wrote. The engine decides when runs happen and
+// commits them.
+import { format } from "node:util";
+import { convexToJson, jsonToConvex, type JSONValue } from "convex/values";
+import { indexKey, type Doc, type IndexDef } from "./catalog.js";
+import { NestedCallError, NOT_SUPPORTED, SystemError, type Outcome } from "./errors.js";
+import { idTableNumber, makeId } from "./ids.js";
+import type { GuestRun, RunKind } from "./isolate.js";
+import { afterPrefix, encodeKey, successor, type KeyRange } from "./keys.js";
+import { checkTableName } from "./limits.js";
+import {
+  addRange,
+  decodeCursor,
+  encodeCursor,
+  END_CURSOR,
+  keyRange,
+  parseDoc,
+  QueryStream,
+  type ReadSet,
+  type SerializedQuery,
+} from "./reads.js";
+import type { Runtime } from "./runtime.js";
+import type { Storage } from "./storage.js";
+
+export type UserIdentity = { tokenIdentifier: string; subject: string; issuer: string; [claim: string]: JSONValue };
+
+/** Keys a run wrote (before and after images), by index name. */
+export type WriteSet = Map<string, Buffer[]>;
+
+/** How an action reaches queries and mutations: through the engine, like a client would. */
+export interface ActionBridge {
+  query(udfPath: string, args: JSONValue, identity: UserIdentity | null): Promise<Outcome>;
+  mutation(udfPath: string, args: JSONValue, identity: UserIdentity | null): Promise<Outcome>;
+  action(udfPath: string, args: JSONValue, identity: UserIdentity | null): Promise<Outcome>;
+}
+
+/** A small seeded generator (xorshift128+), so Math.random in a query or mutation is deterministic per run. */
+function seededRandom(seed: bigint): () => number {
+  let s0 = seed | 1n;
+  let s1 = (seed * 0x9e3779b97f4a7c15n) & 0xffffffffffffffffn;
+  const mask = 0xffffffffffffffffn;
+  return () => {
+    let x = s0;
+    const y = s1;
+    s0 = y;
+    x ^= (x << 23n) & mask;
+    s1 = x ^ y ^ (x >> 17n) ^ (y >> 26n);
+    return Number(((s1 + y) & mask) >> 11n) / 2 ** 53;
+  };
+}
+
+export class FunctionRun implements GuestRun {
+  readonly readSet: ReadSet = new Map();
+  readonly writeSet: WriteSet = new Map();
+  readonly logLines: string[] = [];
+  readonly createdTables: string[] = [];
+  private streams = new Map<number, QueryStream>();
+  private nextStreamId = 0;
+  active = true;
+  readonly startedAt = Date.now();
+  readonly random: () => number;
+
+  constructor(
+    readonly runtime: Runtime,
+    readonly storage: Storage,
+    readonly kind: RunKind,
+    readonly identity: UserIdentity | null,
+    /** Commit timestamp of a mutation (nanoseconds); also the source of _creationTime. */
+    readonly ts: bigint,
+    private readonly bridge: ActionBridge | null = null,
+  ) {
+    this.random = seededRandom(ts ^ BigInt(this.startedAt));
+  }
+
+  async asyncSyscall(op: string, args: Record<string, JSONValue>): Promise<JSONValue> {
+    const call =
+      op === "1.0/actions/query" ? "query" : op === "1.0/actions/mutation" ? "mutation" : op === "1.0/actions/action" ? "action" : null;
+    if (call === null) return this.syscall(op, args);
+    if (!this.bridge) throw new SystemError(`${op} can only be called from an action.`);
+    if (typeof args.name !== "string") {
+      throw new SystemError(`Calling functions by handle or component reference is ${NOT_SUPPORTED}.`);
+    }
+    const outcome = await this.bridge[call](args.name, args.args ?? {}, this.identity);
+    if (!outcome.ok) throw new NestedCallError(outcome);
+    return outcome.value;
+  }
+
+  syscall(op: string, args: Record<string, JSONValue>): JSONValue {
+    switch (op) {
+      case "1.0/get":
+        return this.get(args);
+      case "1.0/insert":
+        return this.insert(String(args.table), args.value);
+      case "1.0/shallowMerge":
+        return this.update(args, "merge");
+      case "1.0/replace":
+        return this.update(args, "replace");
+      case "1.0/remove":
+        return this.remove(args);
+      case "1.0/queryStream":
+        return this.queryStream(args.query as unknown as SerializedQuery);
+      case "1.0/queryStreamNext":
+        return this.queryStreamNext(Number(args.queryId));
+      case "1.0/queryCleanup": {
+        const stream = this.streams.get(Number(args.queryId));
+        stream?.finish();
+        this.streams.delete(Number(args.queryId));
+        return true;
+      }
+      case "1.0/queryPage":
+        return this.queryPage(args);
+      case "1.0/db/normalizeId": {
+        const table = String(args.table);
+        const id = String(args.idString);
+        return { id: this.runtime.isIdOf(id, table) ? id : null };
+      }
+      case "1.0/getUserIdentity":
+        return this.identity;
+      case "1.0/count": {
+        const table = String(args.table);
+        const index = this.runtime.catalog.indexesOf(table)[0]!;
+        addRange(this.readSet, index.name, { lo: Buffer.alloc(0), hi: Buffer.from([0xff]) });
+        return this.storage.countEntries(index.name);
+      }
+      default:
+        throw new SystemError(`${op.replace(/^1\.0\//, "")} is ${NOT_SUPPORTED}.`);
+    }
+  }
+
+  private requireWrite(what: string): void {
+    if (this.kind !== "mutation") {
+      throw new SystemError(`${what} is not allowed in a ${this.kind}: only mutations can write.`);
+    }
+  }
+
+  private locate(idJson: JSONValue, tableHint: JSONValue | undefined): { id: string; table: string } | null {
+    if (typeof idJson !== "string") throw new SystemError(`Invalid id: ${JSON.stringify(idJson)}`);
+    const num = idTableNumber(idJson);
+    const table = num === null ? undefined : this.storage.tableName(num);
+    if (table === undefined) {
+      if (typeof tableHint === "string") {
+        throw new SystemError(`Invalid argument \`id\`: "${idJson}" is not an ID of table "${tableHint}".`);
+      }
+      // An id of a table that was never written: well-formed, but nothing can be there.
+      if (num !== null) return null;
+      throw new SystemError(`Invalid argument \`id\`: "${idJson}" is not a valid ID.`);
+    }
+    if (typeof tableHint === "string" && tableHint !== table) {
+      throw new SystemError(`Invalid argument \`id\`: "${idJson}" is an ID of table "${table}", not "${tableHint}".`);
+    }
+    return { id: idJson, table };
+  }
+
+  private readById(id: string, table: string): Doc | null {
+    const key = encodeKey([id]);
+    addRange(this.readSet, `${table}.by_id`, { lo: key, hi: afterPrefix(key) });
+    const row = this.storage.getDocument(id);
+    return row ? parseDoc(row.json) : null;
+  }
+
+  private get(args: Record<string, JSONValue>): JSONValue {
+    const loc = this.locate(args.id!, args.table);
+    if (!loc) return null;
+    const doc = this.readById(loc.id, loc.table);
+    return doc ? convexToJson(doc) : null;
+  }
+
+  private insert(table: string, valueJson: JSONValue | undefined): JSONValue {
+    this.requireWrite("insert");
+    checkTableName(table);
+    const value = jsonToConvex(valueJson ?? null);
+    if (value === null || typeof value !== "object" || Array.isArray(value) || value instanceof ArrayBuffer) {
+      throw new SystemError("insert expects an object.");
+    }
+    for (const field of ["_id", "_creationTime"]) {
+      if (field in value) throw new SystemError(`System field \`${field}\` cannot be set on insert.`);
+    }
+    let num = this.storage.tableNumber(table);
+    if (num === undefined) {
+      num = this.storage.createTable(table);
+      this.createdTables.push(table);
+      // Record the new table's indexes so the next start does not rebuild them.
+      for (const index of this.runtime.catalog.indexesOf(table)) this.storage.defineIndex(index.name, JSON.stringify(index.fields));
+    }
+    const id = makeId(num);
+    const doc: Doc = { _id: id, _creationTime: Number(this.ts / 1000n) / 1000, ...value };
+    this.write(table, id, null, doc);
+    return { _id: id };
+  }
+
+  private update(args: Record<string, JSONValue>, mode: "merge" | "replace"): JSONValue {
+    this.requireWrite(mode === "merge" ? "patch" : "replace");
+    const loc = this.locate(args.id!, args.table);
+    const old = loc && this.readById(loc.id, loc.table);
+    if (!loc || !old) {
+      throw new SystemError(`${mode === "merge" ? "Update" : "Replace"} on nonexistent document ID ${String(args.id)}`);
+    }
+    const raw = args.value;
+    if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
+      throw new SystemError(`${mode === "merge" ? "patch" : "replace"} expects an object.`);
+    }
+    const next: Doc = mode === "merge" ? { ...old } : { _id: old._id!, _creationTime: old._creationTime! };
+    for (const [field, json] of Object.entries(raw)) {
+      const isUnset = json !== null && typeof json === "object" && !Array.isArray(json) && "$undefined" in json;
+      const value = isUnset ? undefined : jsonToConvex(json);
+      if (field === "_id" || field === "_creationTime") {
+        if (value !== undefined && value !== old[field]) {
+          throw new SystemError(`System field \`${field}\` cannot be modified.`);
+        }
+        continue;
+      }
+      if (value === undefined) delete next[field];
+      else next[field] = value;
+    }
+    this.write(loc.table, loc.id, old, next);
+    return null;
+  }
+
+  private remove(args: Record<string, JSONValue>): JSONValue {
+    this.requireWrite("delete");
+    const loc = this.locate(args.id!, args.table);
+    const old = loc && this.readById(loc.id, loc.table);
+    if (!loc || !old) throw new SystemError(`Delete on nonexistent document ID ${String(args.id)}`);
+    this.write(loc.table, loc.id, old, null);
+    return null;
+  }
+
+  private write(table: string, id: string, before: Doc | null, after: Doc | null): void {
+    if (after) this.runtime.checkDocument(table, after);
+    for (const index of this.runtime.catalog.indexesOf(table)) {
+      const keys = this.writeSet.get(index.name) ?? [];
+      this.writeSet.set(index.name, keys);
+      if (before) {
+        const key = indexKey(index, before);
+        this.storage.removeIndexEntry({ index: index.name, key });
+        keys.push(key);
+      }
+      if (after) {
+        const key = indexKey(index, after);
+        this.storage.addIndexEntry({ index: index.name, key }, id);
+        keys.push(key);
+      }
+    }
+    if (after) this.storage.putDocument(id, this.storage.tableNumber(table)!, JSON.stringify(convexToJson(after)));
+    else this.storage.deleteDocument(id);
+  }
+
+  private resolveSource(query: SerializedQuery): { index: IndexDef; range: KeyRange; order: "asc" | "desc" } {
+    const source = query.source;
+    switch (source.type) {
+      case "FullTableScan": {
+        const index = this.runtime.catalog.indexesOf(source.tableName)[1]!;
+        return { index, range: { lo: Buffer.alloc(0), hi: Buffer.from([0xff]) }, order: source.order ?? "asc" };
+      }
+      case "IndexRange": {
+        const [table = "", name = ""] = source.indexName.split(".");
+        const index = this.runtime.catalog.index(source.indexName);
+        if (!index || !this.runtime.catalog.indexesOf(table).includes(index)) {
+          throw new SystemError(`Index ${source.indexName} not found.`);
+        }
+        void name;
+        return { index, range: keyRange(index, source.range), order: source.order ?? "asc" };
+      }
+      case "Search":
+        throw new SystemError(`Search indexes are ${NOT_SUPPORTED} (${source.indexName}).`);
+      default:
+        return source satisfies never;
+    }
+  }
+
+  private queryStream(query: SerializedQuery): JSONValue {
+    const { index, range, order } = this.resolveSource(query);
+    const id = this.nextStreamId++;
+    this.streams.set(id, new QueryStream(this.storage, this.readSet, index, range, order, query.operators));
+    return { queryId: id };
+  }
+
+  private queryStreamNext(queryId: number): JSONValue {
+    const stream = this.streams.get(queryId);
+    if (!stream) throw new SystemError("This query is closed and can't emit any more values.");
+    const doc = stream.next();
+    if (!doc) {
+      this.streams.delete(queryId);
+      return { value: null, done: true };
+    }
+    return { value: convexToJson(doc), done: false };
+  }
+
+  private queryPage(args: Record<string, JSONValue>): JSONValue {
+    const query = args.query as unknown as SerializedQuery;
+    const { index, range, order } = this.resolveSource(query);
+    const pageSize = Number(args.pageSize);
+    const start = decodeCursor(args.cursor);
+    const end = decodeCursor(args.endCursor);
+    const narrowed = { ...range };
+    if (start === "end") return { page: [], isDone: true, continueCursor: END_CURSOR, splitCursor: null, pageStatus: null };
+    if (start) {
+      if (order === "asc") narrowed.lo = successor(start);
+      else narrowed.hi = start;
+    }
+    if (end && end !== "end") {
+      if (order === "asc") narrowed.hi = successor(end);
+      else narrowed.lo = end;
+    }
+    const limitless = query.operators;
+    const stream = new QueryStream(this.storage, this.readSet, index, narrowed, order, limitless);
+    const page: JSONValue[] = [];
+    let lastKey: Buffer | null = null;
+    // With an endCursor the page is pinned to it (a reactive re-run of the same page);
+    // otherwise it is the next pageSize matching documents.
+    while (end !== null || page.length < pageSize) {
+      const doc = stream.next();
+      if (!doc) break;
+      page.push(convexToJson(doc));
+      lastKey = indexKey(index, doc);
+    }
+    const more = end === null && page.length >= pageSize ? stream.next() !== null : false;
+    stream.finish();
+    const isDone = !more && (end === null || end === "end");
+    return {
+      page,
+      isDone,
+      continueCursor: isDone && end === null ? END_CURSOR : lastKey ? encodeCursor(lastKey) : (args.cursor ?? END_CURSOR),
+      splitCursor: null,
+      pageStatus: null,
+    };
+  }
+
+  log(level: string, args: unknown[]): void {
+    const text = args.map((a) => (typeof a === "string" ? `'${a}'` : format("%o", a))).join(" ");
+    this.logLines.push(`[${level.toUpperCase()}] ${text}`);
+  }
+}

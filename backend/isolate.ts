@@ -1,0 +1,346 @@
+// The realm the default-runtime functions run in: a node:vm context whose promise jobs
+// run only while we are inside it (microtaskMode "afterEvaluate"), and every entry into
+// it carries a timeout. So a runaway loop, a query that never settles, or a throw in a
+// timer fails that call instead of stalling or killing the server, and Convex's runtime
+// rules hold: Date.now() frozen and Math.random seeded in queries and mutations, no
+// timers or fetch there, no Node built-ins, only declared environment variables.
+//
+// This is fault isolation, not a security boundary: the functions are the project's own.
+// No AsyncLocalStorage here or in its callers: with promise hooks on, a timeout that
+// stops code inside a promise job leaves Node's async-id stack unbalanced, and Node aborts.
+// Queries and mutations run one at a time (the engine's worker), so their realm knows its
+// current run from a variable; each action gets a realm of its own.
+import vm from "node:vm";
+
+export type RunKind = "query" | "mutation" | "action";
+
+/** What the realm needs to know about the call it is running. */
+export interface GuestRun {
+  readonly kind: RunKind;
+  /** Frozen Date.now() for queries and mutations. */
+  readonly startedAt: number;
+  random(): number;
+  log(level: string, args: unknown[]): void;
+  /** Still running: syscalls after it returned are refused. */
+  active: boolean;
+}
+
+export interface HostSyscalls {
+  syscall(op: string, json: string): string;
+  /** A string when the answer is ready now; a promise when it needs the engine (actions). */
+  asyncSyscall(op: string, json: string): string | Promise<string>;
+}
+
+export type EntryResult = { settled: true; ok: true; value: unknown } | { settled: true; ok: false; error: unknown } | { settled: false };
+
+const NOT_IN_UDF = (what: string) =>
+  `Can't use ${what} in queries and mutations. Please consider using an action. See https://docs.convex.dev/functions/actions for more details.`;
+
+type Job = { start: () => unknown; settle: (ok: boolean, value: unknown) => void };
+
+/**
+ * Rejections nobody handled, from any of our realms (even one already dropped: Node
+ * reports them a turn later): logged, never fatal. Realms are known by their Promise
+ * prototype, held weakly.
+ */
+const realmReporters = new WeakMap<object, (reason: unknown) => void>();
+let listening = false;
+function onUnhandledRejection(reason: unknown, promise: Promise<unknown>): void {
+  const report = realmReporters.get(Object.getPrototypeOf(promise) as object);
+  if (report) {
+    report(reason);
+    return;
+  }
+  // Not ours: keep Node's default (a crash) unless someone else is listening.
+  if (process.listenerCount("unhandledRejection") === 1) throw reason;
+}
+
+export class Isolate {
+  readonly context: vm.Context;
+  private readonly enterScript = new vm.Script("globalThis.__sharedNotesEnter()");
+  private readonly drainScript = new vm.Script("void 0");
+  private nextJob: Job | null = null;
+  private timers = new Map<GuestRun, Set<NodeJS.Timeout>>();
+  /** Calls waiting on outside promises (Web Crypto, fetch, bodies...): polled until they settle. */
+  private waiting = new Set<() => boolean>();
+  private poller: NodeJS.Timeout | NodeJS.Immediate | null = null;
+  private pollDelay = 0;
+
+  constructor(
+    private readonly current: () => GuestRun | undefined,
+    host: HostSyscalls,
+    env: Readonly<Record<string, string>>,
+    private readonly onTimerError: (error: unknown) => void,
+    readonly sliceMs: number,
+  ) {
+    const bridge = {
+      syscall: (op: string, json: string) => host.syscall(op, json),
+      asyncSyscall: (op: string, json: string, resolve: (v: string) => void, reject: (e: unknown) => void): string | undefined => {
+        const answer = host.asyncSyscall(op, json);
+        if (typeof answer === "string") return answer;
+        answer.then(
+          (value) => this.reenter(() => resolve(value)),
+          (error: unknown) => this.reenter(() => reject(error)),
+        );
+        return undefined;
+      },
+      now: () => {
+        const run = this.current();
+        return run && run.kind !== "action" ? run.startedAt : Date.now();
+      },
+      random: () => {
+        const run = this.current();
+        return run && run.kind !== "action" ? run.random() : Math.random();
+      },
+      log: (level: string, args: unknown[]) => this.current()?.log(level, args),
+      env: (name: string) => (Object.prototype.hasOwnProperty.call(env, name) ? env[name] : undefined),
+      envNames: () => Object.keys(env),
+      refuseInUdf: (what: string) => {
+        const run = this.current();
+        if (run && run.kind !== "action") throw new Error(NOT_IN_UDF(what));
+      },
+      setTimer: (callback: (...a: unknown[]) => void, ms: number, args: unknown[], repeat: boolean) => this.setTimer(callback, ms, args, repeat),
+      clearTimer: (handle: unknown) => this.clearTimer(handle),
+      takeJob: () => {
+        const job = this.nextJob;
+        this.nextJob = null;
+        return job;
+      },
+      fetch: (...args: Parameters<typeof fetch>) => fetch(...args),
+      webGlobals: {
+        TextEncoder,
+        TextDecoder,
+        URL,
+        URLSearchParams,
+        atob,
+        btoa,
+        Headers,
+        Request,
+        Response,
+        Blob,
+        FormData,
+        AbortController,
+        AbortSignal,
+        ReadableStream,
+        WritableStream,
+        TransformStream,
+        structuredClone,
+        crypto: globalThis.crypto,
+        Event,
+        EventTarget,
+      },
+    };
+    this.context = vm.createContext({ __sharedNotesHost: bridge }, { microtaskMode: "afterEvaluate", name: "convex functions" });
+    vm.runInContext(BOOTSTRAP, this.context);
+    realmReporters.set(vm.runInContext("Promise.prototype", this.context) as object, onTimerError);
+    if (!listening) {
+      listening = true;
+      process.on("unhandledRejection", onUnhandledRejection);
+    }
+  }
+
+  /** Compiles bundled CommonJS code once, for evaluation in any number of realms. */
+  static compile(code: string, filename: string): vm.Script {
+    return new vm.Script(`(function (module, exports, require) {${code}\n})`, { filename });
+  }
+
+  /** Evaluates compiled bundle code in the realm and returns its exports. */
+  evaluate(script: vm.Script): Record<string, unknown> {
+    const wrapper = script.runInContext(this.context) as (module: object, exports: object, require: (name: string) => never) => void;
+    const mod = { exports: {} as Record<string, unknown> };
+    const require = (name: string): never => {
+      throw new Error(
+        `The module "${name}" can only be imported by files that start with "use node" (Node.js built-ins and ` +
+          `external packages are ${"not available in the default Convex runtime"}).`,
+      );
+    };
+    this.enter({ start: () => wrapper(mod, mod.exports, require), settle: () => {} }, 10_000);
+    return mod.exports;
+  }
+
+  /**
+   * Starts `start` inside the realm and lets it go as far as it can without outside
+   * help; whatever it waits for later settles it through `settle`. Throws SliceTimeout
+   * when the code ran past `timeoutMs`.
+   */
+  start(start: () => unknown, settle: (ok: boolean, value: unknown) => void, timeoutMs: number): void {
+    this.enter({ start, settle }, timeoutMs);
+  }
+
+  /**
+   * Keeps running the realm's promise jobs until `done()` says the call settled. An
+   * outside promise (crypto.subtle, fetch, a body read) resolves on Node's own queue and
+   * only queues work in the realm; nothing runs it unless we enter. Polls back off to
+   * 10 ms, so a long wait costs next to nothing.
+   */
+  waitFor(done: () => boolean): void {
+    this.waiting.add(done);
+    this.pollDelay = 0;
+    this.schedulePoll();
+  }
+
+  private schedulePoll(): void {
+    if (this.poller || this.waiting.size === 0) return;
+    const tick = () => {
+      this.poller = null;
+      this.drain();
+      for (const done of this.waiting) if (done()) this.waiting.delete(done);
+      this.pollDelay = Math.min(10, this.pollDelay === 0 ? 1 : this.pollDelay * 2);
+      this.schedulePoll();
+    };
+    this.poller = this.pollDelay === 0 ? setImmediate(tick) : setTimeout(tick, this.pollDelay);
+  }
+
+  private drain(): void {
+    try {
+      this.drainScript.runInContext(this.context, { timeout: this.sliceMs });
+    } catch (e) {
+      this.onTimerError((e as NodeJS.ErrnoException).code === "ERR_SCRIPT_EXECUTION_TIMEOUT" ? new SliceTimeout() : e);
+    }
+  }
+
+  private enter(job: Job, timeoutMs: number): void {
+    this.nextJob = job;
+    try {
+      this.enterScript.runInContext(this.context, { timeout: timeoutMs });
+    } catch (e) {
+      // Timed out (or the realm itself failed): the job is left unsettled; the caller decides.
+      if ((e as NodeJS.ErrnoException).code !== "ERR_SCRIPT_EXECUTION_TIMEOUT") throw e;
+      throw new SliceTimeout();
+    } finally {
+      this.nextJob = null;
+    }
+  }
+
+  /** Delivers an outside answer and runs the promise jobs it unblocks, within the slice limit. */
+  private reenter(deliver: () => void): void {
+    deliver();
+    this.drain();
+  }
+
+  private setTimer(callback: (...a: unknown[]) => void, ms: number, args: unknown[], repeat: boolean): NodeJS.Timeout {
+    const run = this.current();
+    if (!run || !run.active) throw new Error("Timers can only be set while an action is running.");
+    let timers = this.timers.get(run);
+    if (!timers) this.timers.set(run, (timers = new Set()));
+    const fire = () => {
+      if (!repeat) timers.delete(handle);
+      try {
+        this.start(() => callback(...args), (ok, value) => ok || this.onTimerError(value), this.sliceMs);
+      } catch (e) {
+        this.onTimerError(e);
+      }
+    };
+    const delay = Math.max(0, Number(ms) || 0);
+    const handle = repeat ? setInterval(fire, delay) : setTimeout(fire, delay);
+    timers.add(handle);
+    return handle;
+  }
+
+  private clearTimer(handle: unknown): void {
+    for (const timers of this.timers.values()) {
+      if (timers.delete(handle as NodeJS.Timeout)) clearTimeout(handle as NodeJS.Timeout);
+    }
+  }
+
+  close(): void {
+    this.waiting.clear();
+    if (this.poller) {
+      clearTimeout(this.poller as NodeJS.Timeout);
+      clearImmediate(this.poller as NodeJS.Immediate);
+    }
+    for (const timers of this.timers.values()) for (const t of timers) clearTimeout(t);
+    this.timers.clear();
+  }
+}
+
+/** A slice of user code ran past its limit and was stopped. */
+export class SliceTimeout extends Error {
+  constructor() {
+    super("the function ran past its time limit");
+  }
+}
+
+// Runs once inside the realm. Written as plain JavaScript because it is the realm's own code.
+const BOOTSTRAP = String.raw`
+(function (host) {
+  "use strict";
+  delete globalThis.__sharedNotesHost;
+  const define = (name, value) => Object.defineProperty(globalThis, name, { value, writable: true, configurable: true, enumerable: false });
+
+  define("Convex", {
+    syscall: (op, json) => host.syscall(op, json),
+    asyncSyscall: (op, json) => {
+      let resolve, reject;
+      const promise = new Promise((res, rej) => { resolve = res; reject = rej; });
+      try {
+        const answer = host.asyncSyscall(op, json, resolve, reject);
+        if (answer !== undefined) resolve(answer);
+      } catch (e) {
+        reject(e);
+      }
+      return promise;
+    },
+    jsSyscall: (op) => { throw new Error(op + " is not supported by the local backend."); },
+  });
+
+  const OriginalDate = Date;
+  function FrozenDate(...args) {
+    if (!new.target) return new OriginalDate(host.now()).toString();
+    return args.length === 0 ? new OriginalDate(host.now()) : new OriginalDate(...args);
+  }
+  FrozenDate.now = () => host.now();
+  FrozenDate.parse = OriginalDate.parse;
+  FrozenDate.UTC = OriginalDate.UTC;
+  FrozenDate.prototype = OriginalDate.prototype;
+  OriginalDate.prototype.constructor = FrozenDate;
+  define("Date", FrozenDate);
+  Math.random = () => host.random();
+
+  const levels = ["log", "info", "warn", "error", "debug"];
+  const con = {};
+  for (const level of levels) con[level] = (...args) => host.log(level, args);
+  define("console", con);
+
+  const timer = (name, repeat) => (callback, ms, ...args) => {
+    host.refuseInUdf(name);
+    if (typeof callback !== "function") throw new TypeError(name + " expects a function");
+    return host.setTimer(callback, ms, args, repeat);
+  };
+  define("setTimeout", timer("setTimeout", false));
+  define("setInterval", timer("setInterval", true));
+  define("clearTimeout", (handle) => host.clearTimer(handle));
+  define("clearInterval", (handle) => host.clearTimer(handle));
+  define("queueMicrotask", (callback) => { Promise.resolve().then(() => callback()); });
+  define("fetch", (...args) => { host.refuseInUdf("fetch()"); return host.fetch(...args); });
+
+  for (const [name, value] of Object.entries(host.webGlobals)) define(name, value);
+  define("self", globalThis);
+  define("global", undefined);
+
+  const env = new Proxy({}, {
+    get: (_t, name) => (typeof name === "string" ? host.env(name) : undefined),
+    has: (_t, name) => typeof name === "string" && host.env(name) !== undefined,
+    ownKeys: () => host.envNames(),
+    getOwnPropertyDescriptor: (_t, name) => {
+      const value = typeof name === "string" ? host.env(name) : undefined;
+      return value === undefined ? undefined : { value, enumerable: true, configurable: true, writable: false };
+    },
+    set: () => false,
+  });
+  define("process", { env });
+
+  define("__sharedNotesEnter", () => {
+    const job = host.takeJob();
+    if (!job) return;
+    let result;
+    try {
+      result = job.start();
+    } catch (e) {
+      job.settle(false, e);
+      return;
+    }
+    Promise.resolve(result).then((v) => job.settle(true, v), (e) => job.settle(false, e));
+  });
+})(globalThis.__sharedNotesHost);
+`;
