@@ -1,21 +1,15 @@
 #!/usr/bin/env bash
-# Installs what the suites inside real VS Code need: Chromium, libkrb5-dev, Node 24 and
-# code-server, the last two into a per-user cache keyed by version (outside the clone, so
-# CI on a fresh clone of the same machine skips the ~4 minute install). Idempotent: prints
-# a line only for a step that does something.
+# Installs what real VS Code needs here (npm start, the suites inside VS Code): Chromium,
+# libkrb5-dev, Node 24 and code-server, the last two into a per-user cache keyed by
+# version, outside the clone (scripts/vscode-paths.mjs), so a user installs them once; CI
+# points the cache at an empty folder to prove the fresh install every run. Idempotent:
+# prints a line only for a step that does something.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
-# Under `npm test` / `npm start` the outer npm (on Node 20) exports its configuration as
-# npm_config_* and npm_* variables. The nested installs below run a different Node and
-# must read the user's own npm configuration, not inherit the outer one's: code-server's
-# postinstall reads the Node version from npm_config_user_agent and refuses Node 20.
-# NODE and the outer run's PATH entries (its node-gyp and node_modules/.bin) go too.
-while IFS= read -r name; do unset "$name"; done < <(compgen -e | grep -i '^npm_' || true)
-unset NODE INIT_CWD
-PATH="$(printf '%s' "$PATH" | tr ':' '\n' | grep -v -e 'node-gyp-bin' -e '/node_modules/\.bin$' | paste -sd: -)"
-export PATH
+# Nested installs get the user's npm configuration, not the outer npm run's.
+source "$here/clean-npm-env.sh"
 eval "$(node "$here/vscode-paths.mjs" --shell)"
 
 die() { echo "setup-vscode: ERROR: $*" >&2; exit 1; }
