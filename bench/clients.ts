@@ -14,7 +14,7 @@
  * Then the fixed cost: 2 clients of ours against a backend with timestamps
  * (bench/tracedServer.ts), broken down hop by hop.
  *
- * npm run bench:clients [-- --seconds 8 --drain 2 --rows 2,10,50,50+100 --procs 5 --systems ours,yjs --breakdown 1]
+ * npm run bench:clients [-- --seconds 8 --drain 2 --rows 2,10,50,50+100 --procs 5 --systems ours,yjs --breakdown 1 --warmup 2]
  */
 import { fork, spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -42,6 +42,7 @@ const { values } = parseArgs({
     procs: { type: "string", default: "5" },
     systems: { type: "string", default: "ours,yjs" },
     breakdown: { type: "string", default: "1" },
+    warmup: { type: "string", default: "2" },
   },
 });
 const SECONDS = Number(values.seconds);
@@ -53,9 +54,11 @@ const ROWS = values.rows.split(",").map((r) => {
   const [clients, delay] = r.split("+").map(Number);
   return { clients: clients!, delayMs: delay ?? 0 };
 });
-const keysPerClient = Math.round(SECONDS * KEYS_PER_SECOND);
+const WARMUP_SECONDS = Number(values.warmup);
+const keysPerClient = (seconds: number): number => Math.round(seconds * KEYS_PER_SECOND);
 for (const row of ROWS) {
-  if (row.clients * keysPerClient > CODE_SPACE) throw new Error(`${row.clients} clients × ${keysPerClient} keys do not fit in ${CODE_SPACE} unique characters`);
+  const keys = keysPerClient(SECONDS);
+  if (row.clients * keys > CODE_SPACE) throw new Error(`${row.clients} clients × ${keys} keys do not fit in ${CODE_SPACE} unique characters`);
 }
 const sleepUntil = (t: number): Promise<void> => new Promise((r) => setTimeout(r, Math.max(0, t - monoMs())));
 
@@ -156,7 +159,9 @@ type RowResult = {
 
 let rowNumber = 0;
 
-async function runRow(system: System, server: Server, workers: Worker[], clients: number, delayMs: number, trace = false) {
+type RowSpec = { system: System; server: Server; clients: number; delayMs: number; seconds: number; trace?: boolean };
+
+async function runRow(workers: Worker[], { system, server, clients, delayMs, seconds, trace = false }: RowSpec) {
   const port = Number(new URL(server.url).port);
   const proxy = delayMs ? await new TcpProxy({ targetPort: port, delayMs }).start() : undefined;
   const base = proxy?.url ?? server.url;
@@ -178,7 +183,7 @@ async function runRow(system: System, server: Server, workers: Worker[], clients
         target,
         clients: Array.from({ length: clients }, (_, i) => i).filter((i) => i % used.length === p),
         totalClients: clients,
-        keysPerClient,
+        keysPerClient: keysPerClient(seconds),
         trace,
       }),
     ),
@@ -188,7 +193,7 @@ async function runRow(system: System, server: Server, workers: Worker[], clients
   await sleepUntil(t0);
   const cpu0 = cpuMs(server.pid);
   const benchCpu0 = used.reduce((s, w) => s + cpuMs(w.child.pid!), 0);
-  const rowEnd = t0 + (SECONDS + DRAIN_SECONDS) * 1000;
+  const rowEnd = t0 + (seconds + DRAIN_SECONDS) * 1000;
   await sleepUntil(rowEnd);
   const cpu = cpuMs(server.pid) - cpu0;
   const benchCpu = used.reduce((s, w) => s + cpuMs(w.child.pid!), 0) - benchCpu0;
@@ -222,7 +227,7 @@ async function runRow(system: System, server: Server, workers: Worker[], clients
     system,
     clients,
     delayMs,
-    keysScheduled: clients * keysPerClient,
+    keysScheduled: clients * keysPerClient(seconds),
     keysTyped: typed.length,
     keysPerSecondPerClient: typed.length / clients / ((lastTyped - t0) / 1000 + 1 / KEYS_PER_SECOND),
     lateP99Ms: percentile(late, 99),
@@ -276,15 +281,19 @@ try {
   if (SYSTEMS.includes("ours")) servers.ours = await startOurs(path.join(dataDir, "ours"));
   if (SYSTEMS.includes("yjs")) servers.yjs = await startRelay();
   console.log(
-    `keystroke → applied in every other client: ${KEYS_PER_SECOND} keys/s per client on a fixed schedule, ${SECONDS} s of typing + ${DRAIN_SECONDS} s drain per row, clients over ${PROCS} processes`,
+    `keystroke → applied in every other client: ${KEYS_PER_SECOND} keys/s per client on a fixed schedule, ${SECONDS} s of typing + ${DRAIN_SECONDS} s drain per row, clients over ${PROCS} processes, after a ${WARMUP_SECONDS} s warm-up per server`,
   );
   console.log("pairs not delivered by the row's end count as (at least) the time they had left; server CPU/RSS from /proc\n");
   console.log(
     "link              n  system       typed  k/s/c  late99  pairs ok  not ok     p50     p99     max same  srvCPU ms/key  RSS  benchCPU",
   );
+  // Not counted: lets each server load and compile its code paths before the first row.
+  for (const system of SYSTEMS) {
+    if (WARMUP_SECONDS > 0) await runRow(workers, { system, server: servers[system]!, clients: 2, delayMs: 0, seconds: WARMUP_SECONDS });
+  }
   for (const row of ROWS) {
     for (const system of SYSTEMS) {
-      const { result } = await runRow(system, servers[system]!, workers, row.clients, row.delayMs);
+      const { result } = await runRow(workers, { system, server: servers[system]!, ...row, seconds: SECONDS });
       results.push(result);
       printRow(result);
     }
@@ -300,16 +309,22 @@ try {
   if (values.breakdown !== "0" && SYSTEMS.includes("ours")) {
     const traced = await startTraced(path.join(dataDir, "traced"));
     try {
-      const run = await runRow("ours", traced, workers, 2, 0, true);
-      const dumped = await new Promise<{ trace: ServerTrace; tracesRuns: boolean }>((resolve) => {
-        traced.child.once("message", (m: { trace: ServerTrace; tracesRuns: boolean }) => resolve(m));
-        traced.child.send({ type: "dump" });
-      });
+      const dump = (): Promise<{ trace: ServerTrace; tracesRuns: boolean }> =>
+        new Promise((resolve) => {
+          traced.child.once("message", resolve);
+          traced.child.send({ type: "dump" });
+        });
+      if (WARMUP_SECONDS > 0) await runRow(workers, { system: "ours", server: traced, clients: 2, delayMs: 0, seconds: WARMUP_SECONDS, trace: true });
+      await dump(); // each row reuses the same key characters: start the log afresh
+      const run = await runRow(workers, { system: "ours", server: traced, clients: 2, delayMs: 0, seconds: SECONDS, trace: true });
+      const dumped = await dump();
       breakdown = hopBreakdown(run.typed, run.arrivals, run.frames, dumped.trace);
       console.log(
         `\nours, 2 clients on loopback, backend with timestamps (p50 ${formatMs(run.result.p50)} / p99 ${formatMs(run.result.p99)} ms; ${breakdown.keys} keys traced end to end, ${breakdown.missing} not matched${dumped.tracesRuns ? "" : "; function runs not timed: the runtime has no invoke to wrap"}):`,
       );
       printHops("  where the time goes between typing a key and the other client applying it", breakdown.hops);
+      const reruns = breakdown.reruns.map((r) => `${r.udfPath} ×${r.perKey.toFixed(1)} (${r.msPerKey.toFixed(1)} ms)`).join(", ");
+      console.log(`  queries run between a key's commit and its push, per key: ${reruns || "none timed"}`);
     } finally {
       traced.stop();
     }

@@ -3,7 +3,10 @@
 // the time from a key going down in Alice's page to the character being rendered in Bob's
 // editor. Both pages live in one Chromium on one machine, so Date.now() in each is the
 // same clock. Two rounds: Alice on a plain loopback link, then with 100 ms added in each
-// direction of her link (a far-away server). Prints p50/p95/p99 and writes
+// direction of her link (a far-away server). Prints p50/p95/p99, then where the time goes
+// hop by hop: the backend runs in this process with timestamps (bench/lib/serverTrace.ts),
+// so each key is followed from the keydown to the server reading Alice's submission, the
+// run, the COMMIT, the push to Bob's connection and the render in Bob's page. Writes
 // test-results/bench-e2e.json.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -35,9 +38,10 @@ function percentile(sorted, p) {
 const built = spawnSync(process.execPath, [join(root, 'extension/build.mjs')], { cwd: root, stdio: 'inherit' });
 if (built.status !== 0) process.exit(1);
 const server = await importTs(join(root, 'test/e2e/backend.ts'));
+const traced = await importTs(join(root, 'bench/lib/e2eServer.ts'));
 const dataDir = mkdtempSync(join(tmpdir(), 'shared-notes-bench-e2e-'));
-const backend = await server.startBackend({ port: 0, dataDir });
-let proxy = await new server.TcpProxy({ targetPort: backend.port }).start();
+const backend = await traced.startTracedBackend({ port: 0, dataDir });
+let proxy = await new traced.TcpProxy({ targetPort: backend.port }).start();
 const proxyPort = proxy.port;
 const creds = await server.createSpaceWithNote(backend.url, 'Bench');
 let session;
@@ -47,8 +51,9 @@ const rounds = [];
 async function round(label, alice, bob) {
   await caretTo(alice, 'end');
   const base = (await bob.editorText()).length;
-  // Bob's page notes when the rendered text grows; Alice's page notes each keydown.
-  await bob.page.evaluate((selector) => {
+  // Both pages note when their rendered text grows (Alice's own echo is VS Code rendering a
+  // local key: the reference for what rendering alone costs); Alice's page notes each keydown.
+  const watchRender = (selector) => {
     const root = document.querySelector(selector);
     const seen = [];
     const read = () => {
@@ -60,7 +65,9 @@ async function round(label, alice, bob) {
     window.__benchObserver = new MutationObserver(read);
     window.__benchObserver.observe(root, { subtree: true, childList: true, characterData: true });
     read();
-  }, ACTIVE_EDITOR);
+  };
+  await bob.page.evaluate(watchRender, ACTIVE_EDITOR);
+  await alice.page.evaluate(watchRender, ACTIVE_EDITOR);
   await alice.page.evaluate(() => {
     window.__benchKeys = [];
     if (!window.__benchListening) {
@@ -68,6 +75,7 @@ async function round(label, alice, bob) {
       window.addEventListener('keydown', () => window.__benchKeys.push(Date.now()), true);
     }
   });
+  traced.takeServerTrace();
   for (let i = 0; i < SAMPLES; i++) {
     await alice.page.keyboard.press(String.fromCharCode(97 + (i % 26)));
     await sleep(GAP_MS);
@@ -75,11 +83,12 @@ async function round(label, alice, bob) {
   await waitUntil('Bob to render every key', async () => (await bob.editorText()).length >= base + SAMPLES, { timeout: 30_000 });
   const keys = await alice.page.evaluate(() => window.__benchKeys);
   const seen = await bob.page.evaluate(() => window.__benchSeen);
-  const baseLen = seen[0].len;
-  const latencies = keys.slice(0, SAMPLES).map((t, i) => {
-    const shown = seen.find((s) => s.len >= baseLen + i + 1);
-    return shown ? shown.t - t : Number.NaN;
-  }).filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  const echoed = await alice.page.evaluate(() => window.__benchSeen);
+  const firstShown = (renders, i) => renders.find((s) => s.len >= renders[0].len + i + 1)?.t ?? Number.NaN;
+  const timed = keys.slice(0, SAMPLES).map((down, i) => ({ down, shown: firstShown(seen, i) }));
+  const echo = keys.slice(0, SAMPLES).map((down, i) => firstShown(echoed, i) - down).filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  const latencies = timed.map((k) => k.shown - k.down).filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  const hops = traced.e2eHops(timed.filter((k) => Number.isFinite(k.shown)), traced.takeServerTrace(), traced.wallMinusMono());
   const r = {
     label,
     samples: latencies.length,
@@ -88,14 +97,23 @@ async function round(label, alice, bob) {
     p99: percentile(latencies, 99),
     max: latencies[latencies.length - 1],
   };
+  r.echo = { p50: percentile(echo, 50), p99: percentile(echo, 99) };
+  r.hops = hops.hops.map((h) => {
+    const sorted = [...h.values].sort((a, b) => a - b);
+    return { name: h.name, p50: percentile(sorted, 50), p99: percentile(sorted, 99) };
+  });
   rounds.push(r);
   console.log(`${label.padEnd(34)} n=${r.samples}  p50 ${r.p50} ms  p95 ${r.p95} ms  p99 ${r.p99} ms  max ${r.max} ms`);
+  traced.printHops(`  hop by hop (${hops.hops[0].values.length} keys followed, ${hops.missing} not matched):`, hops.hops);
+  console.log(`  reference: Alice's own window, keydown → her key rendered: p50 ${r.echo.p50} ms, p99 ${r.echo.p99} ms`);
   await alice.press('Enter');
 }
 
 try {
   session = await startUsers({
     name: 'bench',
+    // Outside test-results/, which a concurrent test run may clear.
+    resultsDir: mkdtempSync(join(tmpdir(), 'shared-notes-bench-e2e-logs-')),
     users: [
       { name: 'Alice', env: { SHARED_NOTES_SERVER_URL: proxy.url } },
       { name: 'Bob', env: { SHARED_NOTES_SERVER_URL: backend.url } },
@@ -115,7 +133,7 @@ try {
   await round('loopback', alice, bob);
   // The same port with a slow proxy behind it: Alice's client reconnects through it.
   await proxy.close();
-  proxy = await new server.TcpProxy({ targetPort: backend.port, delayMs: Number(values.delay) }).start(proxyPort);
+  proxy = await new traced.TcpProxy({ targetPort: backend.port, delayMs: Number(values.delay) }).start(proxyPort);
   await waitUntil("Alice's window to reconnect", async () => !/reconnecting|offline/.test(await alice.statusBarText()), { timeout: 30_000 });
   await alice.type('slow link\n', { delay: 50 });
   await bob.waitForEditorText((t) => t.includes('slow link'), { timeout: 30_000 });

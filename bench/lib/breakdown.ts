@@ -18,7 +18,15 @@ function firstIndexed(pairs: Array<[number, number]>): Map<number, number> {
 }
 
 /** Hops for every key that completed the path sender → server → one other client. */
-export function hopBreakdown(typed: Typed[], arrivals: Arrival[], frames: ClientFrames[], server: ServerTrace): { hops: Hop[]; keys: number; missing: number } {
+export type Breakdown = {
+  hops: Hop[];
+  keys: number;
+  missing: number;
+  /** Queries run between a key's commit and its push, per function: runs and ms per key. */
+  reruns: Array<{ udfPath: string; perKey: number; msPerKey: number }>;
+};
+
+export function hopBreakdown(typed: Typed[], arrivals: Arrival[], frames: ClientFrames[], server: ServerTrace): Breakdown {
   const sentAt = new Map(frames.map((f) => [f.client, firstIndexed(f.sent)]));
   const receivedAt = new Map(frames.map((f) => [f.client, firstIndexed(f.received)]));
   const names = [
@@ -48,6 +56,7 @@ export function hopBreakdown(typed: Typed[], arrivals: Arrival[], frames: Client
   const typedByCode = new Map(typed.map((t) => [t.code, t]));
   let keys = 0;
   let missing = 0;
+  const reruns = new Map<string, { runs: number; ms: number }>();
   for (const a of arrivals) {
     const key = typedByCode.get(a.code);
     const sent = key && sentAt.get(key.client)?.get(a.code);
@@ -63,7 +72,14 @@ export function hopBreakdown(typed: Typed[], arrivals: Arrival[], frames: Client
       continue;
     }
     keys++;
-    const rerun = queries.reduce((sum, q) => sum + Math.max(0, Math.min(q.end, push.at) - Math.max(q.start, commit.end)), 0);
+    let rerun = 0;
+    for (const q of queries) {
+      const overlap = Math.min(q.end, push.at) - Math.max(q.start, commit.end);
+      if (overlap <= 0) continue;
+      rerun += overlap;
+      const seen = reruns.get(q.udfPath) ?? { runs: 0, ms: 0 };
+      reruns.set(q.udfPath, { runs: seen.runs + 1, ms: seen.ms + overlap });
+    }
     const values = [
       sent - key.at,
       inbound.at - sent,
@@ -80,15 +96,20 @@ export function hopBreakdown(typed: Typed[], arrivals: Arrival[], frames: Client
     ];
     values.forEach((v, i) => hops[i]!.values.push(v));
   }
-  return { hops, keys, missing };
+  return {
+    hops,
+    keys,
+    missing,
+    reruns: [...reruns].map(([udfPath, r]) => ({ udfPath, perKey: r.runs / Math.max(1, keys), msPerKey: r.ms / Math.max(1, keys) })),
+  };
 }
 
 export function printHops(title: string, hops: Hop[]): void {
   console.log(title);
-  console.log(`  ${"hop".padEnd(52)} ${"p50".padStart(7)} ${"mean".padStart(7)} ${"p90".padStart(7)}  ms`);
+  console.log(`  ${"hop".padEnd(66)} ${"p50".padStart(7)} ${"mean".padStart(7)} ${"p90".padStart(7)}  ms`);
   for (const hop of hops) {
     const sorted = [...hop.values].sort((a, b) => a - b);
     const mean = sorted.reduce((s, v) => s + v, 0) / Math.max(1, sorted.length);
-    console.log(`  ${hop.name.padEnd(52)} ${formatMs(percentile(sorted, 50)).padStart(7)} ${formatMs(mean).padStart(7)} ${formatMs(percentile(sorted, 90)).padStart(7)}`);
+    console.log(`  ${hop.name.padEnd(66)} ${formatMs(percentile(sorted, 50)).padStart(7)} ${formatMs(mean).padStart(7)} ${formatMs(percentile(sorted, 90)).padStart(7)}`);
   }
 }
