@@ -26,18 +26,8 @@ export const HEARTBEAT_MS = PRESENCE_HEARTBEAT_MS;
 /** Least time between two selection updates: at most 10 a second per client. */
 export const PRESENCE_UPDATE_MS = 100;
 
-/**
- * Our published selections are re-sent in a newer revision once they are this many
- * revisions old, so teammates (who keep the last 256 revisions to map through) can always
- * place them.
- */
-export const REFRESH_AFTER_REVS = 128;
-
-/** …but not more often than this, so that in a note many people type in, refreshes stay a trickle. */
-export const REFRESH_MIN_MS = 1000;
-
-/** What the server shows of us: selections in the server's text at `rev`. */
-interface Published {
+/** Selections in the server's text at `rev`: what the server shows of us, or where we carried a teammate's. */
+interface RevSelections {
   readonly rev: number;
   readonly selections: readonly Selection[];
 }
@@ -53,7 +43,13 @@ export class PresenceTracker {
   private current: readonly Collaborator[] = [];
   private mine: readonly Selection[] = [];
   /** What the server has (or will have, once the update in flight lands); undefined: nothing yet. */
-  private published: Published | undefined;
+  private published: RevSelections | undefined;
+  /**
+   * Each teammate's entry as listed, and its selections carried forward to the last revision
+   * we placed them at. Mapping from there needs only recent revisions, so an unmoved caret
+   * stays placed however old its entry gets: nobody has to re-send it while others type.
+   */
+  private carried = new Map<string, { readonly listed: RevSelections } & RevSelections>();
   /** An update is wanted; it goes out when the one in flight is done and PRESENCE_UPDATE_MS has passed. */
   private wanted = false;
   /** ...and must go out even if teammates already see our selections where they are (in an older revision). */
@@ -80,7 +76,7 @@ export class PresenceTracker {
       first = false;
       this.entries = entries;
       this.recompute();
-      // A newcomer keeps no revisions older than its copy of the note: give it ours in a rev it can map.
+      // A newcomer has no revisions older than its copy of the note: give it ours in a rev it can map.
       if (joined && this.published !== undefined && this.published.rev < this.sync().rev) this.request(true);
     });
     this.heartbeat = setInterval(() => this.beat(), HEARTBEAT_MS);
@@ -100,9 +96,6 @@ export class PresenceTracker {
   /** Our text changed (a revision arrived or we typed), so mapped positions did too. */
   textChanged(): void {
     this.recompute();
-    const published = this.published;
-    if (published === undefined || this.sync().rev - published.rev < REFRESH_AFTER_REVS) return;
-    if (Date.now() - this.lastSentAt >= REFRESH_MIN_MS) this.request(true);
   }
 
   async dispose(): Promise<void> {
@@ -205,16 +198,23 @@ export class PresenceTracker {
     if (this.disposed) return;
     const sync = this.sync();
     const next: Collaborator[] = [];
+    const carried = new Map<string, { readonly listed: RevSelections } & RevSelections>();
     for (const entry of this.entries) {
       if (entry.clientId === this.clientId) continue;
-      const mapped = entry.selections.map((s) => sync.selectionFromOthers({ rev: entry.rev, anchor: s.anchor, head: s.head }));
+      const before = this.carried.get(entry.clientId);
+      const from = before !== undefined && before.listed.rev === entry.rev && sameSelections(before.listed.selections, entry.selections) ? before : { listed: entry, rev: entry.rev, selections: entry.selections };
+      const mapped = from.selections.map((s) => sync.selectionFromOthers({ rev: from.rev, anchor: s.anchor, head: s.head }));
       if (mapped.every((s): s is Selection => s !== undefined)) {
         next.push({ clientId: entry.clientId, name: entry.name, color: entry.color, selections: mapped });
+        const forward = mapped.map((s) => sync.selectionForOthers(s));
+        carried.set(entry.clientId, { listed: from.listed, rev: sync.rev, selections: forward.map(({ anchor, head }) => ({ anchor, head })) });
         continue;
       }
+      if (before !== undefined) carried.set(entry.clientId, before);
       const shown = this.current.find((c) => c.clientId === entry.clientId);
       if (shown) next.push(shown);
     }
+    this.carried = carried;
     this.current = next;
     this.changed.fire(next);
   }

@@ -5,7 +5,8 @@ import { getFunctionName, type FunctionReference } from "convex/server";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { Id } from "../../convex/_generated/dataModel";
 import type { PresenceEntry } from "../../convex/schema";
-import { HEARTBEAT_MS, PRESENCE_UPDATE_MS, PresenceTracker, REFRESH_AFTER_REVS } from "../../client/presence";
+import { HEARTBEAT_MS, PRESENCE_UPDATE_MS, PresenceTracker } from "../../client/presence";
+import type { Collaborator } from "../../client/types";
 import { SyncClient } from "../../sync/syncClient";
 import type { TextOp } from "../../sync/textOp";
 
@@ -159,28 +160,36 @@ describe("PresenceTracker", () => {
     expect(updates()).toHaveLength(before + 1);
   });
 
-  it("re-sends an unmoved selection in a newer revision for a newcomer, and when it is REFRESH_AFTER_REVS old", async () => {
+  it("re-sends an unmoved selection in a newer revision when a newcomer joins, and only then", async () => {
     start("hello");
     tracker.setSelections([{ anchor: 2, head: 2 }]);
     await settle();
-    convex.list!([{ clientId: "me", name: "Me", color: "#123456", rev: 0, selections: [{ anchor: 2, head: 2 }] }]);
-    remote([5, "!"]);
-    await settle();
+    const me = { clientId: "me", name: "Me", color: "#123456", rev: 0, selections: [{ anchor: 2, head: 2 }] };
+    convex.list!([me]);
     const before = updates().length;
+    for (let i = 0; i < 300; i++) remote([5 + i, "!"]);
+    await settle();
+    expect(updates()).toHaveLength(before);
+    convex.list!([me, { clientId: "new", name: "New", color: "#654321", rev: 300, selections: [] }]);
+    await settle();
+    expect(updates()).toHaveLength(before + 1);
+    expect(lastUpdate()).toMatchObject({ rev: 300, selections: [{ anchor: 2, head: 2 }] });
+  });
+
+  it("keeps placing a teammate's unmoved caret however many revisions pass after its entry", async () => {
+    start("hello");
+    await settle();
+    const seen: Collaborator[][] = [];
+    tracker.onChange((c) => seen.push([...c]));
+    convex.list!([{ clientId: "b", name: "B", color: "#654321", rev: 0, selections: [{ anchor: 3, head: 3 }] }]);
+    // Far more revisions than the sync client keeps, each inserting before the caret.
+    for (let i = 0; i < 1000; i++) remote(["!", 5 + i]);
+    expect(seen.at(-1)).toEqual([{ clientId: "b", name: "B", color: "#654321", selections: [{ anchor: 1003, head: 1003 }] }]);
+    // A list push with the same entry (someone else joined) does not lose the place either.
     convex.list!([
-      { clientId: "me", name: "Me", color: "#123456", rev: 0, selections: [{ anchor: 2, head: 2 }] },
-      { clientId: "new", name: "New", color: "#654321", rev: 1, selections: [] },
+      { clientId: "b", name: "B", color: "#654321", rev: 0, selections: [{ anchor: 3, head: 3 }] },
+      { clientId: "c", name: "C", color: "#111111", rev: 1000, selections: [] },
     ]);
-    await settle();
-    expect(updates()).toHaveLength(before + 1);
-    expect(lastUpdate()).toMatchObject({ rev: 1, selections: [{ anchor: 2, head: 2 }] });
-    await vi.advanceTimersByTimeAsync(1000);
-    for (let i = 0; i < REFRESH_AFTER_REVS - 1; i++) remote([6 + i, "!"]);
-    await settle();
-    expect(updates()).toHaveLength(before + 1);
-    remote([6 + REFRESH_AFTER_REVS - 1, "!"]);
-    await settle();
-    expect(updates()).toHaveLength(before + 2);
-    expect(lastUpdate()).toMatchObject({ rev: REFRESH_AFTER_REVS + 1, selections: [{ anchor: 2, head: 2 }] });
+    expect(seen.at(-1)![0]).toMatchObject({ clientId: "b", selections: [{ anchor: 1003, head: 1003 }] });
   });
 });
