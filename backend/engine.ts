@@ -6,6 +6,7 @@
 import type { JSONValue } from "convex/values";
 import { conflictMessage, failure, OVERLOADED_MESSAGE, RETRY_LATER_MESSAGE } from "./errors.js";
 import { FaultDice } from "./faults.js";
+import type { FunctionRun } from "./function-run.js";
 import { Runtime, type ActionBridge, type Outcome, type RuntimeOptions, type UserIdentity, type WriteSet } from "./runtime.js";
 import { Storage } from "./storage.js";
 
@@ -17,6 +18,8 @@ export type MutationRequest = {
   dedupe?: { sessionId: string; requestId: number };
   /** Calls from actions may reach internal functions. */
   allowInternal?: boolean;
+  /** A scheduled function's `_scheduled_functions` id: it runs only if still pending, and its state commits with it. */
+  job?: string;
 };
 
 export type MutationResult = {
@@ -48,6 +51,8 @@ export class Engine {
   onCommit: CommitListener = async () => {};
   /** Injected faults, when the backend was started with some. */
   dice: FaultDice | null = null;
+  /** Told about functions scheduled by each commit. */
+  onScheduled: (jobs: Array<{ id: string; at: number }>) => void = () => {};
 
   private constructor(
     readonly storage: Storage,
@@ -132,8 +137,35 @@ export class Engine {
     return this.runtime.invokeHttp(request, identity, this.bridge());
   }
 
+  /**
+   * Runs system bookkeeping (`fn` gets a run whose writes commit together) as a
+   * transaction of its own, after everything queued before it.
+   */
+  system<T>(fn: (run: FunctionRun) => T): Promise<T> {
+    return this.exclusive(async () => {
+      const writes: WriteSet = new Map();
+      let value: T;
+      let run: FunctionRun;
+      try {
+        this.storage.begin();
+        run = this.runtime.systemRun(this.nextTs());
+        value = fn(run);
+        mergeWrites(writes, run.writeSet);
+        this.storage.setMeta(TS_KEY, String(this.lastTs));
+        this.storage.commit();
+      } catch (e) {
+        this.storage.rollback();
+        throw e;
+      }
+      if (run.scheduled.length > 0) this.onScheduled(run.scheduled);
+      await this.onCommit(this.lastTs, writes).catch((e: Error) => process.emitWarning(`Reactive update failed: ${e.message}`));
+      return value;
+    });
+  }
+
   private bridge(): ActionBridge {
     return {
+      schedule: (op, args) => this.system((run) => run.syscall(op, args)),
       query: (path, a, id) => this.query(path, a, id, true),
       mutation: async (path, a, id) => (await this.mutateAsync({ udfPath: path, args: a, identity: id, allowInternal: true })).outcome,
       action: (path, a, id) => this.action(path, a, id, true),
@@ -167,9 +199,10 @@ export class Engine {
   private async commitGroup(group: Array<Extract<Job, { kind: "mutation" }>>): Promise<void> {
     const results: MutationResult[] = [];
     const writes: WriteSet = new Map();
+    const scheduled: Array<{ id: string; at: number }> = [];
     try {
       this.storage.begin();
-      for (const job of group) results.push(await this.runOne(job.request, writes));
+      for (const job of group) results.push(await this.runOne(job.request, writes, scheduled));
       this.storage.setMeta(TS_KEY, String(this.lastTs));
       this.storage.commit();
     } catch (e) {
@@ -180,6 +213,7 @@ export class Engine {
       for (const job of group) job.done({ outcome: failure(RETRY_LATER_MESSAGE), ts: 0n, retryable: true });
       return;
     }
+    if (scheduled.length > 0) this.onScheduled(scheduled);
     group.forEach((job, i) => job.done(results[i]!));
     try {
       await this.onCommit(this.lastTs, writes);
@@ -188,7 +222,7 @@ export class Engine {
     }
   }
 
-  private async runOne(request: MutationRequest, writes: WriteSet): Promise<MutationResult> {
+  private async runOne(request: MutationRequest, writes: WriteSet, scheduled: Array<{ id: string; at: number }>): Promise<MutationResult> {
     const { dedupe } = request;
     if (dedupe) {
       const stored = this.storage.getRequest(dedupe.sessionId, dedupe.requestId);
@@ -202,24 +236,35 @@ export class Engine {
       return { outcome: failure(conflictMessage(null)), ts: 0n };
     }
     const ts = this.nextTs();
+    if (request.job && !this.jobPending(request.job)) return { outcome: { ok: true, value: null, logLines: [] }, ts };
     this.storage.savepoint();
     const { outcome, run } = await this.runtime.invoke(request.udfPath, "mutation", request.args, request.identity, ts, {
       allowInternal: request.allowInternal ?? false,
     });
     if (outcome.ok) {
+      if (request.job) run.setJobState(request.job, { kind: "success" }, true);
       this.storage.releaseSavepoint();
-      for (const [index, keys] of run.writeSet) {
-        const all = writes.get(index);
-        if (all) all.push(...keys);
-        else writes.set(index, [...keys]);
-      }
+      mergeWrites(writes, run.writeSet);
+      scheduled.push(...run.scheduled);
     } else {
       this.storage.rollbackSavepoint();
       for (const table of run.createdTables) this.storage.forgetTable(table);
+      if (request.job) {
+        const sys = this.runtime.systemRun(ts);
+        sys.setJobState(request.job, { kind: "failed", error: outcome.message }, true);
+        mergeWrites(writes, sys.writeSet);
+      }
     }
     const result = { outcome, ts };
     if (dedupe) this.storage.putRequest(dedupe.sessionId, dedupe.requestId, storeResult(result), Date.now());
     return result;
+  }
+
+  /** Whether a scheduled job is still waiting to run (not canceled, not already run). */
+  jobPending(id: string): boolean {
+    const row = this.storage.getDocument(id);
+    if (!row) return false;
+    return (JSON.parse(row.json) as { state?: { kind?: string } }).state?.kind === "pending";
   }
 
   /** Stops taking work, waits for what is queued, and closes the database. */
@@ -238,4 +283,12 @@ function storeResult(result: MutationResult): string {
 function parseStored(text: string): MutationResult {
   const { ts, ...outcome } = JSON.parse(text) as Outcome & { ts: string };
   return { outcome, ts: BigInt(ts) };
+}
+
+function mergeWrites(into: WriteSet, from: WriteSet): void {
+  for (const [index, keys] of from) {
+    const all = into.get(index);
+    if (all) all.push(...keys);
+    else into.set(index, [...keys]);
+  }
 }

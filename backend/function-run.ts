@@ -34,7 +34,12 @@ export interface ActionBridge {
   query(udfPath: string, args: JSONValue, identity: UserIdentity | null): Promise<Outcome>;
   mutation(udfPath: string, args: JSONValue, identity: UserIdentity | null): Promise<Outcome>;
   action(udfPath: string, args: JSONValue, identity: UserIdentity | null): Promise<Outcome>;
+  /** `1.0/schedule` or `1.0/cancel_job` in a transaction of its own (an action's scheduler calls). */
+  schedule(op: "1.0/schedule" | "1.0/cancel_job", args: Record<string, JSONValue>): Promise<JSONValue>;
 }
+
+/** Convex's system table of scheduled functions (runAfter, runAt, crons). */
+export const SCHEDULED_TABLE = "_scheduled_functions";
 
 /** A small seeded generator (xorshift128+), so Math.random in a query or mutation is deterministic per run. */
 function seededRandom(seed: bigint): () => number {
@@ -75,6 +80,10 @@ export class FunctionRun implements GuestRun {
   }
 
   async asyncSyscall(op: string, args: Record<string, JSONValue>): Promise<JSONValue> {
+    if (op === "1.0/actions/schedule" || op === "1.0/actions/cancel_job") {
+      if (!this.bridge) throw new SystemError(`${op} can only be called from an action.`);
+      return this.bridge.schedule(op === "1.0/actions/schedule" ? "1.0/schedule" : "1.0/cancel_job", args);
+    }
     const call =
       op === "1.0/actions/query" ? "query" : op === "1.0/actions/mutation" ? "mutation" : op === "1.0/actions/action" ? "action" : null;
     if (call === null) return this.syscall(op, args);
@@ -118,6 +127,10 @@ export class FunctionRun implements GuestRun {
       }
       case "1.0/getUserIdentity":
         return this.identity;
+      case "1.0/schedule":
+        return this.schedule(args);
+      case "1.0/cancel_job":
+        return this.cancelJob(args);
       case "1.0/count": {
         const table = String(args.table);
         const index = this.runtime.catalog.indexesOf(table)[0]!;
@@ -167,6 +180,38 @@ export class FunctionRun implements GuestRun {
     return doc ? convexToJson(doc) : null;
   }
 
+  /** Functions this run scheduled, to hand to the scheduler once it commits. */
+  readonly scheduled: Array<{ id: string; at: number }> = [];
+
+  private schedule(args: Record<string, JSONValue>): JSONValue {
+    this.requireWrite("Scheduling");
+    if (typeof args.name !== "string") throw new SystemError(`Scheduling by function handle or component reference is ${NOT_SUPPORTED}.`);
+    const name = args.name.replace(/\.js:/, ":");
+    if (!this.runtime.exists(name)) throw new SystemError(`Attempted to schedule function at nonexistent path: ${args.name}`);
+    const at = Number(args.ts) * 1000;
+    if (!Number.isFinite(at)) throw new SystemError("The scheduled time must be a finite number.");
+    const id = this.insertRow(SCHEDULED_TABLE, { name, args: [jsonToConvex(args.args ?? {})], scheduledTime: at, state: { kind: "pending" } });
+    this.scheduled.push({ id, at });
+    return id;
+  }
+
+  private cancelJob(args: Record<string, JSONValue>): JSONValue {
+    this.requireWrite("Canceling a scheduled function");
+    const loc = this.locate(args.id!, SCHEDULED_TABLE);
+    const doc = loc && this.readById(loc.id, loc.table);
+    if (loc && doc && (doc.state as { kind?: string } | undefined)?.kind === "pending") {
+      this.write(loc.table, loc.id, doc, { ...doc, state: { kind: "canceled" }, completedTime: Date.now() });
+    }
+    return null;
+  }
+
+  /** Marks a scheduled job's outcome (the engine calls this around the job's own run). */
+  setJobState(id: string, state: Doc["state"], completed: boolean): void {
+    const old = this.readById(id, SCHEDULED_TABLE);
+    if (!old) return;
+    this.write(SCHEDULED_TABLE, id, old, { ...old, state, ...(completed ? { completedTime: Date.now() } : {}) });
+  }
+
   private insert(table: string, valueJson: JSONValue | undefined): JSONValue {
     this.requireWrite("insert");
     checkTableName(table);
@@ -177,6 +222,10 @@ export class FunctionRun implements GuestRun {
     for (const field of ["_id", "_creationTime"]) {
       if (field in value) throw new SystemError(`System field \`${field}\` cannot be set on insert.`);
     }
+    return { _id: this.insertRow(table, value as Doc) };
+  }
+
+  private insertRow(table: string, value: Doc): string {
     let num = this.storage.tableNumber(table);
     if (num === undefined) {
       num = this.storage.createTable(table);
@@ -187,7 +236,7 @@ export class FunctionRun implements GuestRun {
     const id = makeId(num);
     const doc: Doc = { _id: id, _creationTime: Number(this.ts / 1000n) / 1000, ...value };
     this.write(table, id, null, doc);
-    return { _id: id };
+    return id;
   }
 
   private update(args: Record<string, JSONValue>, mode: "merge" | "replace"): JSONValue {
@@ -197,6 +246,7 @@ export class FunctionRun implements GuestRun {
     if (!loc || !old) {
       throw new SystemError(`${mode === "merge" ? "Update" : "Replace"} on nonexistent document ID ${String(args.id)}`);
     }
+    if (loc.table.startsWith("_")) throw new SystemError(`System tables (${loc.table}) can only be written by the system.`);
     const raw = args.value;
     if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
       throw new SystemError(`${mode === "merge" ? "patch" : "replace"} expects an object.`);
@@ -223,6 +273,7 @@ export class FunctionRun implements GuestRun {
     const loc = this.locate(args.id!, args.table);
     const old = loc && this.readById(loc.id, loc.table);
     if (!loc || !old) throw new SystemError(`Delete on nonexistent document ID ${String(args.id)}`);
+    if (loc.table.startsWith("_")) throw new SystemError(`System tables (${loc.table}) can only be written by the system.`);
     this.write(loc.table, loc.id, old, null);
     return null;
   }

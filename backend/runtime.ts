@@ -59,7 +59,7 @@ const ACTION_SLICE_MS = USER_TIMEOUT_MS;
 /** How long a query or mutation may wait for outside promises before it is failed as timed out. */
 const UDF_WAIT_LIMIT_MS = 10_000;
 
-const ACTION_CALLS = new Set(["1.0/actions/query", "1.0/actions/mutation", "1.0/actions/action"]);
+const ACTION_CALLS = new Set(["1.0/actions/query", "1.0/actions/mutation", "1.0/actions/action", "1.0/actions/schedule", "1.0/actions/cancel_job"]);
 
 export type RuntimeOptions = {
   /** Environment variables the functions may read (`process.env`); nothing else of the server's is visible. */
@@ -198,6 +198,21 @@ export class Runtime {
     const err = checkValue(type, userFields, (id, t) => this.isIdOf(id, t));
     if (err) throw fail(err);
     return size;
+  }
+
+  /** Whether the project has a function at this path (any kind, public or internal). */
+  exists(udfPath: string): boolean {
+    return this.project.functions.has(canonicalUdfPath(udfPath));
+  }
+
+  /** The kind of the function at this path, if there is one. */
+  kindOf(udfPath: string): FunctionKind | undefined {
+    return this.project.functions.get(canonicalUdfPath(udfPath))?.kind;
+  }
+
+  /** A run for the system's own writes (scheduler bookkeeping), inside the caller's transaction. */
+  systemRun(ts: bigint): FunctionRun {
+    return new FunctionRun(this, this.storage, "mutation", null, ts, null);
   }
 
   lookup(udfPath: string, kind: FunctionKind, allowInternal = false): LoadedFunction | string {

@@ -7,6 +7,7 @@ import { fileURLToPath } from "node:url";
 import type { ConnectionHooks } from "./connection.js";
 import { Engine } from "./engine.js";
 import { FaultDice, faultsFromEnv, type Faults } from "./faults.js";
+import { Scheduler } from "./scheduler.js";
 import { BackendServer } from "./server.js";
 
 export type BackendOptions = {
@@ -50,7 +51,7 @@ export function repoRoot(): string {
   }
 }
 
-type Started = { engine: Engine; server: BackendServer; port: number; sitePort: number };
+type Started = { engine: Engine; server: BackendServer; scheduler: Scheduler; port: number; sitePort: number };
 
 async function listen(server: Server, port: number, host: string): Promise<number> {
   await new Promise<void>((resolve, reject) => {
@@ -67,6 +68,7 @@ async function startOnce(options: BackendOptions, host: string, functionsDir: st
   const env: Record<string, string> = { ...options.env };
   const engine = await Engine.open(dataDir, functionsDir, { env });
   if (faults) engine.dice = new FaultDice(faults);
+  const scheduler = new Scheduler(engine);
   const server = new BackendServer(engine, {
     hooks: options.hooks ?? {},
     faults: faults ?? {},
@@ -80,8 +82,10 @@ async function startOnce(options: BackendOptions, host: string, functionsDir: st
     env.CONVEX_CLOUD_URL = `http://${shown}:${port}`;
     env.CONVEX_SITE_URL = `http://${shown}:${sitePort}`;
     server.start();
-    return { engine, server, port, sitePort };
+    await scheduler.start();
+    return { engine, server, scheduler, port, sitePort };
   } catch (e) {
+    scheduler.close();
     await server.close();
     await engine.close();
     throw e;
@@ -97,6 +101,7 @@ export async function startBackend(options: BackendOptions): Promise<RunningBack
   let current = await startOnce(options, host, functionsDir, dataDir, { port: options.port ?? 3210, sitePort: options.sitePort ?? 0 }, faults);
   const shownHost = host.includes(":") ? `[${host}]` : host;
   const stop = async (s: Started) => {
+    s.scheduler.close();
     await s.server.close();
     await s.engine.close();
   };

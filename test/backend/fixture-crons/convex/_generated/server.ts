@@ -1,0 +1,2 @@
+// Hand-written stand-in for `convex codegen` output.
+export { mutationGeneric as mutation, queryGeneric as query } from "convex/server";
