@@ -51,7 +51,7 @@ if (!vscodeAvailable()) {
   if (setup.status !== 0) process.exit(setup.status ?? 1);
 }
 // Imported only now: the runner refuses to load pieces of a VS Code that is not there.
-const { startCodeServer } = await import('../tools/vscode/codeServer.mjs');
+const { startCodeServer } = await import('../harness/vscode/codeServer.mjs');
 const { packageVsix } = await import('../test/e2e/vsix.mjs');
 const server = await importTs(join(root, 'test/e2e/backend.ts'));
 

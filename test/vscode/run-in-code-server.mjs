@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Command line: runs an extension's mocha suites inside the real extension host of
 // code-server (VS Code 1.139 for the web), driven by headless Chromium. The pieces live in
-// tools/vscode/ (launcher, browser, runner), which the e2e harness and `npm start` share.
+// harness/vscode/ (launcher, browser, runner), which the e2e harness and `npm start` share.
 //
 // CLI:
 //   node test/vscode/run-in-code-server.mjs \
@@ -16,7 +16,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { runTestsInCodeServer } from '../../tools/vscode/runSuite.mjs';
+import { runTestsInCodeServer } from '../../harness/vscode/runSuite.mjs';
 
 async function main() {
   const { values } = parseArgs({

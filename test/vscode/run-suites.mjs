@@ -120,7 +120,7 @@ try {
     const { runTestsInElectron } = await import('./run-in-electron.mjs');
     exitCode = await runTestsInElectron(opts);
   } else {
-    const { runTestsInCodeServer } = await import('../../tools/vscode/runSuite.mjs');
+    const { runTestsInCodeServer } = await import('../../harness/vscode/runSuite.mjs');
     const r = await runTestsInCodeServer(opts);
     exitCode = r.exitCode;
     if (r.passes !== undefined) say(`${r.passes} passed, ${r.failures} failed`);
