@@ -13,15 +13,15 @@ import type { ConvexClient } from "convex/browser";
 import { ConvexError } from "convex/values";
 import { api } from "../convex/_generated/api";
 import type { Id } from "../convex/_generated/dataModel";
-import type { SinceOp, SinceResult } from "../convex/schema";
 import { SyncClient, type Submission } from "../sync/syncClient";
+import { classifyFailure, SyncDriver, type Failure, type SyncEvents, type SyncTransport } from "../sync/syncDriver";
 import type { TextOp, Selection } from "../sync/textOp";
 import { ConnectionStatus } from "./connectionStatus";
 import { Emitter } from "./events";
 import { PendingEntry } from "./pendingEntry";
 import type { PendingStore } from "./pendingStore";
 import { PresenceTracker } from "./presence";
-import type { Collaborator, NoteSession, SessionStatus, SpaceCredentials, UserInfo } from "./types";
+import type { Collaborator, NoteSession, RejectedEdit, SessionStatus, SpaceCredentials, TextReplaced, UserInfo } from "./types";
 
 export interface OpenOptions {
   readonly user: UserInfo;
@@ -34,14 +34,6 @@ export interface OpenOptions {
   /** Where the session reports what it repaired or could not do. Default: nowhere. */
   readonly log?: (message: string) => void;
 }
-
-/**
- * How far the subscription's lower bound trails before it moves (see `subscribe`). Each
- * move briefly holds two subscriptions; with 64 that stays rare while an update carries
- * a few dozen small ops at most (bench:clients measured 32 to be too eager at 50 clients
- * and 128 to make updates needlessly large).
- */
-const SUBSCRIPTION_STEP = 64;
 
 export async function openNoteSession(
   convex: ConvexClient,
@@ -94,18 +86,19 @@ class LiveNoteSession implements NoteSession {
   readonly noteId: string;
   private readonly remoteOps = new Emitter<TextOp>();
   private readonly statusChanges = new Emitter<SessionStatus>();
+  private readonly rejections = new Emitter<RejectedEdit>();
+  private readonly replacements = new Emitter<TextReplaced>();
   private readonly connection: ConnectionStatus;
   private readonly presence: PresenceTracker | undefined;
+  private readonly driver: SyncDriver;
   private unsubscribe: (() => void) | undefined;
   private subscribedAfter = -1;
-  /** How many local edits each submission in flight carries (oldest first), and how many wait in the buffer. */
-  private editsInFlight: number[] = [];
-  private editsWaiting = 0;
   private closed = false;
-  private reloading = false;
 
   readonly onRemoteOp = this.remoteOps.event;
   readonly onStatus = this.statusChanges.event;
+  readonly onRejected = this.rejections.event;
+  readonly onReplaced = this.replacements.event;
   readonly onCollaborators;
 
   constructor(
@@ -121,13 +114,11 @@ class LiveNoteSession implements NoteSession {
     this.presence =
       options.presence === false
         ? undefined
-        : new PresenceTracker(convex, auth, sync.clientId, options.user, () => this.sync);
+        : new PresenceTracker(convex, auth, sync.clientId, options.user, () => this.sync, options.log);
     this.onCollaborators = (this.presence?.onChange ?? new Emitter<readonly Collaborator[]>().event);
-    // Restored edits were never confirmed: count them and send those in flight again.
-    const resend = sync.resend();
-    this.editsInFlight = resend.map(() => 1);
-    this.editsWaiting = sync.pendingCount - resend.length;
-    for (const submission of resend) this.send(submission);
+    this.driver = new SyncDriver(sync, this.transport(), this.driverEvents());
+    // Restored edits were never confirmed: send those in flight again (the server dedupes).
+    this.driver.start();
     // Writes the entry under this session's clientId (or clears an unreadable one it adopted).
     this.persist();
     this.subscribe();
@@ -142,8 +133,12 @@ class LiveNoteSession implements NoteSession {
   }
 
   get status(): SessionStatus {
-    const inFlight = this.editsInFlight.reduce((a, b) => a + b, 0);
-    return { connection: this.connection.current, unconfirmed: inFlight + this.editsWaiting };
+    return {
+      connection: this.connection.current,
+      unconfirmed: this.sync.pendingCount,
+      retrying: this.driver.retrying,
+      stopped: this.driver.isStopped,
+    };
   }
 
   get collaborators(): readonly Collaborator[] {
@@ -152,16 +147,9 @@ class LiveNoteSession implements NoteSession {
 
   applyLocal(op: TextOp): void {
     if (this.closed) throw new Error("this note session is closed");
-    const submission = this.sync.applyLocal(op);
-    if (submission) {
-      this.editsInFlight.push(1);
-      this.send(submission);
-    } else {
-      this.editsWaiting += 1;
-    }
-    this.persist();
+    if (this.driver.isStopped) throw new Error("this note can no longer be saved: it was deleted or the space's key no longer opens it");
+    this.driver.local(op);
     this.presence?.textChanged();
-    this.publishStatus();
   }
 
   setSelections(selections: readonly Selection[]): void {
@@ -169,37 +157,43 @@ class LiveNoteSession implements NoteSession {
   }
 
   async flush(): Promise<void> {
-    if (this.status.unconfirmed === 0) return;
-    await new Promise<void>((resolve) => {
-      const listener = this.onStatus((s) => {
-        if (s.unconfirmed === 0) {
-          listener.dispose();
-          resolve();
-        }
+    const settled = (s: SessionStatus): boolean => s.unconfirmed === 0 || s.stopped;
+    if (!settled(this.status)) {
+      await new Promise<void>((resolve) => {
+        const listener = this.onStatus((s) => {
+          if (settled(s)) {
+            listener.dispose();
+            resolve();
+          }
+        });
       });
-    });
+    }
+    if (this.status.stopped) throw new Error(`note ${this.noteId} can no longer be saved; its unsaved text was handed to onRejected`);
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.driver.stop();
     this.entry?.release();
     this.unsubscribe?.();
     this.connection.dispose();
     await this.presence?.dispose();
     this.remoteOps.dispose();
     this.statusChanges.dispose();
+    this.rejections.dispose();
+    this.replacements.dispose();
   }
 
   /**
-   * Follows the ops after a window start at or below our revision. The start moves in
-   * steps of SUBSCRIPTION_STEP rather than with every revision: every session of a note
-   * then asks the very same query, which the server runs once per commit for all of them,
-   * while each update still carries at most a few dozen small ops.
+   * Follows the ops after the revision we have. The lower bound moves to the last revision
+   * received after every update, so each push carries the new ops and little else (Convex
+   * re-sends a query's whole result when it changes). A page cut short by its size limit
+   * moves the bound too, so the rest follows in the next update.
    */
   private subscribe(): void {
-    const start = this.sync.rev - (this.sync.rev % SUBSCRIPTION_STEP);
-    if (this.closed || this.subscribedAfter === start) return;
+    const start = this.sync.rev;
+    if (this.closed || this.driver.isStopped || this.subscribedAfter === start) return;
     // The old subscription keeps delivering until the new one has its first result: on a
     // slow link the swap would otherwise leave a round trip with no updates at all.
     let previous = this.unsubscribe;
@@ -213,9 +207,15 @@ class LiveNoteSession implements NoteSession {
       { ...this.auth, afterRev: start },
       (result) => {
         release();
-        this.receive(result);
+        if (this.closed) return;
+        this.driver.receive(result);
+        this.subscribe();
       },
-      (err) => this.fail("following the note's edits failed", err),
+      (err) => {
+        this.log(`following the note's edits failed: ${describe(err)}`);
+        const failure = this.failure(err);
+        if (failure.kind === "gone") void this.driver.recover("the note's edits could not be followed");
+      },
     );
     this.unsubscribe = () => {
       release();
@@ -223,118 +223,61 @@ class LiveNoteSession implements NoteSession {
     };
   }
 
-  private receive(result: SinceResult): void {
-    if (this.closed) return;
-    if (result.kind === "reload") {
-      void this.reload("it fell too far behind the server");
-      return;
-    }
-    for (const op of result.ops) {
-      if (!this.receiveOne(op)) return;
-    }
-    this.subscribe();
+  /** The driver's wire: ConvexClient calls, and what their errors mean. */
+  private transport(): SyncTransport {
+    const auth = this.auth;
+    const author = this.options.user.name;
+    return {
+      submit: (s: Submission) => this.convex.mutation(api.ops.submit, { ...auth, ...s, author }),
+      page: (afterRev) => this.convex.query(api.ops.since, { ...auth, afterRev }),
+      open: () => this.convex.query(api.notes.open, auth),
+      failure: (err) => this.failure(err),
+      wait: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+      newClientId,
+    };
   }
 
-  /** Feeds one revision to the engine; false when the session had to reload instead. */
-  private receiveOne(op: SinceOp): boolean {
-    const outcome = this.sync.receive(op);
-    switch (outcome.kind) {
-      case "duplicate":
-        return true;
-      case "remote":
-        this.remoteOps.fire(outcome.op);
+  private failure(err: unknown): Failure {
+    if (err instanceof ConvexError) {
+      const data = err.data as { code?: unknown; message?: unknown };
+      const code = typeof data?.code === "string" ? data.code : undefined;
+      return classifyFailure(code, typeof data?.message === "string" ? data.message : describe(err));
+    }
+    return classifyFailure(undefined, describe(err));
+  }
+
+  private driverEvents(): SyncEvents {
+    return {
+      remote: (op) => {
+        if (this.closed) return;
+        this.remoteOps.fire(op);
         this.presence?.textChanged();
-        return true;
-      case "confirmed":
-        this.presence?.textChanged();
-        this.editsInFlight.shift();
-        if (outcome.next) {
-          this.editsInFlight.push(this.editsWaiting);
-          this.editsWaiting = 0;
-          this.send(outcome.next);
-        }
+      },
+      rejected: (edit) => {
+        this.rejections.fire({ noteId: this.noteId, ...edit, wholeNote: false });
+      },
+      replaced: (reason) => {
+        this.replacements.fire({ noteId: this.noteId, reason });
+      },
+      gone: (failure, text) => {
+        const code = failure.kind === "gone" ? failure.code : "NOT_FOUND";
+        this.rejections.fire({ noteId: this.noteId, text, code, message: failure.message, wholeNote: true });
+        this.unsubscribe?.();
         this.persist();
         this.publishStatus();
-        return true;
-      case "diverged":
-        void this.reload(`it diverged from the server: ${outcome.reason}`);
-        return false;
-      case "gap":
-        void this.reload(`revision ${op.rev} arrived before revision ${this.sync.rev + 1}`);
-        return false;
-      default: {
-        const never: never = outcome;
-        throw new Error(`unexpected sync outcome ${JSON.stringify(never)}`);
-      }
-    }
-  }
-
-  private send(submission: Submission): void {
-    this.convex
-      .mutation(api.ops.submit, { ...this.auth, ...submission })
-      .then((result) => {
-        if (result.kind === "stale") void this.reload("its edits were based on a revision the server no longer keeps");
-      })
-      .catch((err: unknown) => {
-        // The server refused the op itself (the network it waits out and retries), so
-        // this edit can never apply: drop it and take the server's text.
-        this.fail("the server refused an edit", err);
-        void this.reload("the server refused an edit");
-      });
-  }
-
-  /**
-   * Takes the server's text and revision and keeps local edits on top of it. Logged,
-   * never silent: it means the link was down for long, an edit was refused, or our copy
-   * diverged.
-   */
-  private async reload(reason: string): Promise<void> {
-    if (this.reloading || this.closed) return;
-    this.reloading = true;
-    try {
-      this.options.log?.(`Reloading note ${this.noteId} because ${reason}.`);
-      // Learn which of our ops in flight the server has before reading its text: resending
-      // is idempotent, and afterwards the text surely includes each one that was applied.
-      // An op the server refuses can never apply: it counts as settled, and the reload
-      // takes it out of our text.
-      let settled = 0;
-      for (const submission of this.sync.resend()) {
-        const outcome = await this.convex.mutation(api.ops.submit, { ...this.auth, ...submission }).then(
-          (result) => result.kind,
-          (err: unknown) => {
-            this.fail(`the server refused edit ${submission.seq}; it is dropped`, err);
-            return "refused" as const;
-          },
-        );
-        if (outcome === "stale") break;
-        settled += 1;
-        if (outcome === "refused") break;
-      }
-      const opened = await this.convex.query(api.notes.open, this.auth);
-      if (this.closed) return;
-      const correction = this.sync.resync(opened.text, opened.rev, settled);
-      // The settled submissions' edits are in; the rest now travel as one rebased op.
-      const unconfirmed = this.editsInFlight.slice(settled).reduce((a, b) => a + b, this.editsWaiting);
-      const resend = this.sync.resend();
-      this.editsInFlight = resend.map((_, i) => (i === 0 ? unconfirmed : 0));
-      this.editsWaiting = 0;
-      this.persist();
-      this.remoteOps.fire(correction);
-      this.presence?.textChanged();
-      this.publishStatus();
-      this.subscribedAfter = -1;
-      this.subscribe();
-      for (const submission of resend) this.send(submission);
-    } catch (err) {
-      this.fail("reloading the note failed", err);
-    } finally {
-      this.reloading = false;
-    }
+      },
+      changed: () => {
+        this.persist();
+        this.publishStatus();
+      },
+      log: (message) => this.log(message),
+    };
   }
 
   private persist(): void {
     if (!this.entry) return;
-    const pending = this.sync.pendingCount > 0;
+    // A note that is gone keeps nothing to resend: its text went to onRejected.
+    const pending = this.sync.pendingCount > 0 && !this.driver.isStopped;
     this.entry.save(this.sync.clientId, pending ? JSON.stringify(this.sync.snapshot()) : undefined);
   }
 
@@ -342,8 +285,12 @@ class LiveNoteSession implements NoteSession {
     if (!this.closed) this.statusChanges.fire(this.status);
   }
 
-  private fail(what: string, err: unknown): void {
-    const detail = err instanceof ConvexError ? JSON.stringify(err.data) : err instanceof Error ? err.message : String(err);
-    this.options.log?.(`Note ${this.noteId}: ${what}: ${detail}`);
+  private log(message: string): void {
+    this.options.log?.(`Note ${this.noteId}: ${message}`);
   }
+}
+
+function describe(err: unknown): string {
+  if (err instanceof ConvexError) return JSON.stringify(err.data);
+  return err instanceof Error ? err.message : String(err);
 }

@@ -19,6 +19,33 @@ export interface SessionStatus {
   readonly connection: ConnectionState;
   /** Local edits the server has not confirmed yet. */
   readonly unconfirmed: number;
+  /** Sending failed and is being retried with backoff (the edits are kept meanwhile). */
+  readonly retrying: boolean;
+  /** The note can no longer be saved (deleted, or the space's key no longer opens it). */
+  readonly stopped: boolean;
+}
+
+/**
+ * Text the server refused for good (the edit can never apply: too large, malformed, or the
+ * note is gone). It is no longer in the session's text; show it to the user with a way to
+ * keep it (e.g. open it in an untitled editor).
+ */
+export interface RejectedEdit {
+  readonly noteId: string;
+  /** What the user typed that the note will not have (may be empty for a pure deletion). */
+  readonly text: string;
+  /** The server's error code (INVALID_OP, TOO_LARGE, NOT_FOUND, ACCESS_DENIED). */
+  readonly code: string;
+  /** The server's sentence, to show as is. */
+  readonly message: string;
+  /** True when nothing of this note can be saved any more; `text` is then the whole local text. */
+  readonly wholeNote: boolean;
+}
+
+/** The session took the server's whole text (its copy failed a checksum, or the ops it missed were compacted). */
+export interface TextReplaced {
+  readonly noteId: string;
+  readonly reason: string;
 }
 
 /** A teammate in the same note, with selections already mapped to the local text. */
@@ -53,6 +80,10 @@ export interface NoteSession {
   readonly onRemoteOp: Event<TextOp>;
   readonly onCollaborators: Event<readonly Collaborator[]>;
   readonly onStatus: Event<SessionStatus>;
+  /** An edit the server refused for good: tell the user and offer to keep the text. */
+  readonly onRejected: Event<RejectedEdit>;
+  /** The whole text was replaced by the server's (tell the user; rare). */
+  readonly onReplaced: Event<TextReplaced>;
   /** Resolves once every local edit so far is confirmed by the server. */
   flush(): Promise<void>;
   /** Leaves presence and stops syncing. Unconfirmed edits stay in the pending store. */

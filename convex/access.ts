@@ -1,5 +1,7 @@
+import type { RegisteredMutation, RegisteredQuery } from "convex/server";
+import { v, type Infer, type ObjectType, type PropertyValidators, type Validator } from "convex/values";
 import type { Doc } from "./_generated/dataModel";
-import type { QueryCtx } from "./_generated/server";
+import { mutation, query, type MutationCtx, type QueryCtx } from "./_generated/server";
 import { fail } from "./errors";
 import { MAX_KEY_LENGTH, MIN_KEY_LENGTH } from "./limits";
 
@@ -81,13 +83,97 @@ export async function requireNote(
   return { space, note };
 }
 
-/** The note's text document; every note has exactly one. */
-export async function requireText(ctx: QueryCtx, note: Doc<"notes">): Promise<Doc<"texts">> {
-  const body = await ctx.db
-    .query("texts")
-    .withIndex("by_note", (q) => q.eq("noteId", note._id))
-    .unique();
-  // A note without its text is a broken invariant, not a user error; say so plainly.
-  if (body === null) throw new Error(`note ${note._id} has no text document`);
-  return body;
+// ---------------------------------------------------------------------------------------
+// Function builders: every function of a space or a note is made with one of these. They add
+// the `spaceId, key` (and `noteId`) arguments, check them before anything else runs, and hand
+// the handler what they opened. Ids arrive as plain strings: they come from join links and
+// the CLI, typed or pasted by people, and a malformed one must get the same clear ConvexError
+// as an unknown one rather than a validator message.
+
+const spaceArgs = { spaceId: v.string(), key: v.string() };
+const noteArgs = { ...spaceArgs, noteId: v.string() };
+type SpaceArgs = typeof spaceArgs;
+type NoteArgs = typeof noteArgs;
+
+// `any` only where Convex's own builder types use it: a validator of any returned value.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Returns = Validator<any, "required", any>;
+
+export interface InSpace {
+  readonly space: Doc<"spaces">;
+}
+export interface InNote extends InSpace {
+  readonly note: Doc<"notes">;
+}
+
+interface Definition<Ctx, A extends PropertyValidators, R extends Returns, Found> {
+  readonly args: A;
+  readonly returns: R;
+  readonly handler: (ctx: Ctx, args: ObjectType<A>, found: Found) => Promise<Infer<R>>;
+}
+
+function without<T extends Record<string, unknown>>(args: T, keys: readonly string[]): never {
+  const rest: Record<string, unknown> = { ...args };
+  for (const k of keys) delete rest[k];
+  return rest as never;
+}
+
+/** A query of a space: `spaceId, key` plus `args`; the handler gets `{space}`. */
+export function spaceQuery<A extends PropertyValidators, R extends Returns>(
+  def: Definition<QueryCtx, A, R, InSpace>,
+): RegisteredQuery<"public", ObjectType<A & SpaceArgs>, Promise<Infer<R>>> {
+  return query({
+    args: { ...def.args, ...spaceArgs },
+    returns: def.returns,
+    handler: async (ctx, args: ObjectType<A & SpaceArgs>) => {
+      const { spaceId, key } = args as unknown as ObjectType<SpaceArgs>;
+      const space = await requireSpace(ctx, spaceId, key);
+      return await def.handler(ctx, without(args, ["spaceId", "key"]), { space });
+    },
+  });
+}
+
+/** A mutation of a space: `spaceId, key` plus `args`; the handler gets `{space}`. */
+export function spaceMutation<A extends PropertyValidators, R extends Returns>(
+  def: Definition<MutationCtx, A, R, InSpace>,
+): RegisteredMutation<"public", ObjectType<A & SpaceArgs>, Promise<Infer<R>>> {
+  return mutation({
+    args: { ...def.args, ...spaceArgs },
+    returns: def.returns,
+    handler: async (ctx, args: ObjectType<A & SpaceArgs>) => {
+      const { spaceId, key } = args as unknown as ObjectType<SpaceArgs>;
+      const space = await requireSpace(ctx, spaceId, key);
+      return await def.handler(ctx, without(args, ["spaceId", "key"]), { space });
+    },
+  });
+}
+
+/** A query of a note: `spaceId, key, noteId` plus `args`; the handler gets `{space, note}`. */
+export function noteQuery<A extends PropertyValidators, R extends Returns>(
+  def: Definition<QueryCtx, A, R, InNote>,
+): RegisteredQuery<"public", ObjectType<A & NoteArgs>, Promise<Infer<R>>> {
+  return query({
+    args: { ...def.args, ...noteArgs },
+    returns: def.returns,
+    handler: async (ctx, args: ObjectType<A & NoteArgs>) => {
+      const { spaceId, key, noteId } = args as unknown as ObjectType<NoteArgs>;
+      const found = await requireNote(ctx, spaceId, key, noteId);
+      return await def.handler(ctx, without(args, ["spaceId", "key", "noteId"]), found);
+    },
+  });
+}
+
+/** A mutation of a note: `spaceId, key, noteId` plus `args`; the handler gets `{space, note}`. */
+export function noteMutation<A extends PropertyValidators, R extends Returns>(
+  def: Definition<MutationCtx, A, R, InNote>,
+): RegisteredMutation<"public", ObjectType<A & NoteArgs>, Promise<Infer<R>>> {
+  return mutation({
+    args: { ...def.args, ...noteArgs },
+    returns: def.returns,
+    handler: async (ctx, args: ObjectType<A & NoteArgs>) => {
+      const { spaceId, key, noteId } = args as unknown as ObjectType<NoteArgs>;
+      const found = await requireNote(ctx, spaceId, key, noteId);
+      return await def.handler(ctx, without(args, ["spaceId", "key", "noteId"]), found);
+    },
+  });
 }

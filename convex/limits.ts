@@ -50,11 +50,33 @@ export const SINCE_BATCH = 256;
 export const SINCE_BYTES = 2 * 1024 * 1024;
 
 /**
- * How far behind (in revisions) `ops:since` still answers with ops. Further behind, the
- * client reloads the text (at most 1 MB) instead of replaying a long tail. The same number
- * as the transform window, so "you must reload" means the same thing in both functions.
+ * A snapshot of the text is taken at least every SNAPSHOT_REVS revisions, so that `open`
+ * and "the text at revision r" cost one snapshot and at most this many ops. It is also what
+ * makes a keystroke's write cost independent of the note's size: a snapshot of a 1 MB note
+ * spread over 2,000 revisions is 500 bytes a keystroke.
  */
-export const CATCH_UP_WINDOW = TRANSFORM_WINDOW;
+export const SNAPSHOT_REVS = 2000;
+
+/**
+ * ...and sooner when the ops since the last snapshot weigh more than the text (at least this
+ * many bytes), so that `open` never reads much more than twice the text.
+ */
+export const SNAPSHOT_MIN_WEIGHT = 256 * 1024;
+
+/**
+ * Ops older than this, and behind a snapshot, lose their body in compaction (the revision's
+ * author, time and sizes stay). A client offline for longer catches up from the text.
+ */
+export const OPS_RETAIN_MS = 30 * 24 * 60 * 60 * 1000;
+
+/** Op rows compacted per scheduled run; the run schedules the next one while rows remain. */
+export const COMPACT_BATCH = 500;
+
+/** spaces:create: per caller, at most this many spaces per window (clear RATE_LIMITED error beyond). */
+export const SPACE_CREATE_LIMIT = 20;
+/** spaces:create: all callers together, per window: a backstop for callers that change their id. */
+export const SPACE_CREATE_GLOBAL_LIMIT = 1000;
+export const SPACE_CREATE_WINDOW_MS = 60 * 60 * 1000;
 
 /** Client ids are chosen by clients; they only need to be unique per client and short. */
 export const MAX_CLIENT_ID_LENGTH = 64;

@@ -1,15 +1,18 @@
 import { v } from "convex/values";
 import { checksum } from "../sync/checksum";
-import { Rebase } from "../sync/rebase";
-import { apply, checkOp, OpError, type TextOp } from "../sync/textOp";
-import { mutation, query } from "./_generated/server";
-import { requireNote, requireText } from "./access";
+import { runStepAsync, serverStep, opWeight } from "../sync/serverStep";
+import { apply, type TextOp } from "../sync/textOp";
+import { internal } from "./_generated/api";
+import { internalMutation } from "./_generated/server";
+import { noteMutation, noteQuery } from "./access";
 import { fail } from "./errors";
 import {
-  CATCH_UP_WINDOW,
+  COMPACT_BATCH,
+  MAX_NAME_LENGTH,
   MAX_NOTE_BYTES,
   MAX_OP_BYTES,
   MAX_PRIOR,
+  OPS_RETAIN_MS,
   SINCE_BATCH,
   SINCE_BYTES,
   TRANSFORM_BYTES,
@@ -18,6 +21,8 @@ import {
   opBytes,
   utf8Bytes,
 } from "./limits";
+import { snapshotAuthorship } from "./authorship";
+import { headForWrite, readHead, snapshotDue, textAt } from "./noteStore";
 import { opValidator, sinceResultValidator, submitResultValidator, type SinceOp } from "./schema";
 
 function checkRevision(name: string, value: number): void {
@@ -26,149 +31,260 @@ function checkRevision(name: string, value: number): void {
   }
 }
 
+/** Code units an op inserts and deletes (kept per revision for note history). */
+function sizes(op: TextOp): { inserted: number; deleted: number; insertedBytes: number } {
+  let inserted = 0;
+  let deleted = 0;
+  let insertedBytes = 0;
+  for (const c of op) {
+    if (typeof c === "string") {
+      inserted += c.length;
+      insertedBytes += utf8Bytes(c);
+    } else if (c < 0) deleted -= c;
+  }
+  return { inserted, deleted, insertedBytes };
+}
+
 /**
- * Appends an op made against revision `baseRev` as revision head + 1.
+ * Appends an op made against revision `baseRev` as revision head + 1: the Convex adapter
+ * of the server step (sync/serverStep.ts), which decides; this reads what it asks for and
+ * stores what it decides.
  *
- * The server is the sequencer: the op is transformed past every op after `baseRev` (in rev
- * order, with the same author tie-break the clients use), checked against the current text,
- * applied, and stored as transformed, so every client replays the same log.
+ * Cost: reads the note's small head, the (clientId, seq) index entry and the ops after
+ * `baseRev` (usually none or a few); writes one op row and the head. The text is not read:
+ * it is materialised as a snapshot every SNAPSHOT_REVS revisions or so, by the submit that
+ * crosses the threshold (see convex/noteStore.ts).
  *
- * A client may have several ops in flight; `prior` carries its earlier unconfirmed ones
- * as it holds them at `baseRev`, so the server can do exactly what the client does when
- * it moves them past the same ops (sync/rebase.ts). An op made on top of an earlier one
- * that never arrived (it was refused) gets `stale`, like a base too old.
- *
- * `(clientId, seq)` is looked up first: a retry of an op that was applied (say, its answer
- * was lost with the connection) gets the same answer and is never applied twice.
- *
- * Problems in the op itself (malformed, not fitting the text, too large, or making the note
- * too large) are ConvexErrors and write nothing. A base too old to transform from is not an
- * error but an answer, `{kind: "stale", head}`: the client reloads and rebases its edits.
+ * Answers: `{kind: "applied", rev}` (also for a retry of an applied op: never applied
+ * twice), `{kind: "stale", head}` (the base is too old to transform from: catch up and
+ * resend). Errors (ConvexError, nothing written): INVALID_OP and TOO_LARGE (the edit can
+ * never apply), SEQ_REUSED (this (clientId, seq) is stored as another edit: take a fresh
+ * clientId and resend), INVALID_ARGUMENT.
  */
-export const submit = mutation({
+export const submit = noteMutation({
   args: {
-    spaceId: v.string(),
-    key: v.string(),
-    noteId: v.string(),
     clientId: v.string(),
     seq: v.number(),
     baseRev: v.number(),
     op: opValidator,
     prior: v.optional(v.array(v.object({ seq: v.number(), op: opValidator }))),
+    /** The author's display name, kept with the revision for history. */
+    author: v.optional(v.string()),
   },
   returns: submitResultValidator,
-  handler: async (ctx, args) => {
-    const { note } = await requireNote(ctx, args.spaceId, args.key, args.noteId);
+  handler: async (ctx, args, { note }) => {
     const { clientId, seq, baseRev } = args;
     checkClientId(clientId);
     checkRevision("seq", seq);
     checkRevision("baseRev", baseRev);
-
-    // Structure first (cheap, needs no reads): a malformed op gets its own sentence.
-    const shape = checkOp(args.op);
-    if (shape !== undefined) fail("INVALID_OP", `The op is malformed: ${shape}.`);
+    const author = args.author?.trim().slice(0, MAX_NAME_LENGTH) || undefined;
     const prior = args.prior ?? [];
-    if (prior.length > MAX_PRIOR) fail("INVALID_ARGUMENT", `At most ${MAX_PRIOR} earlier ops may travel with an op; these are ${prior.length}.`);
-    for (const [i, p] of prior.entries()) {
-      checkRevision("prior seq", p.seq);
-      const problem = checkOp(p.op);
-      if (problem !== undefined) fail("INVALID_OP", `Earlier op ${i} is malformed: ${problem}.`);
-    }
     const size = [args.op, ...prior.map((p) => p.op)].reduce((n, op) => n + opBytes(op), 0);
     if (size > MAX_OP_BYTES) fail("TOO_LARGE", `An op may be at most ${MAX_OP_BYTES} bytes; this one is about ${size}.`);
+    for (const p of prior) checkRevision("prior seq", p.seq);
 
     const earlier = await ctx.db
       .query("ops")
       .withIndex("by_note_client_seq", (q) => q.eq("noteId", note._id).eq("clientId", clientId).eq("seq", seq))
       .first();
-    if (earlier !== null) return { kind: "applied" as const, rev: earlier.rev, checksum: earlier.checksum };
-
-    const body = await requireText(ctx, note);
-    const head = body.rev;
-    if (baseRev > head) {
-      fail("INVALID_ARGUMENT", `baseRev ${baseRev} is ahead of the note, whose latest revision is ${head}.`);
+    const head = await headForWrite(ctx, note._id);
+    if (baseRev > head.rev) {
+      fail("INVALID_ARGUMENT", `baseRev ${baseRev} is ahead of the note, whose latest revision is ${head.rev}.`);
     }
-    if (head - baseRev > TRANSFORM_WINDOW) return { kind: "stale" as const, head };
-
-    const rebase = new Rebase(clientId, prior, args.op);
-    let read = 0;
-    let seen = 0;
-    // Iterated, not taken: ops are read one by one so the byte budget can stop the read
-    // early. The count is bounded by the window: there are exactly head - baseRev of them.
-    for await (const past of ctx.db
+    const step = serverStep(
+      head,
+      { clientId, seq, baseRev, op: args.op, prior },
+      earlier,
+      { window: TRANSFORM_WINDOW, weight: TRANSFORM_BYTES, prior: MAX_PRIOR },
+    );
+    // Bounded by the head read above, so a commit racing this one is not part of the read.
+    const past = ctx.db
       .query("ops")
-      .withIndex("by_note_rev", (q) => q.eq("noteId", note._id).gt("rev", baseRev))) {
-      read += opBytes(past.op);
-      if (read > TRANSFORM_BYTES) return { kind: "stale" as const, head };
-      try {
-        rebase.past(past);
-      } catch (e) {
-        if (e instanceof OpError) fail("INVALID_OP", `The op does not fit revision ${baseRev}: ${e.message}.`);
-        throw e;
+      .withIndex("by_note_rev", (q) => q.eq("noteId", note._id).gt("rev", baseRev).lte("rev", head.rev))
+      [Symbol.asyncIterator]();
+    const result = await runStepAsync(step, async () => {
+      const next = await past.next();
+      if (next.done === true) return null;
+      const row = next.value;
+      if (row.op === undefined) return null; // compacted: the step sees the log end and says so
+      return { clientId: row.clientId, seq: row.seq, op: row.op };
+    });
+    switch (result.kind) {
+      case "duplicate":
+        return { kind: "applied" as const, rev: result.rev };
+      case "stale":
+        return { kind: "stale" as const, head: result.head };
+      case "reused":
+        return fail(
+          "SEQ_REUSED",
+          `Edit ${seq} of client ${clientId} is stored as revision ${result.rev} with different content; another writer used this client id. Send the edit again under a fresh client id.`,
+        );
+      case "invalid":
+        return fail("INVALID_OP", `${result.reason[0]?.toUpperCase() ?? ""}${result.reason.slice(1)}.`);
+      case "applied":
+        break;
+      default: {
+        const never: never = result;
+        throw new Error(`unknown step result ${JSON.stringify(never)}`);
       }
-      seen += 1;
-      if (seen >= head - baseRev) break;
-    }
-    const op: TextOp | undefined = rebase.result();
-    if (op === undefined) return { kind: "stale" as const, head };
-
-    const fit = checkOp(op, body.text);
-    if (fit !== undefined) {
-      fail("INVALID_OP", `The op does not fit ${seen === 0 ? `revision ${baseRev}` : "the note"}: ${fit}.`);
-    }
-    const text = apply(body.text, op);
-    const bytes = utf8Bytes(text);
-    if (bytes > MAX_NOTE_BYTES) {
-      fail("TOO_LARGE", `A note may hold at most ${MAX_NOTE_BYTES} bytes of UTF-8 text; this edit would make it ${bytes}.`);
     }
 
-    const rev = head + 1;
-    const sum = checksum(text);
-    await ctx.db.insert("ops", { noteId: note._id, rev, clientId, seq, op: [...op], checksum: sum });
-    await ctx.db.patch("texts", body._id, { text, rev, checksum: sum });
-    return { kind: "applied" as const, rev, checksum: sum };
+    const op = result.op;
+    const rev = result.rev;
+    const { inserted, deleted, insertedBytes } = sizes(op);
+    const length = head.length + inserted - deleted;
+    // Deleted text is not read, so its UTF-8 size is not known: every deleted code unit was
+    // at least one byte, which keeps `bytes` an upper bound until the next snapshot makes it exact.
+    let bytes = Math.max(length, head.bytes + insertedBytes - deleted);
+    const sinceSnapshot = head.sinceSnapshot + opWeight(op);
+    let text: string | undefined;
+    if (bytes > MAX_NOTE_BYTES || snapshotDue(head, rev, sinceSnapshot)) {
+      const before = await textAt(ctx, note._id, head.rev);
+      if (before === null) throw new Error(`note ${note._id} cannot be read at its head revision ${head.rev}`);
+      text = apply(before, op);
+      bytes = utf8Bytes(text);
+      if (bytes > MAX_NOTE_BYTES) {
+        fail("TOO_LARGE", `A note may hold at most ${MAX_NOTE_BYTES} bytes of UTF-8 text; this edit would make it ${bytes}.`);
+      }
+    }
+    const at = Date.now();
+    const sum = text === undefined ? undefined : checksum(text);
+    await ctx.db.insert("ops", {
+      noteId: note._id,
+      rev,
+      clientId,
+      seq,
+      op: [...op],
+      mark: result.mark,
+      ...(sum === undefined ? {} : { checksum: sum }),
+      ...(author === undefined ? {} : { author }),
+      at,
+      bodyAt: at,
+      inserted,
+      deleted,
+    });
+    if (text !== undefined && sum !== undefined) {
+      await ctx.db.insert("snapshots", { noteId: note._id, rev, text, checksum: sum, ...(await snapshotAuthorship(ctx, note._id, rev, text)) });
+      await ctx.db.patch("heads", head._id, { rev, length, bytes, snapshotRev: rev, sinceSnapshot: 0 });
+    } else {
+      await ctx.db.patch("heads", head._id, { rev, length, bytes, sinceSnapshot });
+    }
+    return { kind: "applied" as const, rev };
   },
 });
 
 /**
- * The ops after `afterRev`, in order, as a bounded batch (at most SINCE_BATCH ops and about
+ * The ops after `afterRev`, in order, as a bounded page (at most SINCE_BATCH ops and about
  * SINCE_BYTES bytes, always at least one op when there is one), with the head revision.
- * A client subscribes with the rev it has and moves `afterRev` forward as it applies ops,
- * so results stay small. Further behind than CATCH_UP_WINDOW it gets `{kind: "reload"}`.
- *
- * The head comes from the newest op rather than the text document, so this query never
- * reads the (up to 1 MB) text; it re-runs on every new op of the note, which it must anyway.
+ * A client subscribes with the revision it has and moves `afterRev` to the last one it
+ * received, so each push carries the new ops and little else. Ops that were compacted away
+ * answer `{kind: "reload"}`: the client takes the text instead.
  */
-export const since = query({
-  args: { spaceId: v.string(), key: v.string(), noteId: v.string(), afterRev: v.number() },
+export const since = noteQuery({
+  args: { afterRev: v.number() },
   returns: sinceResultValidator,
-  handler: async (ctx, args) => {
-    const { note } = await requireNote(ctx, args.spaceId, args.key, args.noteId);
-    const { afterRev } = args;
+  handler: async (ctx, { afterRev }, { note }) => {
     checkRevision("afterRev", afterRev);
-    const newest = await ctx.db
-      .query("ops")
-      .withIndex("by_note_rev", (q) => q.eq("noteId", note._id))
-      .order("desc")
-      .first();
-    // A note starts at revision 0 with no ops, and every op adds exactly one revision.
-    const head = newest?.rev ?? 0;
+    const { rev: head } = await readHead(ctx, note._id);
     if (afterRev > head) {
       fail("INVALID_ARGUMENT", `afterRev ${afterRev} is ahead of the note, whose latest revision is ${head}.`);
     }
-    if (head - afterRev > CATCH_UP_WINDOW) return { kind: "reload" as const, head };
-
     const ops: SinceOp[] = [];
     if (afterRev === head) return { kind: "ops" as const, ops, head };
     let bytes = 0;
-    // Iterated with explicit count and byte bounds (see submit for why not take()).
+    // Iterated with explicit count and byte bounds (a page of large pastes stops early).
     for await (const row of ctx.db
       .query("ops")
-      .withIndex("by_note_rev", (q) => q.eq("noteId", note._id).gt("rev", afterRev))) {
-      ops.push({ rev: row.rev, clientId: row.clientId, seq: row.seq, op: row.op, checksum: row.checksum });
+      .withIndex("by_note_rev", (q) => q.eq("noteId", note._id).gt("rev", afterRev).lte("rev", head))) {
+      if (row.op === undefined) return { kind: "reload" as const, head };
+      const sinceOp: SinceOp = { rev: row.rev, clientId: row.clientId, seq: row.seq, op: row.op };
+      ops.push(row.checksum === undefined ? sinceOp : { ...sinceOp, checksum: row.checksum });
       bytes += opBytes(row.op);
-      if (ops.length >= SINCE_BATCH || bytes >= SINCE_BYTES || row.rev >= head) break;
+      if (ops.length >= SINCE_BATCH || bytes >= SINCE_BYTES) break;
     }
+    // No row after afterRev although the head is further: they predate the op log (migrated note).
+    if (ops.length === 0 || ops[0]?.rev !== afterRev + 1) return { kind: "reload" as const, head };
     return { kind: "ops" as const, ops, head };
+  },
+});
+
+/**
+ * Drops the bodies of ops older than OPS_RETAIN_MS that lie behind a snapshot, keeping the
+ * row (who wrote the revision, when, how much). Runs from crons.ts and reschedules itself
+ * while a full batch was found, so each run stays small.
+ */
+export const compact = internalMutation({
+  args: {},
+  returns: v.object({ compacted: v.number() }),
+  handler: async (ctx) => {
+    const cutoff = Date.now() - OPS_RETAIN_MS;
+    const rows = await ctx.db
+      .query("ops")
+      .withIndex("by_body_at", (q) => q.gt("bodyAt", 0).lt("bodyAt", cutoff))
+      .take(COMPACT_BATCH);
+    const latestSnapshot = new Map<string, number>();
+    let compacted = 0;
+    for (const row of rows) {
+      let snap = latestSnapshot.get(row.noteId);
+      if (snap === undefined) {
+        const s = await ctx.db
+          .query("snapshots")
+          .withIndex("by_note_rev", (q) => q.eq("noteId", row.noteId))
+          .order("desc")
+          .first();
+        snap = s?.rev ?? 0;
+        latestSnapshot.set(row.noteId, snap);
+      }
+      // Ops after the latest snapshot are how the head text is read: never compact those.
+      if (row.rev <= snap) {
+        await ctx.db.patch("ops", row._id, { op: undefined, bodyAt: undefined, mark: undefined });
+        compacted += 1;
+      }
+    }
+    if (rows.length === COMPACT_BATCH && compacted > 0) await ctx.scheduler.runAfter(0, internal.ops.compact, {});
+    return { compacted };
+  },
+});
+
+/** The note's text at revision `rev` (for history); null when that revision is no longer kept. */
+export const textAtRevision = noteQuery({
+  args: { rev: v.number() },
+  returns: v.union(v.string(), v.null()),
+  handler: async (ctx, { rev }, { note }) => {
+    checkRevision("rev", rev);
+    const head = await readHead(ctx, note._id);
+    if (rev > head.rev) fail("INVALID_ARGUMENT", `Revision ${rev} is ahead of the note, whose latest revision is ${head.rev}.`);
+    return await textAt(ctx, note._id, rev);
+  },
+});
+
+/** Who wrote each revision up to `beforeRev` (newest first, at most `limit`): the history's list. */
+export const revisions = noteQuery({
+  args: { beforeRev: v.optional(v.number()), limit: v.optional(v.number()) },
+  returns: v.array(
+    v.object({
+      rev: v.number(),
+      clientId: v.string(),
+      author: v.optional(v.string()),
+      at: v.optional(v.number()),
+      inserted: v.optional(v.number()),
+      deleted: v.optional(v.number()),
+    }),
+  ),
+  handler: async (ctx, { beforeRev, limit }, { note }) => {
+    const n = Math.max(1, Math.min(200, Math.floor(limit ?? 50)));
+    const rows = await ctx.db
+      .query("ops")
+      .withIndex("by_note_rev", (q) => (beforeRev === undefined ? q.eq("noteId", note._id) : q.eq("noteId", note._id).lt("rev", beforeRev)))
+      .order("desc")
+      .take(n);
+    return rows.map((r) => ({
+      rev: r.rev,
+      clientId: r.clientId,
+      ...(r.author === undefined ? {} : { author: r.author }),
+      ...(r.at === undefined ? {} : { at: r.at }),
+      ...(r.inserted === undefined ? {} : { inserted: r.inserted }),
+      ...(r.deleted === undefined ? {} : { deleted: r.deleted }),
+    }));
   },
 });

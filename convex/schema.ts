@@ -22,6 +22,10 @@ export const errorCodeValidator = v.union(
   v.literal("TOO_LARGE"),
   v.literal("TITLE_TAKEN"),
   v.literal("INVALID_ARGUMENT"),
+  // ops:submit: this (clientId, seq) is stored as a different edit; take a fresh clientId and resend.
+  v.literal("SEQ_REUSED"),
+  // Too many calls of this kind from one caller for now; the message says when to try again.
+  v.literal("RATE_LIMITED"),
 );
 export const errorDataValidator = v.object({ code: errorCodeValidator, message: v.string() });
 export type ErrorCode = Infer<typeof errorCodeValidator>;
@@ -29,7 +33,7 @@ export type ErrorData = Infer<typeof errorDataValidator>;
 
 /** `ops:submit`'s answer. A retry of an applied op gets the same `applied` answer. */
 export const submitResultValidator = v.union(
-  v.object({ kind: v.literal("applied"), rev: v.number(), checksum: v.string() }),
+  v.object({ kind: v.literal("applied"), rev: v.number() }),
   // The base is older than the transform window: reload the note, then resend.
   v.object({ kind: v.literal("stale"), head: v.number() }),
 );
@@ -40,12 +44,15 @@ export const sinceOpValidator = v.object({
   clientId: v.string(),
   seq: v.number(),
   op: opValidator,
-  /** Checksum of the note's text right after this op (sync/checksum.ts). */
-  checksum: v.string(),
+  /** Checksum of the note's text right after this op (sync/checksum.ts), at snapshot revisions. */
+  checksum: v.optional(v.string()),
 });
 export type SinceOp = Infer<typeof sinceOpValidator>;
 
-/** `ops:since`'s answer: the next ops after `afterRev`, or "too far behind, reload". */
+/**
+ * `ops:since`'s answer: the next ops after `afterRev` (a bounded page: `head` may be further),
+ * or "reload" when the ops after `afterRev` were compacted away.
+ */
 export const sinceResultValidator = v.union(
   v.object({ kind: v.literal("ops"), ops: v.array(sinceOpValidator), head: v.number() }),
   v.object({ kind: v.literal("reload"), head: v.number() }),
@@ -90,7 +97,32 @@ export default defineSchema({
     "title",
   ]),
 
-  // The materialized text at the head revision, one per note.
+  // What every submit reads and writes: small, whatever the note's size (sync/serverStep.ts
+  // needs the revision and length; the rest decides when to take a snapshot).
+  heads: defineTable({
+    noteId: v.id("notes"),
+    rev: v.number(),
+    /** Length of the text at `rev` in UTF-16 code units. */
+    length: v.number(),
+    /** An upper bound of the text's UTF-8 size (exact at snapshots; see convex/noteStore.ts). */
+    bytes: v.number(),
+    snapshotRev: v.number(),
+    /** Weight (sync/serverStep.ts opWeight) of the ops after snapshotRev. */
+    sinceSnapshot: v.number(),
+  }).index("by_note", ["noteId"]),
+
+  // The text at some revisions: every SNAPSHOT_REVS revisions at least, more often when the
+  // ops since the last one outweigh the text. `open` = latest snapshot + the ops after it.
+  snapshots: defineTable({
+    noteId: v.id("notes"),
+    rev: v.number(),
+    text: v.string(),
+    checksum: v.string(),
+    /** Who last wrote each range of `text` (sync/historyAuthorship.ts; kept by convex/authorship.ts). */
+    authorship: v.optional(v.object({ names: v.array(v.string()), runs: v.string() })),
+  }).index("by_note_rev", ["noteId", "rev"]),
+
+  // Before snapshots: the text at the head, one per note. Read only to migrate old data.
   texts: defineTable({
     noteId: v.id("notes"),
     text: v.string(),
@@ -98,18 +130,43 @@ export default defineSchema({
     checksum: v.string(),
   }).index("by_note", ["noteId"]),
 
-  // The op log: the op that made revision `rev`, as transformed by the server.
+  // The op log, one row per revision, appended by ops:submit. Rows outlive their op: once
+  // older than OPS_RETAIN_MS and behind a snapshot, compaction drops `op` and keeps who
+  // wrote the revision, when, and how much it inserted and deleted (for note history).
   ops: defineTable({
     noteId: v.id("notes"),
     rev: v.number(),
     clientId: v.string(),
     seq: v.number(),
-    op: opValidator,
-    checksum: v.string(),
+    /** The op as transformed by the server (absent once compacted). */
+    op: v.optional(opValidator),
+    /** sync/serverStep.ts opMark() of the edit as submitted: tells a retry from a reused id. */
+    mark: v.optional(v.string()),
+    /** Checksum of the text after this op; kept at snapshot revisions (every op, before snapshots). */
+    checksum: v.optional(v.string()),
+    /** The author's display name, if the client gave one. */
+    author: v.optional(v.string()),
+    /** Server time of the commit (ms since the epoch). */
+    at: v.optional(v.number()),
+    /** Code units inserted and deleted by the op. */
+    inserted: v.optional(v.number()),
+    deleted: v.optional(v.number()),
+    /** `at` while the op body is kept: what compaction scans (absent once compacted). */
+    bodyAt: v.optional(v.number()),
   })
     .index("by_note_rev", ["noteId", "rev"])
     // Makes a retried submit idempotent: (clientId, seq) is looked up before applying.
-    .index("by_note_client_seq", ["noteId", "clientId", "seq"]),
+    .index("by_note_client_seq", ["noteId", "clientId", "seq"])
+    .index("by_body_at", ["bodyAt"]),
+
+  // Calls counted per caller and window, for the limits on open doors (spaces:create).
+  rateLimits: defineTable({
+    name: v.string(),
+    caller: v.string(),
+    windowStart: v.number(),
+    count: v.number(),
+  }).index("by_name_caller", ["name", "caller"])
+    .index("by_window", ["windowStart"]),
 
   // What `presence:list` reads: rewritten only when a collaborator joins, moves or leaves.
   // `lastSeen` is only on rows written before heartbeats moved out; the sweep removes them.

@@ -1,15 +1,11 @@
 /**
- * The server's half of the protocol, in memory: the same steps as the Convex `ops:submit`
- * mutation (convex/ops.ts) without storage or limits. Tests, the trace replay tool and
- * benchmarks use it as the server that clients talk to.
- *
- * A submission made against `baseRev` is brought past every op after it (sync/rebase.ts,
- * the same step the mutation takes), applied, and appended as head + 1.
- * (clientId, seq) makes a retry idempotent: it gets the rev it got the first time.
+ * An in-memory op log driven by the server step (sync/serverStep.ts), for tools and tests
+ * that need a server without storage: the trace replay, benchmarks, and engine unit tests.
+ * It stores what the step decides and nothing more; ops:submit is the real adapter.
  */
 import { TextDoc } from "./textDoc";
-import { Rebase } from "./rebase";
 import { OpError } from "./textOp";
+import { runStep, serverStep, type StepLimits } from "./serverStep";
 import type { ServerOp, Submission } from "./syncClient";
 
 export interface SequencerOptions {
@@ -23,11 +19,14 @@ export interface Sequenced {
   readonly applied: boolean;
 }
 
+/** Memory has no read budget: any base in the log can be transformed from. */
+const UNBOUNDED: StepLimits = { window: Number.MAX_SAFE_INTEGER, weight: Number.POSITIVE_INFINITY, prior: Number.MAX_SAFE_INTEGER };
+
 export class Sequencer {
   private readonly doc: TextDoc;
   private readonly ops: ServerOp[] = [];
-  /** Rev of every (clientId, seq) applied, per client: number keys stay cheap over long logs. */
-  private readonly seen = new Map<string, Map<number, number>>();
+  /** Rev and mark of every (clientId, seq) applied, per client. */
+  private readonly seen = new Map<string, Map<number, { rev: number; mark: string }>>();
   private readonly checksums: boolean;
 
   constructor(text = "", options: SequencerOptions = {}) {
@@ -44,28 +43,35 @@ export class Sequencer {
     return this.doc.toString();
   }
 
-  /** Throws OpError if the op does not fit revision baseRev, or baseRev is ahead of the head. */
+  /** Throws OpError when the step finds the submission invalid, stale or reusing a (clientId, seq). */
   submit(s: Submission): Sequenced {
-    let bySeq = this.seen.get(s.clientId);
-    if (bySeq === undefined) {
-      bySeq = new Map();
-      this.seen.set(s.clientId, bySeq);
+    const earlier = this.seen.get(s.clientId)?.get(s.seq) ?? null;
+    let at = s.baseRev;
+    const result = runStep(serverStep({ rev: this.head, length: this.doc.length }, s, earlier, UNBOUNDED), () => this.ops[at++] ?? null);
+    switch (result.kind) {
+      case "duplicate":
+        return { rev: result.rev, applied: false };
+      case "applied": {
+        this.doc.apply(result.op);
+        const { clientId, seq } = s;
+        const rev = result.rev;
+        this.ops.push(this.checksums ? { rev, clientId, seq, op: result.op, checksum: this.doc.checksum() } : { rev, clientId, seq, op: result.op });
+        let bySeq = this.seen.get(clientId);
+        if (bySeq === undefined) this.seen.set(clientId, (bySeq = new Map()));
+        bySeq.set(seq, { rev, mark: result.mark });
+        return { rev, applied: true };
+      }
+      case "reused":
+        throw new OpError(`edit ${s.clientId}#${s.seq} differs from the edit stored under that id as revision ${result.rev}`);
+      case "stale":
+        throw new OpError(`an earlier edit sent along with edit ${s.seq} never reached the server`);
+      case "invalid":
+        throw new OpError(result.reason);
+      default: {
+        const never: never = result;
+        throw new Error(`unknown step result ${JSON.stringify(never)}`);
+      }
     }
-    const earlier = bySeq.get(s.seq);
-    if (earlier !== undefined) return { rev: earlier, applied: false };
-    if (!Number.isSafeInteger(s.baseRev) || s.baseRev < 0 || s.baseRev > this.head) {
-      throw new OpError(`baseRev ${s.baseRev} is not a revision of this note (head ${this.head})`);
-    }
-    const rebase = new Rebase(s.clientId, s.prior, s.op);
-    for (let i = s.baseRev; i < this.ops.length; i++) rebase.past(this.ops[i] as ServerOp);
-    const op = rebase.result();
-    if (op === undefined) throw new OpError(`an earlier edit sent along with edit ${s.seq} never reached the server`);
-    this.doc.apply(op);
-    const rev = this.ops.length + 1;
-    const { clientId, seq } = s;
-    this.ops.push(this.checksums ? { rev, clientId, seq, op, checksum: this.doc.checksum() } : { rev, clientId, seq, op });
-    bySeq.set(s.seq, rev);
-    return { rev, applied: true };
   }
 
   /** The op stored as `rev` (1 ≤ rev ≤ head). */

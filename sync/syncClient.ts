@@ -7,6 +7,8 @@
  * oldest op in flight, as the server stored it. The mutation's own answer only matters for errors.
  */
 import {
+  AwaitingConfirm,
+  AwaitingWithBuffer,
   allOutgoing,
   inflightOf,
   pendingOps,
@@ -68,6 +70,12 @@ export type Received =
   | { readonly kind: "remote"; readonly op: TextOp }
   /** Our oldest op in flight is in. `next`, if present (the buffer), is to be sent now. */
   | { readonly kind: "confirmed"; readonly next?: Submission }
+  /**
+   * The op stored under our (clientId, seq) is not the edit we sent with it: another writer
+   * used our id. It was taken in as someone else's edit (`op` is for the editor); our edit
+   * was not applied, and the id must not be used again (see renew).
+   */
+  | { readonly kind: "foreign"; readonly op: TextOp }
   /** Our copy of the server's text no longer matches: nothing was applied; resync. */
   | { readonly kind: "diverged"; readonly reason: string };
 
@@ -114,7 +122,8 @@ export interface RevSelection {
 }
 
 export class SyncClient {
-  readonly clientId: string;
+  /** Changes only through renew(), when the server says another writer used it. */
+  private id: string;
   private confirmedRev: number;
   private nextSeq: number;
   private state: ClientState;
@@ -127,7 +136,7 @@ export class SyncClient {
   private readonly maxInFlight: number;
 
   constructor(options: SyncClientOptions) {
-    this.clientId = options.clientId;
+    this.id = options.clientId;
     this.confirmedRev = options.rev;
     this.historyLimit = options.historyLimit ?? 256;
     this.maxInFlight = Math.max(1, options.maxInFlight ?? MAX_IN_FLIGHT);
@@ -154,6 +163,10 @@ export class SyncClient {
   static restore(value: unknown): SyncClient {
     const s = parseSnapshot(value);
     return new SyncClient({ clientId: s.clientId, rev: s.baseRev, text: s.baseText, pending: s });
+  }
+
+  get clientId(): string {
+    return this.id;
   }
 
   /** The newest revision we have received. */
@@ -215,10 +228,10 @@ export class SyncClient {
       );
     }
     const inflight = inflightOf(this.state)[0];
-    const isAck = inflight !== undefined && incoming.clientId === this.clientId && incoming.seq === inflight.seq;
-    if (isAck && !sameOp(inflight.op, incoming.op)) {
-      return diverged(`the server stored our edit ${incoming.seq} differently from how we transformed it`);
-    }
+    const ours = inflight !== undefined && incoming.clientId === this.clientId && incoming.seq === inflight.seq;
+    // Both sides transform our edit the same way, so a different op under our (clientId, seq)
+    // is another writer's edit that took our id: taken in like anyone else's.
+    const isAck = ours && sameOp(inflight.op, incoming.op);
     const problem = this.advanceServer(incoming);
     if (problem !== undefined) return diverged(problem);
 
@@ -232,7 +245,51 @@ export class SyncClient {
     const taken = withRemoteOp(this.state, incoming.op, insertsFirst(this.clientId, incoming.clientId));
     this.local.apply(taken.op);
     this.state = taken.state;
-    return { kind: "remote", op: taken.op };
+    return ours ? { kind: "foreign", op: taken.op } : { kind: "remote", op: taken.op };
+  }
+
+  /**
+   * Takes our edit `seq` (in flight) out after a definitive refusal: later edits are moved
+   * to apply without it, and the returned `correction` turns our text into text without it.
+   * `lost` is the text that edit inserted (what the user typed and the server will never
+   * have). Undefined when `seq` is not in flight (already confirmed or taken out).
+   */
+  reject(seq: number): { correction: TextOp; lost: string } | undefined {
+    const inflight = inflightOf(this.state);
+    const k = inflight.findIndex((f) => f.seq === seq);
+    if (k < 0) return undefined;
+    const ops = this.pendingOps;
+    const before = new TextDoc(this.server.toString());
+    for (const op of ops.slice(0, k)) before.apply(op);
+    const removed = ops[k] as TextOp;
+    // `undo` takes the edit out of the text after it; it moves past every later edit, and
+    // each later edit moves to the text without the refused one.
+    let undo = before.invert(removed);
+    const later: TextOp[] = [];
+    for (const op of ops.slice(k + 1)) {
+      const [moved, undo2] = transform(op, undo, true);
+      later.push(moved);
+      undo = undo2;
+    }
+    const seqs = inflight.map((f) => f.seq).filter((s) => s !== seq);
+    const kept = [...ops.slice(0, k), ...later];
+    this.local.apply(undo);
+    this.state = stateWithSeqs(kept, seqs, this.maxInFlight, this.nextSeq);
+    this.nextSeq = Math.max(this.nextSeq, ...seqs.map((s) => s + 1));
+    const lost = removed.filter((c): c is string => typeof c === "string").join("");
+    return { correction: undo, lost };
+  }
+
+  /**
+   * Moves our unconfirmed edits to a new client id, numbered from 1, after the server said
+   * another writer used ours. Call it only once every edit of ours the server applied has
+   * been received (caught up to the head), so all that is left under the old id is ours to resend.
+   */
+  renew(clientId: string): void {
+    const ops = this.pendingOps;
+    this.id = clientId;
+    this.state = stateWithPending(ops, 1, this.maxInFlight);
+    this.nextSeq = 1 + Math.min(ops.length, this.maxInFlight);
   }
 
   /**
@@ -244,9 +301,11 @@ export class SyncClient {
   }
 
   /**
-   * Replaces our copy of the server's text with `serverText` at `serverRev` (after a
-   * divergence, a gap, or falling too far behind), keeps our unconfirmed edits on top of
-   * it, and returns the op that turns our current text into the repaired one.
+   * Replaces our copy of the server's text with `serverText` at `serverRev`, keeps our
+   * unconfirmed edits on top of it, and returns the op that turns our current text into the
+   * repaired one. Only for when the ops cannot be followed: our copy failed a checksum, or
+   * the revisions we miss were compacted away. (A gap of ops that exist is caught up op by
+   * op instead, which keeps every edit where its author put it.)
    *
    * `applied`: how many of our ops in flight, oldest first, `serverText` already contains.
    * The caller learns it by resending them in order and awaiting each answer before reading
@@ -254,7 +313,7 @@ export class SyncClient {
    * applied). The rest are sent again under new sequence numbers, so the server cannot
    * mistake them for submissions it never applied.
    */
-  resync(serverText: string, serverRev: number, applied = 0): TextOp {
+  replaceText(serverText: string, serverRev: number, applied = 0): TextOp {
     const ops = this.pendingOps;
     const base = new TextDoc(this.server.toString());
     for (const f of inflightOf(this.state).slice(0, applied)) {
@@ -343,6 +402,16 @@ export class SyncClient {
     if (this.history.length > this.historyLimit) this.history.shift();
     return undefined;
   }
+}
+
+/** The state holding `ops` whose first `seqs.length` (at most `limit`) are in flight under those seqs. */
+function stateWithSeqs(ops: readonly TextOp[], seqs: readonly number[], limit: number, nextSeq: number): ClientState {
+  if (ops.length === 0) return stateWithPending([], nextSeq, limit);
+  const inflight = ops.slice(0, Math.min(seqs.length, limit)).map((op, i) => ({ seq: seqs[i] as number, op }));
+  const rest = ops.slice(inflight.length);
+  if (inflight.length === 0) return stateWithPending(rest, nextSeq, limit);
+  if (rest.length === 0) return new AwaitingConfirm(inflight);
+  return new AwaitingWithBuffer(inflight, rest.reduce((a, b) => compose(a, b)));
 }
 
 function diverged(reason: string): Received {

@@ -14,8 +14,11 @@ import type {
   FunctionReference,
 } from "convex/server";
 import type * as access from "../access.js";
+import type * as authorship from "../authorship.js";
 import type * as errors from "../errors.js";
+import type * as history from "../history.js";
 import type * as limits from "../limits.js";
+import type * as noteStore from "../noteStore.js";
 import type * as notes from "../notes.js";
 import type * as ops from "../ops.js";
 import type * as presence from "../presence.js";
@@ -31,8 +34,11 @@ import type * as spaces from "../spaces.js";
  */
 declare const fullApi: ApiFromModules<{
   access: typeof access;
+  authorship: typeof authorship;
   errors: typeof errors;
+  history: typeof history;
   limits: typeof limits;
+  noteStore: typeof noteStore;
   notes: typeof notes;
   ops: typeof ops;
   presence: typeof presence;

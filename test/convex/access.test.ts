@@ -81,7 +81,7 @@ describe("spaces and keys", () => {
     await t.mutation(api.notes.remove, { ...a, noteId: removed });
 
     for (const noteId of [inB, removed, "nonsense", a.spaceId]) {
-      const calls = everyCall(t, a.spaceId, a.key, noteId).slice(4); // the note functions
+      const calls = everyCall(t, a.spaceId, a.key, noteId).slice(5); // the note functions
       for (const call of calls) await expectError(call(), "NOT_FOUND");
     }
     // b's note is untouched.

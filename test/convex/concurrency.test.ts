@@ -69,7 +69,8 @@ describe("many clients on stale bases", () => {
         const since = await t.query(api.ops.since, { ...s, noteId, afterRev: head });
         if (since.kind !== "ops" || since.ops[0] === undefined) throw new Error("missing op");
         const next = apply(texts[head] ?? "", since.ops[0].op);
-        expect(checksum(next)).toBe(since.ops[0].checksum);
+        // Checksums travel at snapshot revisions only; the final text is compared in full below.
+        if (since.ops[0].checksum !== undefined) expect(checksum(next)).toBe(since.ops[0].checksum);
         texts.push(next);
       }
 

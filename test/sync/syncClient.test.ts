@@ -82,7 +82,7 @@ describe("SyncClient", () => {
     expect(a.serverText).toBe("hello");
     expect(a.text).toBe("hello world");
     // The server really has "Hello!" at rev 2; our in-flight op never reached it.
-    const fix = a.resync("Hello!", 2, 0);
+    const fix = a.replaceText("Hello!", 2, 0);
     expect(apply("hello world", fix)).toBe(a.text);
     expect(a.text).toBe("Hello! world");
     expect(a.rev).toBe(2);
@@ -95,19 +95,39 @@ describe("SyncClient", () => {
     const a = new SyncClient({ clientId: "a", rev: 0, text: "abc" });
     a.applyLocal([3, "d"]); // in flight
     a.applyLocal([4, "e"]); // buffered
-    const fix = a.resync("abcd", 1, 1);
+    const fix = a.replaceText("abcd", 1, 1);
     expect(a.text).toBe("abcde");
     expect(apply("abcde", fix)).toBe("abcde");
     expect(a.pendingOps).toEqual([[4, "e"]]);
   });
 
-  it("flags a server copy of our op that differs from ours, and a malformed op", () => {
+  it("flags a malformed op; takes another writer's op under our (clientId, seq) as theirs, keeping ours pending", () => {
     const a = new SyncClient({ clientId: "a", rev: 0, text: "ab" });
     a.applyLocal([1, "x", 1]);
-    expect(a.receive({ rev: 1, clientId: "a", seq: 1, op: [2, "x"] }).kind).toBe("diverged");
     expect(a.receive({ rev: 1, clientId: "b", seq: 1, op: [1, 1] }).kind).toBe("diverged");
     expect(a.receive({ rev: 1, clientId: "b", seq: 1, op: [5] }).kind).toBe("diverged");
     expect(a.text).toBe("axb");
+    const foreign = a.receive({ rev: 1, clientId: "a", seq: 1, op: [2, "y"] });
+    expect(foreign.kind).toBe("foreign");
+    expect(a.text).toBe("axby");
+    expect(a.pendingOps).toEqual([[1, "x", 2]]);
+    // Moved to a fresh id, the edit goes out again from seq 1.
+    a.renew("a2");
+    expect(a.resend()).toEqual([{ clientId: "a2", seq: 1, baseRev: 1, op: [1, "x", 2], prior: [] }]);
+  });
+
+  it("takes a refused edit out of the text and moves later edits to apply without it", () => {
+    const a = new SyncClient({ clientId: "a", rev: 0, text: "ab", maxInFlight: 2 });
+    a.applyLocal([1, "XY", 1]); // seq 1
+    a.applyLocal([3, "Z", 1]); // seq 2, on top of seq 1
+    a.applyLocal([4, "!", 1]); // buffered
+    const taken = a.reject(1);
+    expect(taken?.lost).toBe("XY");
+    expect(apply("aXYZ!b", taken!.correction)).toBe("aZ!b");
+    expect(a.text).toBe("aZ!b");
+    expect(a.serverText).toBe("ab");
+    expect(a.resend()).toEqual([{ clientId: "a", seq: 2, baseRev: 0, op: [1, "Z", 1], prior: [] }]);
+    expect(a.reject(1)).toBeUndefined();
   });
 
   it("keeps pending edits across a restart (snapshot → JSON → restore) and the server dedupes the resend", () => {
