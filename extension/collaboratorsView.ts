@@ -1,7 +1,8 @@
 /** The "Collaborators" view: who else is in the active note; Follow from here. */
 import * as vscode from "vscode";
 import type { Collaborator } from "../client/types";
-import type { DocumentBinding, DocumentBindings } from "./documentBinding";
+import type { DocumentBinding } from "./documentBinding";
+import type { DocumentBindings } from "./documentBindings";
 import type { Follow } from "./follow";
 
 export class CollaboratorItem extends vscode.TreeItem {

@@ -5,7 +5,8 @@
  * dispose.
  */
 import * as vscode from "vscode";
-import type { DocumentBinding, DocumentBindings } from "./documentBinding";
+import type { DocumentBinding } from "./documentBinding";
+import type { DocumentBindings } from "./documentBindings";
 
 interface ColourTypes {
   readonly caret: vscode.TextEditorDecorationType;
@@ -115,8 +116,8 @@ export class CollaboratorDecorations implements vscode.Disposable {
     // Teammates' positions are in the session's text; wait until the document shows it.
     if (!binding.idle) return;
     const doc = binding.document;
-    const length = doc.getText().length;
-    const at = (offset: number) => doc.positionAt(Math.max(0, Math.min(length, offset)));
+    // Session offsets, which in a CRLF document are not the document's own.
+    const at = (offset: number) => binding.positionAt(offset);
     const others = binding.session.collaborators.filter((c) => c.clientId !== binding.session.clientId);
     const byColour = new Map<string, { carets: vscode.DecorationOptions[]; selections: vscode.Range[]; labels: vscode.DecorationOptions[] }>();
     const rendered: RenderedCollaborator[] = [];

@@ -5,7 +5,7 @@
 import * as vscode from "vscode";
 import { CollaboratorsView, type CollaboratorItem } from "./collaboratorsView";
 import { CollaboratorDecorations } from "./decorations";
-import { DocumentBindings } from "./documentBinding";
+import { DocumentBindings } from "./documentBindings";
 import { SharedNotesFileSystem } from "./fileSystem";
 import { Follow } from "./follow";
 import { Log } from "./log";
@@ -34,10 +34,17 @@ export interface SharedNotesApi {
   readonly ready: Promise<void>;
 }
 
+/** The open notes of this window, for deactivate. */
+let openNotes: NoteRegistry | undefined;
+
+/** How long closing the window waits for the notes to leave presence (a dead link must not hold it). */
+const LEAVE_WAIT_MS = 2000;
+
 export function activate(context: vscode.ExtensionContext): SharedNotesApi {
   const log = new Log();
   const spaces = new Spaces(new SpaceStore(context), log);
   const registry = new NoteRegistry(new GlobalStatePendingStore(context.globalState), currentUser, log);
+  openNotes = registry;
   const fileSystem = new SharedNotesFileSystem(registry, log);
   const bindings = new DocumentBindings(registry, log);
   const notesView = new NotesView(registry, log);
@@ -92,6 +99,16 @@ export function activate(context: vscode.ExtensionContext): SharedNotesApi {
   return { spaces, registry, bindings, notesView, statusBar, decorations, undo, follow, ready };
 }
 
-export function deactivate(): void {
-  // Everything is in context.subscriptions; VS Code disposes it.
+/**
+ * Closes every note before VS Code disposes the rest, so teammates see us leave at once
+ * instead of when our heartbeat times out. Bounded: with the server unreachable the
+ * window still closes (presence then expires on its own).
+ */
+export async function deactivate(): Promise<void> {
+  const registry = openNotes;
+  openNotes = undefined;
+  if (!registry) return;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([registry.closeAll(), new Promise<void>((resolve) => (timer = setTimeout(resolve, LEAVE_WAIT_MS)))]);
+  clearTimeout(timer);
 }

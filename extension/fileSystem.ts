@@ -4,7 +4,8 @@
  * syncing, so writes (saves) are accepted without resending anything.
  */
 import * as vscode from "vscode";
-import { diffOp } from "./edits";
+import { replacementOp } from "../sync/diff";
+import { toWire } from "../sync/editorText";
 import { describeError, type Log } from "./log";
 import type { NoteRegistry } from "./noteRegistry";
 import { NOTE_EXTENSION, notePath, parseNotePath } from "./noteUri";
@@ -107,15 +108,15 @@ export class SharedNotesFileSystem implements vscode.FileSystemProvider, vscode.
       if (!options.overwrite) throw vscode.FileSystemError.FileExists(uri);
       // Writing a whole file into a note nobody has open: replace its text.
       const note = await this.registry.open(uri);
-      const text = decoder.decode(content);
-      const op = diffOp(note.session.text, text);
+      const text = toWire(decoder.decode(content));
+      const op = replacementOp(note.session.text, text);
       note.session.applyLocal(op);
       await note.session.flush();
-      if (!note.binding) await this.registry.close(uri);
+      if (!note.bound) await this.registry.close(uri);
     } else {
       if (!options.create) throw vscode.FileSystemError.FileNotFound(uri);
       try {
-        await space.space.create(parsed.title, decoder.decode(content));
+        await space.space.create(parsed.title, toWire(decoder.decode(content)));
       } catch (err) {
         throw vscode.FileSystemError.Unavailable(`The note could not be created: ${describeError(err)}`);
       }

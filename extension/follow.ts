@@ -3,7 +3,8 @@
  * or stops following.
  */
 import * as vscode from "vscode";
-import type { DocumentBinding, DocumentBindings } from "./documentBinding";
+import type { DocumentBinding } from "./documentBinding";
+import type { DocumentBindings } from "./documentBindings";
 
 export interface FollowTarget {
   readonly clientId: string;
@@ -71,7 +72,7 @@ export class Follow implements vscode.Disposable {
     if (head === undefined) return;
     const editor = vscode.window.visibleTextEditors.find((e) => e.document === t.binding.document);
     if (!editor) return;
-    const pos = t.binding.document.positionAt(head);
+    const pos = t.binding.positionAt(head);
     editor.revealRange(new vscode.Range(pos, pos), vscode.TextEditorRevealType.InCenterIfOutsideViewport);
   }
 

@@ -1,7 +1,7 @@
 import * as vscode from "vscode";
 import type { PendingStore } from "../client/pendingStore";
 import type { NoteSession, UserInfo } from "../client/types";
-import type { TextOp } from "../sync/textOp";
+import { EditorPipeline, type LocalEdit } from "../sync/editorPipeline";
 import { describeError, type Log } from "./log";
 import { SCHEME, notePath, parseNotePath } from "./noteUri";
 import type { SpaceConnection } from "./spaceConnection";
@@ -34,52 +34,56 @@ export class GlobalStatePendingStore implements PendingStore {
   }
 }
 
+/** What a document binding offers the note it shows. */
+export interface NoteBinding {
+  /** The pipeline has something new for the document. */
+  wake(): void;
+  /** A local op reached the session. */
+  localEdit(edit: LocalEdit): void;
+}
+
 /**
- * The text a document is loaded with, and the remote ops that reached the session after
- * it was read but before a binding took over the document.
+ * One note that has a live session because a document shows it (or is about to). Its
+ * pipeline follows the session from the moment the note opens, so remote ops that come
+ * between VS Code reading the note and a binding taking over the document wait there.
  */
-export interface DocumentStart {
-  readonly text: string;
-  readonly remoteSince: readonly TextOp[];
-}
-
-/** What a binding exposes to the registry and the file system provider. */
-export interface BoundDocument {
-  /** The document text as the binding last saw it. */
-  readonly documentText: string;
-}
-
-/** One note that has a live session because a document shows it (or is about to). */
 export class OpenNote implements vscode.Disposable {
-  private startText: string;
-  private readonly remoteSince: TextOp[] = [];
+  readonly pipeline: EditorPipeline;
   private readonly listener: { dispose(): void };
-  binding: BoundDocument | undefined;
+  private binding: NoteBinding | undefined;
 
   constructor(
     readonly uri: vscode.Uri,
     readonly noteId: string,
     readonly session: NoteSession,
+    log: Log,
   ) {
-    this.startText = session.text;
-    this.listener = session.onRemoteOp((op) => {
-      if (!this.binding) this.remoteSince.push(op);
+    this.pipeline = new EditorPipeline(session, {
+      local: (e) => this.binding?.localEdit(e),
+      warn: (m) => log.warn(`${uri.toString()}: ${m}`),
     });
+    // The session's one listener for remote ops: everything else learns from the pipeline.
+    this.listener = session.onRemoteOp((op) => {
+      this.pipeline.remote(op);
+      this.binding?.wake();
+    });
+  }
+
+  get bound(): boolean {
+    return this.binding !== undefined;
   }
 
   /** Text for readFile: the document's own text once bound, else the session's, from now on. */
   textForRead(): string {
-    if (this.binding) return this.binding.documentText;
-    this.startText = this.session.text;
-    this.remoteSince.length = 0;
-    return this.startText;
+    return this.binding ? this.pipeline.text : this.pipeline.load();
   }
 
-  /** Hands the document's starting point to a new binding. */
-  takeStart(): DocumentStart {
-    const start = { text: this.startText, remoteSince: this.remoteSince.slice() };
-    this.remoteSince.length = 0;
-    return start;
+  bind(binding: NoteBinding): void {
+    this.binding = binding;
+  }
+
+  unbind(binding: NoteBinding): void {
+    if (this.binding === binding) this.binding = undefined;
   }
 
   dispose(): void {
@@ -171,7 +175,7 @@ export class NoteRegistry implements vscode.Disposable {
       await session.close();
       throw vscode.FileSystemError.Unavailable("The space changed while the note was opening.");
     }
-    const note = new OpenNote(uri, noteId, session);
+    const note = new OpenNote(uri, noteId, session, this.log);
     this.notes.set(uri.toString(), note);
     this.log.info(`Opened "${parsed.title}" (${noteId}).`);
     this.opened.fire(note);

@@ -4,7 +4,8 @@
  * save without sending anything: the edits already went out as they were made.
  */
 import * as vscode from "vscode";
-import type { DocumentBinding, DocumentBindings } from "./documentBinding";
+import type { DocumentBinding } from "./documentBinding";
+import type { DocumentBindings } from "./documentBindings";
 import type { Log } from "./log";
 
 export class SaveOnConfirm implements vscode.Disposable {

@@ -4,7 +4,8 @@
  */
 import * as vscode from "vscode";
 import type { ConnectionState } from "../client/types";
-import type { DocumentBinding, DocumentBindings } from "./documentBinding";
+import type { DocumentBinding } from "./documentBinding";
+import type { DocumentBindings } from "./documentBindings";
 import type { NoteRegistry } from "./noteRegistry";
 
 export interface StatusSnapshot {

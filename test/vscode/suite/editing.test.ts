@@ -14,12 +14,14 @@ describe("editing a shared note", () => {
     await mate.close();
   });
 
-  it("opens with the note's current text at once", async () => {
+  it("opens with the note's current text at once, and brings its line breaks to \\n on the wire", async () => {
     const api = await extensionApi();
-    const { editor } = await openNewNote(api, mate, "Open", "# Title\r\nline two\n");
-    // VS Code may normalise the mixed line endings; the words are there immediately.
+    const { noteId, editor } = await openNewNote(api, mate, "Open", "# Title\r\nline two\n");
+    // VS Code shows one line ending per document; the words are there immediately.
     assert.equal(editor.document.getText().replace(/\r\n/g, "\n"), "# Title\nline two\n");
     assert.equal(editor.document.uri.path.endsWith(".md"), true);
+    const theirs = await mate.open(noteId);
+    await waitFor("the note's text with \\n line breaks", () => theirs.text === "# Title\nline two\n");
   });
 
   it("sends typed text to the server (a second client sees it)", async () => {
@@ -120,8 +122,12 @@ describe("editing a shared note", () => {
       for (let line = 0; line < 3; line++) b.replace(new vscode.Range(line, 2, line, 3), "b");
     });
     await waitFor("replace-all at the teammate", () => theirs.text === "- b1\n- b2\n- b3\n");
+    // Switching the document to CRLF changes nothing on the wire (one line ending there).
     await editor.edit((b) => b.setEndOfLine(vscode.EndOfLine.CRLF));
-    await waitFor("the EOL change at the teammate", () => theirs.text === "- b1\r\n- b2\r\n- b3\r\n");
-    assert.equal(doc.getText(), theirs.text);
+    assert.equal(doc.getText(), "- b1\r\n- b2\r\n- b3\r\n");
+    editor.selection = new vscode.Selection(3, 0, 3, 0);
+    await typeText("end");
+    await waitFor("typing after the switch at the teammate", () => theirs.text === "- b1\n- b2\n- b3\nend");
+    assert.equal(doc.getText(), "- b1\r\n- b2\r\n- b3\r\nend");
   });
 });

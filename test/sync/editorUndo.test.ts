@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { OpBuilder, apply, type TextOp } from "../../sync/textOp";
-import { UndoHistory } from "../../extension/undoHistory";
+import { UndoHistory } from "../../sync/editorUndo";
 
 const ins = (len: number, at: number, s: string): TextOp => new OpBuilder().retain(at).insert(s).retain(len - at).build();
 const del = (len: number, at: number, n: number): TextOp => new OpBuilder().retain(at).delete(n).retain(len - at - n).build();
@@ -85,5 +85,18 @@ describe("UndoHistory", () => {
     d.local(ins(0, 0, "b"));
     expect(d.redo()).toBe(false);
     expect(d.text).toBe("b");
+  });
+
+  it("text restored by undoing our own deletion stays ours: the next undo removes it", () => {
+    const clock = { t: 0 };
+    const d = doc("", clock);
+    d.local(ins(0, 0, "e\nf"));
+    clock.t += 5000;
+    d.local(del(3, 2, 1));
+    d.remote(ins(2, 0, "X"));
+    expect(d.undo()).toBe(true);
+    expect(d.text).toBe("Xe\nf");
+    expect(d.undo()).toBe(true);
+    expect(d.text).toBe("X");
   });
 });
