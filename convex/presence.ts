@@ -2,8 +2,8 @@ import { v } from "convex/values";
 import { colorProblem, displayNameProblem } from "../sync/rules";
 import { internal } from "./_generated/api";
 import type { Doc, Id } from "./_generated/dataModel";
-import { internalMutation, mutation, query, type MutationCtx } from "./_generated/server";
-import { requireNote } from "./access";
+import { internalMutation, type MutationCtx } from "./_generated/server";
+import { noteMutation, noteQuery } from "./access";
 import { fail } from "./errors";
 import {
   checkClientId,
@@ -104,11 +104,8 @@ async function markSeen(ctx: MutationCtx, noteId: Id<"notes">, clientId: string)
  * Writes only when something readers show changed; the first call also marks the client
  * as seen and makes sure the note's sweep is scheduled.
  */
-export const update = mutation({
+export const update = noteMutation({
   args: {
-    spaceId: v.string(),
-    key: v.string(),
-    noteId: v.string(),
     clientId: v.string(),
     name: v.string(),
     color: v.string(),
@@ -116,8 +113,7 @@ export const update = mutation({
     selections: v.array(selectionValidator),
   },
   returns: v.null(),
-  handler: async (ctx, args) => {
-    const { note } = await requireNote(ctx, args.spaceId, args.key, args.noteId);
+  handler: async (ctx, args, { note }) => {
     checkClientId(args.clientId);
     const name = args.name.trim();
     // Colours end up in editor decorations: only hex colours, so no other CSS can ride along.
@@ -159,11 +155,10 @@ export const update = mutation({
  * clients subscribe to reads. Returns false when the client is not (or no longer) present,
  * e.g. it was silent too long and swept: it must publish itself again with `update`.
  */
-export const heartbeat = mutation({
-  args: { spaceId: v.string(), key: v.string(), noteId: v.string(), clientId: v.string() },
+export const heartbeat = noteMutation({
+  args: { clientId: v.string() },
   returns: v.boolean(),
-  handler: async (ctx, args) => {
-    const { note } = await requireNote(ctx, args.spaceId, args.key, args.noteId);
+  handler: async (ctx, args, { note }) => {
     checkClientId(args.clientId);
     const beat = await heartbeatOf(ctx, note._id, args.clientId);
     if (beat !== null) {
@@ -182,11 +177,10 @@ export const heartbeat = mutation({
  * The note's collaborators, by clientId. Reads only the `presence` rows, so it re-runs
  * (and its subscribers hear about it) only when someone joins, moves or leaves.
  */
-export const list = query({
-  args: { spaceId: v.string(), key: v.string(), noteId: v.string() },
+export const list = noteQuery({
+  args: {},
   returns: v.array(presenceEntryValidator),
-  handler: async (ctx, args) => {
-    const { note } = await requireNote(ctx, args.spaceId, args.key, args.noteId);
+  handler: async (ctx, _args, { note }) => {
     const rows = await ctx.db
       .query("presence")
       .withIndex("by_note_client", (q) => q.eq("noteId", note._id))
@@ -196,11 +190,10 @@ export const list = query({
 });
 
 /** Removes a client's presence from a note (closing the note). Idempotent. */
-export const leave = mutation({
-  args: { spaceId: v.string(), key: v.string(), noteId: v.string(), clientId: v.string() },
+export const leave = noteMutation({
+  args: { clientId: v.string() },
   returns: v.null(),
-  handler: async (ctx, args) => {
-    const { note } = await requireNote(ctx, args.spaceId, args.key, args.noteId);
+  handler: async (ctx, args, { note }) => {
     const row = await shown(ctx, note._id, args.clientId);
     if (row !== null) await ctx.db.delete("presence", row._id);
     const beat = await heartbeatOf(ctx, note._id, args.clientId);
