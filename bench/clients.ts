@@ -11,10 +11,11 @@
  * the time it had left (row end − typed). Keys are typed on a schedule, not setInterval; a
  * key typed late is still typed, and the lateness is reported.
  *
- * Then the fixed cost: 2 clients of ours against a backend with timestamps
- * (bench/tracedServer.ts), broken down hop by hop.
+ * Then the fixed cost: 2 clients (--breakdown N: N clients; 0: skip) of ours against a
+ * backend with timestamps (bench/tracedServer.ts), broken down hop by hop.
  *
- * npm run bench:clients [-- --seconds 8 --drain 2 --rows 2,10,50,50+100 --procs 5 --systems ours,yjs --breakdown 1 --warmup 2]
+ * npm run bench:clients [-- --seconds 8 --drain 2 --rows 2,10,50,50+100 --procs 5 --systems ours,yjs --breakdown 2 --warmup 2 --cpu-prof DIR]
+ * (--cpu-prof: each server process writes a V8 CPU profile into DIR when it exits)
  */
 import { fork, spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -41,8 +42,9 @@ const { values } = parseArgs({
     rows: { type: "string", default: "2,10,50,50+100" },
     procs: { type: "string", default: "5" },
     systems: { type: "string", default: "ours,yjs" },
-    breakdown: { type: "string", default: "1" },
+    breakdown: { type: "string", default: "2" },
     warmup: { type: "string", default: "2" },
+    "cpu-prof": { type: "string" },
   },
 });
 const SECONDS = Number(values.seconds);
@@ -60,6 +62,7 @@ for (const row of ROWS) {
   const keys = keysPerClient(SECONDS);
   if (row.clients * keys > CODE_SPACE) throw new Error(`${row.clients} clients × ${keys} keys do not fit in ${CODE_SPACE} unique characters`);
 }
+const serverNodeArgs = values["cpu-prof"] ? ["--cpu-prof", `--cpu-prof-dir=${path.resolve(values["cpu-prof"])}`] : [];
 const sleepUntil = (t: number): Promise<void> => new Promise((r) => setTimeout(r, Math.max(0, t - monoMs())));
 
 /** A child process started from a TypeScript entry, with an IPC channel. */
@@ -108,7 +111,7 @@ async function waitForLine(child: ChildProcess, pattern: RegExp, what: string): 
 }
 
 async function startOurs(dataDir: string): Promise<Server> {
-  const child = spawn(process.execPath, [path.join(repo, "bin/shared-notes.mjs"), "serve", "--port", "0", "--data", dataDir], { stdio: ["ignore", "pipe", "inherit"] });
+  const child = spawn(process.execPath, [...serverNodeArgs, path.join(repo, "bin/shared-notes.mjs"), "serve", "--port", "0", "--data", dataDir], { stdio: ["ignore", "pipe", "inherit"] });
   const m = await waitForLine(child, /listening on (\S+)/, "shared-notes serve");
   return { url: m[1]!, pid: child.pid!, child, stop: () => child.kill("SIGTERM") };
 }
@@ -131,7 +134,7 @@ async function freePort(): Promise<number> {
 async function startRelay(): Promise<Server> {
   const port = await freePort();
   const bin = path.join(repo, "node_modules/@y/websocket-server/src/server.js");
-  const child = spawn(process.execPath, [bin], { stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, HOST: "127.0.0.1", PORT: String(port) } });
+  const child = spawn(process.execPath, [...serverNodeArgs, bin], { stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, HOST: "127.0.0.1", PORT: String(port) } });
   await waitForLine(child, /running at/, "y-websocket relay");
   return { url: `http://127.0.0.1:${port}`, pid: child.pid!, child, stop: () => child.kill("SIGTERM") };
 }
@@ -222,14 +225,21 @@ async function runRow(workers: Worker[], { system, server, clients, delayMs, sec
   }
   latencies.sort((a, b) => a - b);
   const late = typed.map((t) => t.lateMs).sort((a, b) => a - b);
-  const lastTyped = typed.reduce((m, t) => Math.max(m, t.at), t0);
+  // Achieved rate: each client's keys after its first, over the time from its first to its last.
+  const spans = new Map<number, { first: number; last: number; keys: number }>();
+  for (const t of typed) {
+    const s = spans.get(t.client) ?? { first: t.at, last: t.at, keys: 0 };
+    spans.set(t.client, { first: Math.min(s.first, t.at), last: Math.max(s.last, t.at), keys: s.keys + 1 });
+  }
+  const intervals = [...spans.values()].reduce((n, s) => n + s.keys - 1, 0);
+  const typingMs = [...spans.values()].reduce((n, s) => n + s.last - s.first, 0);
   const result: RowResult = {
     system,
     clients,
     delayMs,
     keysScheduled: clients * keysPerClient(seconds),
     keysTyped: typed.length,
-    keysPerSecondPerClient: typed.length / clients / ((lastTyped - t0) / 1000 + 1 / KEYS_PER_SECOND),
+    keysPerSecondPerClient: typingMs > 0 ? (intervals * 1000) / typingMs : Number.NaN,
     lateP99Ms: percentile(late, 99),
     pairsExpected,
     pairsDelivered: delivered.size,
@@ -262,7 +272,7 @@ function printRow(r: RowResult): void {
     formatMs(r.p50).padStart(7),
     formatMs(r.p99).padStart(7),
     formatMs(r.max).padStart(7),
-    (r.sameTextAtEnd ? "yes" : "NO").padStart(4),
+    (r.sameTextAtEnd ? "yes" : "no").padStart(5),
     `${r.serverCpuPercent.toFixed(0)}%`.padStart(5),
     r.serverCpuMsPerKey.toFixed(2).padStart(6),
     r.serverRssMb.toFixed(0).padStart(5),
@@ -283,9 +293,10 @@ try {
   console.log(
     `keystroke → applied in every other client: ${KEYS_PER_SECOND} keys/s per client on a fixed schedule, ${SECONDS} s of typing + ${DRAIN_SECONDS} s drain per row, clients over ${PROCS} processes, after a ${WARMUP_SECONDS} s warm-up per server`,
   );
-  console.log("pairs not delivered by the row's end count as (at least) the time they had left; server CPU/RSS from /proc\n");
+  console.log("pairs not delivered by the row's end count as (at least) the time they had left; equal: every client's text the same at the row's end;");
+  console.log("late99: p99 of how late a key was typed against its schedule; server CPU (% of one core), CPU ms per key typed and RSS from /proc\n");
   console.log(
-    "link              n  system       typed  k/s/c  late99  pairs ok  not ok     p50     p99     max same  srvCPU ms/key  RSS  benchCPU",
+    "link              n  system       typed  k/s/c  late99  pairs ok  not ok     p50     p99     max equal  srvCPU ms/key  RSS  benchCPU",
   );
   // Not counted: lets each server load and compile its code paths before the first row.
   for (const system of SYSTEMS) {
@@ -306,7 +317,8 @@ try {
     console.log(`  ${link(row.delayMs).padEnd(16)} ${String(row.clients).padStart(3)} clients   ours ${show(ours).padEnd(36)} Yjs+relay ${show(yjs)}`);
   }
 
-  if (values.breakdown !== "0" && SYSTEMS.includes("ours")) {
+  const breakdownClients = Number(values.breakdown);
+  if (breakdownClients > 0 && SYSTEMS.includes("ours")) {
     const traced = await startTraced(path.join(dataDir, "traced"));
     try {
       const dump = (): Promise<{ trace: ServerTrace; tracesRuns: boolean }> =>
@@ -316,15 +328,21 @@ try {
         });
       if (WARMUP_SECONDS > 0) await runRow(workers, { system: "ours", server: traced, clients: 2, delayMs: 0, seconds: WARMUP_SECONDS, trace: true });
       await dump(); // each row reuses the same key characters: start the log afresh
-      const run = await runRow(workers, { system: "ours", server: traced, clients: 2, delayMs: 0, seconds: SECONDS, trace: true });
+      const run = await runRow(workers, { system: "ours", server: traced, clients: breakdownClients, delayMs: 0, seconds: SECONDS, trace: true });
       const dumped = await dump();
       breakdown = hopBreakdown(run.typed, run.arrivals, run.frames, dumped.trace);
       console.log(
-        `\nours, 2 clients on loopback, backend with timestamps (p50 ${formatMs(run.result.p50)} / p99 ${formatMs(run.result.p99)} ms; ${breakdown.keys} keys traced end to end, ${breakdown.missing} not matched${dumped.tracesRuns ? "" : "; function runs not timed: the runtime has no invoke to wrap"}):`,
+        `\nours, ${breakdownClients} clients on loopback, backend with timestamps (p50 ${formatMs(run.result.p50)} / p99 ${formatMs(run.result.p99)} ms; ${breakdown.keys} keys traced end to end, ${breakdown.missing} not matched${dumped.tracesRuns ? "" : "; function runs not timed: the runtime has no invoke to wrap"}):`,
       );
       printHops("  where the time goes between typing a key and the other client applying it", breakdown.hops);
       const reruns = breakdown.reruns.map((r) => `${r.udfPath} ×${r.perKey.toFixed(1)} (${r.msPerKey.toFixed(1)} ms)`).join(", ");
       console.log(`  queries run between a key's commit and its push, per key: ${reruns || "none timed"}`);
+      const { realm } = dumped.trace;
+      if (realm.count > 0) {
+        console.log(
+          `  function realm (node:vm) entries over the row: ${(realm.count / run.typed.length).toFixed(1)} per key typed, ${(realm.ms / run.typed.length).toFixed(2)} ms per key (${((realm.ms / realm.count) * 1000).toFixed(0)} µs each, incl. the code run inside)`,
+        );
+      }
     } finally {
       traced.stop();
     }

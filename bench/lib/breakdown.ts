@@ -49,6 +49,17 @@ export function hopBreakdown(typed: Typed[], arrivals: Arrival[], frames: Client
     if (f.dir !== "in" || f.type !== "Mutation") continue;
     for (const code of f.codes) if (!frameIn.has(code)) frameIn.set(code, { at: f.at, conn: f.conn });
   }
+  // Each client's connection on the server: the one its keys arrive on.
+  const connOf = new Map<number, number>();
+  for (const t of typed) {
+    const conn = frameIn.get(t.code)?.conn;
+    if (conn !== undefined && !connOf.has(t.client)) connOf.set(t.client, conn);
+  }
+  const pushAt = new Map<string, number>();
+  for (const f of server.frames) {
+    if (f.dir !== "out" || f.type !== "Transition") continue;
+    for (const code of f.codes) if (!pushAt.has(`${f.conn}:${code}`)) pushAt.set(`${f.conn}:${code}`, f.at);
+  }
   const runOf = new Map<number, { start: number; end: number }>();
   for (const r of server.runs) for (const code of r.codes) if (!runOf.has(code)) runOf.set(code, r);
   const queries = server.runs.filter((r) => r.kind === "query");
@@ -63,9 +74,8 @@ export function hopBreakdown(typed: Typed[], arrivals: Arrival[], frames: Client
     const inbound = frameIn.get(a.code);
     const run = runOf.get(a.code);
     const commit = run && commits.find((c) => c.start >= run.end);
-    const push =
-      inbound &&
-      server.frames.find((f) => f.dir === "out" && f.type === "Transition" && f.conn !== inbound.conn && f.codes.includes(a.code));
+    const pushed = pushAt.get(`${connOf.get(a.client)}:${a.code}`);
+    const push = pushed === undefined ? undefined : { at: pushed };
     const received = receivedAt.get(a.client)?.get(a.code);
     if (!key || sent === undefined || !inbound || !run || !commit || !push || received === undefined) {
       missing++;

@@ -1,9 +1,11 @@
 /**
  * Timestamps inside a running local backend, taken without changing it: the trace wraps
- * the three things every keystroke passes through — the `ws` socket (frames in and out),
- * the function runtime (each query/mutation run) and SQLite (each COMMIT, i.e. the fsync) —
- * and keeps a log on the shared monotonic clock. Only for benchmarks: it costs time.
+ * what every keystroke passes through — the `ws` socket (frames in and out), the function
+ * runtime (each query/mutation run), SQLite (each COMMIT, i.e. the fsync) and entries into
+ * a node:vm realm — and keeps a log on the shared monotonic clock. Benchmarks only: it
+ * costs time.
  */
+import vm from "node:vm";
 import Database from "better-sqlite3";
 import { WebSocket } from "ws";
 import { monoMs } from "./clock";
@@ -23,11 +25,13 @@ export type Frame = {
 };
 export type Run = { udfPath: string; kind: string; start: number; end: number; codes: number[] };
 export type Commit = { start: number; end: number };
-export type ServerTrace = { frames: Frame[]; runs: Run[]; commits: Commit[] };
+/** Entries into a node:vm context (the backend's function realm, if it has one): how many, how long in all. */
+export type RealmEntries = { count: number; ms: number };
+export type ServerTrace = { frames: Frame[]; runs: Run[]; commits: Commit[]; realm: RealmEntries };
 
 type Invoke = (this: unknown, udfPath: string, kind: string, args: unknown, ...rest: unknown[]) => Promise<unknown>;
 
-const trace: ServerTrace = { frames: [], runs: [], commits: [] };
+const trace: ServerTrace = { frames: [], runs: [], commits: [], realm: { count: 0, ms: 0 } };
 const connIds = new WeakMap<object, number>();
 let nextConn = 1;
 
@@ -78,6 +82,17 @@ export function installServerTrace(runtimePrototype: object | undefined): Server
     trace.commits.push({ start, end: monoMs() });
     return result;
   };
+  const scriptProto = vm.Script.prototype as unknown as { runInContext: (...args: unknown[]) => unknown };
+  const runInContext = scriptProto.runInContext;
+  scriptProto.runInContext = function (this: unknown, ...args: unknown[]) {
+    const start = monoMs();
+    try {
+      return runInContext.apply(this, args);
+    } finally {
+      trace.realm.count++;
+      trace.realm.ms += monoMs() - start;
+    }
+  };
   const runtime = runtimePrototype as { invoke?: Invoke } | undefined;
   const invoke = runtime?.invoke;
   if (runtime && invoke) {
@@ -95,9 +110,10 @@ export function installServerTrace(runtimePrototype: object | undefined): Server
 
 /** Hands out what was logged so far and starts afresh. */
 export function takeServerTrace(): ServerTrace {
-  const taken = { frames: trace.frames, runs: trace.runs, commits: trace.commits };
+  const taken = { frames: trace.frames, runs: trace.runs, commits: trace.commits, realm: trace.realm };
   trace.frames = [];
   trace.runs = [];
   trace.commits = [];
+  trace.realm = { count: 0, ms: 0 };
   return taken;
 }
