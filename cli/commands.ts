@@ -10,6 +10,7 @@ import { FilePendingStore } from "../client/pendingStore";
 import { createSpace, Space } from "../client/space";
 import type { NoteSession } from "../client/types";
 import { DEFAULT_WAIT_SECONDS, parseOptions, requireCredentials, UsageError, type CliOptions } from "./options";
+import { catVersionCommand, HISTORY_USAGE, logCommand, wantsVersion } from "./history";
 
 /** Exit status of a run whose edit is kept locally but not yet confirmed by the server. */
 export const EXIT_NOT_CONFIRMED = 3;
@@ -20,6 +21,7 @@ export const USAGE = `usage: shared-notes <command> [--url URL] [--space ID --ke
   ls                           list the notes of the space
   create <title>               make an empty note
   cat <title>                  print a note
+${HISTORY_USAGE}
   append <title> [text]        add text at the end of a note (stdin when no text)
   watch <title>                print a note live as others type (Ctrl+C stops)
   rm <title>                   delete a note
@@ -55,6 +57,7 @@ const commands: Record<string, Command> = {
     await spaceOf(options, convex).create(title);
   },
   cat: async (options, convex) => {
+    if (wantsVersion(options)) return await catVersionCommand(options, convex);
     const { session } = await openByTitle(options, convex, "cat");
     process.stdout.write(session.text);
     await session.close();
@@ -92,6 +95,7 @@ const commands: Record<string, Command> = {
     });
     await session.close();
   },
+  log: logCommand,
   rm: async (options, convex) => {
     const title = needTitle(options, "rm");
     const space = spaceOf(options, convex);

@@ -143,3 +143,8 @@ export function sessionPage(grouper: SessionGrouper, exhausted: boolean, limit: 
   const oldest = sessions[sessions.length - 1];
   return { sessions, nextBeforeRev: oldest === undefined ? null : oldest.firstRev };
 }
+
+/** "+12 −3": what a session or revision added and removed, in characters (UTF-16 code units). */
+export function sizeLabel(inserted: number, deleted: number): string {
+  return `+${inserted} −${deleted}`;
+}
