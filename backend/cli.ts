@@ -1,9 +1,12 @@
 // `shared-notes serve [--port 3210] [--host 127.0.0.1] [--data DIR] [--functions DIR]`
 import path from "node:path";
 import { parseArgs } from "node:util";
+import { faultsFromEnv, parseFaults } from "./faults.js";
 import { repoRoot, startBackend } from "./serve.js";
 
-const USAGE = "usage: shared-notes serve [--port 3210] [--host 127.0.0.1] [--data DIR] [--functions DIR]";
+const USAGE =
+  "usage: shared-notes serve [--port 3210] [--host 127.0.0.1] [--data DIR] [--functions DIR] [--site-port N]\n" +
+  "         [--env NAME=VALUE]... [--allow-origin ORIGIN]... [--allow-host NAME]... [--faults conflictRate=0.1,overloadRate=0.05,dropAfterCommitRate=0.05,delayMs=20,restartEveryMs=30000,seed=1]";
 
 export async function runServe(argv: string[]): Promise<void> {
   let values;
@@ -15,6 +18,11 @@ export async function runServe(argv: string[]): Promise<void> {
         host: { type: "string", default: "127.0.0.1" },
         data: { type: "string" },
         functions: { type: "string" },
+        "site-port": { type: "string", default: "0" },
+        env: { type: "string", multiple: true, default: [] },
+        "allow-origin": { type: "string", multiple: true, default: [] },
+        "allow-host": { type: "string", multiple: true, default: [] },
+        faults: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -35,12 +43,31 @@ export async function runServe(argv: string[]): Promise<void> {
     return;
   }
   const dataDir = path.resolve(values.data ?? path.join(repoRoot(), ".data", "backend"));
+  const env: Record<string, string> = {};
+  let faults;
+  try {
+    for (const pair of values.env) {
+      const at = pair.indexOf("=");
+      if (at <= 0) throw new Error(`--env expects NAME=VALUE, got "${pair}"`);
+      env[pair.slice(0, at)] = pair.slice(at + 1);
+    }
+    faults = values.faults ? parseFaults(values.faults) : faultsFromEnv();
+  } catch (e) {
+    process.stderr.write(`${(e as Error).message}\n${USAGE}\n`);
+    process.exitCode = 2;
+    return;
+  }
   let backend;
   try {
     backend = await startBackend({
       port,
       host: values.host,
       dataDir,
+      sitePort: Number(values["site-port"]),
+      env,
+      allowedOrigins: values["allow-origin"],
+      allowedHosts: values["allow-host"],
+      ...(faults ? { faults } : {}),
       ...(values.functions ? { functionsDir: values.functions } : {}),
     });
   } catch (e) {
@@ -50,7 +77,8 @@ export async function runServe(argv: string[]): Promise<void> {
     process.exitCode = 1;
     return;
   }
-  process.stdout.write(`Shared Notes backend listening on ${backend.url} (data: ${backend.dataDir})\n`);
+  process.stdout.write(`Shared Notes backend listening on ${backend.url} (site: ${backend.siteUrl}, data: ${backend.dataDir})\n`);
+  if (faults) process.stdout.write(`Injecting faults: ${JSON.stringify(faults)}\n`);
   await new Promise<void>((resolve) => {
     const stop = () => {
       process.off("SIGINT", stop);

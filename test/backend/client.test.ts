@@ -166,7 +166,7 @@ describe("ConvexHttpClient", () => {
 
   it("says clearly what the local backend does not support", async () => {
     const http = new ConvexHttpClient(backend.url);
-    const err = await caught(http.mutation(api.notes.useScheduler, {}));
+    const err = await caught(http.mutation(api.notes.useStorage, {}));
     expect(err.message).toContain("not supported by the local backend");
   });
 

@@ -1,6 +1,5 @@
-import { cronJobs } from "convex/server";
-import { api } from "./_generated/api";
+import { cronJobs, makeFunctionReference } from "convex/server";
 
 const crons = cronJobs();
-crons.interval("tick", { seconds: 1 }, api.ticks.tick, {});
+crons.interval("tick", { seconds: 1 }, makeFunctionReference<"mutation">("ticks:tick"), {});
 export default crons;
