@@ -115,7 +115,7 @@ describe("pending entries", () => {
     }
   });
 
-  const PER_WRITER = 10;
+  const PER_WRITER = 8;
   it("processes appending at once through one pending store lose and duplicate nothing, killed or not", async () => {
     const backend = await startLocalBackend();
     const { creds, noteId } = await newSpaceWithNote(backend.url, "Log");
@@ -127,7 +127,7 @@ describe("pending entries", () => {
       const writers = ["a", "b", "c"].map((tag) => run(tag, PER_WRITER));
       // One more is killed mid-way: what it had not confirmed is adopted by the others.
       const victim = run("k", 1000);
-      await waitForOutput(victim, "k3 ");
+      await waitForOutput(victim, "k3 ", 90_000);
       victim.kill("SIGKILL");
       const outputs = await Promise.all(writers.map((w) => exitOf(w)));
       for (const out of outputs) expect(out.code, out.err).toBe(0);
