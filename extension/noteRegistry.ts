@@ -4,6 +4,7 @@ import type { NoteSession, UserInfo } from "../client/types";
 import { EditorPipeline, type LocalEdit } from "../sync/editorPipeline";
 import { describeError, type Log } from "./log";
 import { SCHEME, notePath, parseNotePath } from "./noteUri";
+import { showRejected, showReplaced } from "./rejections";
 import type { SpaceConnection } from "./spaceConnection";
 
 /** Unconfirmed edits kept in global state, so they survive a window reload or a crash. */
@@ -49,7 +50,7 @@ export interface NoteBinding {
  */
 export class OpenNote implements vscode.Disposable {
   readonly pipeline: EditorPipeline;
-  private readonly listener: { dispose(): void };
+  private readonly listeners: { dispose(): void }[];
   private binding: NoteBinding | undefined;
 
   constructor(
@@ -62,11 +63,17 @@ export class OpenNote implements vscode.Disposable {
       local: (e) => this.binding?.localEdit(e),
       warn: (m) => log.warn(`${uri.toString()}: ${m}`),
     });
-    // The session's one listener for remote ops: everything else learns from the pipeline.
-    this.listener = session.onRemoteOp((op) => {
-      this.pipeline.remote(op);
-      this.binding?.wake();
-    });
+    const parsed = parseNotePath(uri.path);
+    const title = parsed?.kind === "note" ? parsed.title : uri.path;
+    this.listeners = [
+      // The session's one listener for remote ops: everything else learns from the pipeline.
+      session.onRemoteOp((op) => {
+        this.pipeline.remote(op);
+        this.binding?.wake();
+      }),
+      session.onRejected((edit) => showRejected(title, edit, log)),
+      session.onReplaced((replaced) => showReplaced(title, replaced, log)),
+    ];
   }
 
   get bound(): boolean {
@@ -87,7 +94,7 @@ export class OpenNote implements vscode.Disposable {
   }
 
   dispose(): void {
-    this.listener.dispose();
+    for (const l of this.listeners) l.dispose();
   }
 }
 

@@ -47,7 +47,7 @@ export class NotesView implements vscode.TreeDataProvider<NoteItem>, vscode.Disp
   spaceChanged(space: SpaceConnection | undefined): void {
     this.spaceListener?.dispose();
     this.spaceListener = space?.onNotes(() => this.changed.fire(undefined));
-    this.view.description = space ? undefined : "no space joined";
+    this.view.description = space ? space.name : "no space joined";
     this.changed.fire(undefined);
   }
 

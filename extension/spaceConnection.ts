@@ -4,6 +4,7 @@ import { connect } from "../client/connect";
 import { ConnectionStatus } from "../client/connectionStatus";
 import { Space } from "../client/space";
 import type { ConnectionState, NoteSummary } from "../client/types";
+import { DEFAULT_SPACE_NAME } from "../sync/rules";
 import { describeError, type Log } from "./log";
 import type { JoinedSpace } from "./spaceStore";
 
@@ -13,6 +14,7 @@ export class SpaceConnection implements vscode.Disposable {
   readonly space: Space;
   readonly status: ConnectionStatus;
   private notesList: readonly NoteSummary[] | undefined;
+  private serverName: string | undefined;
   private readonly notesChanged = new vscode.EventEmitter<readonly NoteSummary[]>();
   readonly onNotes = this.notesChanged.event;
   private readonly firstList: Promise<void>;
@@ -46,6 +48,16 @@ export class SpaceConnection implements vscode.Disposable {
 
   get spaceId(): string {
     return this.joined.spaceId;
+  }
+
+  /** The space's name, as people see it in the notes view, in tabs and in join links. */
+  get name(): string {
+    return this.serverName ?? this.joined.name ?? DEFAULT_SPACE_NAME;
+  }
+
+  /** The name the server gave while joining, before anything uses the connection. */
+  named(name: string): void {
+    this.serverName = name;
   }
 
   get notes(): readonly NoteSummary[] {

@@ -1,9 +1,11 @@
 import * as vscode from "vscode";
 import type { SpaceCredentials } from "../client/types";
 
-/** The space this VS Code has joined: its id in global state, its key in SecretStorage. */
+/** The space this VS Code has joined: its id and name in global state, its key in SecretStorage. */
 export interface JoinedSpace extends SpaceCredentials {
   readonly serverUrl: string;
+  /** The space's name as the server gave it when joining (a join link's is only a hint). */
+  readonly name?: string;
 }
 
 const CURRENT = "sharedNotes.currentSpace";
@@ -11,6 +13,7 @@ const CURRENT = "sharedNotes.currentSpace";
 interface StoredCurrent {
   readonly serverUrl: string;
   readonly spaceId: string;
+  readonly name?: string;
 }
 
 const secretName = (serverUrl: string, spaceId: string): string => `sharedNotes.spaceKey:${serverUrl}:${spaceId}`;
@@ -23,12 +26,12 @@ export class SpaceStore {
     if (!current) return undefined;
     const key = await this.context.secrets.get(secretName(current.serverUrl, current.spaceId));
     if (!key) return undefined;
-    return { serverUrl: current.serverUrl, spaceId: current.spaceId, key };
+    return { serverUrl: current.serverUrl, spaceId: current.spaceId, key, ...(current.name ? { name: current.name } : {}) };
   }
 
   async save(space: JoinedSpace): Promise<void> {
     await this.context.secrets.store(secretName(space.serverUrl, space.spaceId), space.key);
-    const current: StoredCurrent = { serverUrl: space.serverUrl, spaceId: space.spaceId };
+    const current: StoredCurrent = { serverUrl: space.serverUrl, spaceId: space.spaceId, ...(space.name ? { name: space.name } : {}) };
     await this.context.globalState.update(CURRENT, current);
   }
 

@@ -3,8 +3,9 @@
  * commands for them. Keys live in SecretStorage (spaceStore.ts).
  */
 import * as vscode from "vscode";
-import { joinLink, parseJoinLink } from "../client/joinLink";
+import { joinLink, parseJoinLink, webJoinLink } from "../client/joinLink";
 import { createSpace } from "../client/space";
+import { DEFAULT_SPACE_NAME, spaceNameProblem } from "../sync/rules";
 import { describeError, type Log } from "./log";
 import { serverUrl } from "./settings";
 import { connect } from "../client/connect";
@@ -22,10 +23,10 @@ export class Spaces implements vscode.Disposable {
     private readonly log: Log,
   ) {
     this.subscriptions.push(
-      vscode.commands.registerCommand("sharedNotes.createSpace", () => this.create()),
+      vscode.commands.registerCommand("sharedNotes.createSpace", (name?: string) => this.create(name)),
       vscode.commands.registerCommand("sharedNotes.joinSpace", (link?: string) => this.joinFromInput(link)),
       vscode.commands.registerCommand("sharedNotes.leaveSpace", () => this.leave()),
-      vscode.commands.registerCommand("sharedNotes.copyJoinLink", () => this.copyLink()),
+      vscode.commands.registerCommand("sharedNotes.copyJoinLink", (form?: "desktop" | "web", address?: string) => this.copyLink(form, address)),
     );
   }
 
@@ -37,17 +38,22 @@ export class Spaces implements vscode.Disposable {
   async restore(): Promise<void> {
     const spaceId = process.env.SHARED_NOTES_SPACE_ID;
     const key = process.env.SHARED_NOTES_SPACE_KEY;
+    const name = process.env.SHARED_NOTES_SPACE_NAME;
     const joined: JoinedSpace | undefined =
-      spaceId && key ? { serverUrl: serverUrl(), spaceId, key } : await this.store.load();
+      spaceId && key ? { serverUrl: serverUrl(), spaceId, key, ...(name ? { name } : {}) } : await this.store.load();
     if (joined) await this.join(joined, { quiet: true });
     else await this.setCurrent(undefined);
   }
 
-  /** Joins a space after checking its key with the server. */
+  /**
+   * Joins a space after checking its key with the server, which also tells its name (a
+   * link's name is only a hint). The name is fixed for the connection: it is part of
+   * every note's address.
+   */
   async join(space: JoinedSpace, opts: { quiet?: boolean } = {}): Promise<boolean> {
     const connection = new SpaceConnection(space, this.log);
     try {
-      await withTimeout(connection.space.verify(), 15_000, "the server did not answer");
+      connection.named(await withTimeout(connection.space.name(), 15_000, "the server did not answer"));
     } catch (err) {
       const message = `Could not reach the space on ${space.serverUrl}: ${describeError(err)}`;
       this.log.error(message);
@@ -62,17 +68,27 @@ export class Spaces implements vscode.Disposable {
       await this.setCurrent(connection);
       return false;
     }
-    await this.store.save(space);
+    await this.store.save({ ...space, name: connection.name });
     await this.setCurrent(connection);
-    this.log.info(`Joined space ${space.spaceId} on ${space.serverUrl}.`);
+    this.log.info(`Joined space "${connection.name}" (${space.spaceId}) on ${space.serverUrl}.`);
     return true;
   }
 
-  async create(): Promise<JoinedSpace | undefined> {
+  async create(name?: string): Promise<JoinedSpace | undefined> {
+    const chosen =
+      name ??
+      (await vscode.window.showInputBox({
+        title: "Create a Space",
+        prompt: "A name for the space: your team sees it in the notes view, in tabs and in join links.",
+        value: DEFAULT_SPACE_NAME,
+        ignoreFocusOut: true,
+        validateInput: (value) => spaceNameProblem(value) ?? null,
+      }));
+    if (chosen === undefined) return undefined;
     const url = serverUrl();
     const convex = connect(url, (line) => this.log.info(`server connection: ${line}`));
     try {
-      const creds = await withTimeout(createSpace(convex), 15_000, "the server did not answer");
+      const creds = await withTimeout(createSpace(convex, chosen.trim()), 15_000, "the server did not answer");
       const space: JoinedSpace = { serverUrl: url, ...creds };
       if (!(await this.join(space))) return undefined;
       const copy = "Copy Join Link";
@@ -115,10 +131,41 @@ export class Spaces implements vscode.Disposable {
     await this.setCurrent(undefined);
   }
 
-  async copyLink(): Promise<string | undefined> {
+  /**
+   * Copies a join link in the form the teammate's VS Code needs: a `vscode://` link for
+   * desktop VS Code, or the address of their VS Code in a browser (code-server) with the
+   * join request in it. `form` and `webAddress` skip the questions (for automation).
+   */
+  async copyLink(form?: "desktop" | "web", webAddress?: string): Promise<string | undefined> {
     const c = this.current;
     if (!c) return undefined;
-    const link = joinLink({ serverUrl: c.joined.serverUrl, spaceId: c.joined.spaceId, key: c.joined.key });
+    const info = { serverUrl: c.joined.serverUrl, spaceId: c.joined.spaceId, key: c.joined.key, name: c.name };
+    const picked =
+      form ??
+      (
+        await vscode.window.showQuickPick(
+          [
+            { label: "Desktop VS Code", description: "a vscode:// link", form: "desktop" as const },
+            { label: "VS Code in a browser", description: "code-server: the address of your teammate's VS Code", form: "web" as const },
+          ],
+          { title: `Copy a join link for "${c.name}"`, placeHolder: "Where will your teammate open it?" },
+        )
+      )?.form;
+    if (picked === undefined) return undefined;
+    let link: string;
+    if (picked === "desktop") link = joinLink(info);
+    else {
+      const address =
+        webAddress ??
+        (await vscode.window.showInputBox({
+          title: "Address of your teammate's VS Code in a browser",
+          value: process.env.SHARED_NOTES_WORKBENCH_URL ?? "http://127.0.0.1:8080",
+          ignoreFocusOut: true,
+          validateInput: (v) => (/^https?:\/\/[^\s/]+/.test(v.trim()) ? null : "An address such as http://127.0.0.1:8080"),
+        }));
+      if (address === undefined) return undefined;
+      link = webJoinLink(address.trim(), info);
+    }
     await vscode.env.clipboard.writeText(link);
     void vscode.window.showInformationMessage("Join link copied. It holds the space's key: share it privately.");
     return link;

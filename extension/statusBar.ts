@@ -80,9 +80,14 @@ export class StatusBar implements vscode.Disposable {
     const binding = this.watched;
     const connection = binding ? binding.session.status.connection : space.status.current;
     const unconfirmed = this.bindings.all().reduce((n, b) => n + b.session.status.unconfirmed, 0);
+    // Sending failed and waits to be retried (the edits are kept), or a note cannot be saved at all.
+    const retrying = this.bindings.all().some((b) => b.session.status.retrying);
+    const stopped = this.bindings.all().some((b) => b.session.status.stopped);
     const people = binding ? binding.session.collaborators.length + 1 : 0;
     const parts = [`${ICONS[connection]} ${connection === "connected" ? "Shared Notes" : connection}`];
     if (unconfirmed > 0) parts.push(`$(arrow-up) ${unconfirmed}`);
+    if (retrying) parts.push("$(history) retrying");
+    if (stopped) parts.push("$(error) not saved");
     if (binding) parts.push(`$(person) ${people}`);
     this.item.text = parts.join("  ");
     this.item.tooltip = describe(connection, unconfirmed, people, binding !== undefined);

@@ -20,7 +20,7 @@ export class JoinLinkHandler implements vscode.UriHandler {
       return;
     }
     const answer = await vscode.window.showInformationMessage(
-      `Join the shared notes space on ${info.serverUrl}?`,
+      info.name ? `Join the space "${info.name}" on ${info.serverUrl}?` : `Join the shared notes space on ${info.serverUrl}?`,
       { modal: true },
       "Join",
     );

@@ -356,15 +356,16 @@ export class EditorPipeline {
     const [mine, theirs] = transform(replacementOp(base, shown), replacementOp(base, sessionText), true);
     this.shadow = shown;
     this.queue = [];
-    this.events.warn(
-      `${why}; repaired by a diff against the note's text (${isNoop(mine) ? "nothing" : "the document's changes"} sent, ` +
-        `${isNoop(theirs) ? "nothing" : "the note's changes"} to show).`,
-    );
     if (!isNoop(mine)) {
+      // A session that refuses (reported once, by give) gets the document's text when it takes ops again.
       if (!this.give(mine)) return;
       this.sessionMoved(mine);
     }
     if (!isNoop(theirs)) this.queue.push({ op: theirs, kind: "remote" });
+    this.events.warn(
+      `${why}; repaired by a diff against the note's text (${isNoop(mine) ? "nothing" : "the document's changes"} sent, ` +
+        `${isNoop(theirs) ? "nothing" : "the note's changes"} to show).`,
+    );
   }
 
   /**
@@ -405,8 +406,8 @@ export class EditorPipeline {
       this.sessionRefuses = false;
       return true;
     } catch (err) {
+      if (!this.sessionRefuses) this.events.warn(`The note session refused an edit (the document keeps it): ${describe(err)}`);
       this.sessionRefuses = true;
-      this.events.warn(`An edit could not be given to the note session: ${describe(err)}`);
       return false;
     }
   }

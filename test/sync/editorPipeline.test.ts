@@ -274,7 +274,7 @@ describe("editor pipeline", () => {
     session.refuse = true;
     pipeline.userChange(typeAt(doc, pos(0, 5), " world"));
     expect(session.text).toBe("hello");
-    expect(warnings.join("\n")).toMatch(/could not be given to the note session/);
+    expect(warnings.join("\n")).toMatch(/The note session refused an edit/);
     session.refuse = false;
     pipeline.userChange(typeAt(doc, pos(0, 11), "!"));
     expect(session.text).toBe("hello world!");

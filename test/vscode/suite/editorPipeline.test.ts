@@ -1,4 +1,5 @@
 import * as assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import * as vscode from "vscode";
 import { Teammate, closeAllEditors, extensionApi, insertOp, openNewNote, typeText, waitFor, waitForText } from "./helpers";
 
@@ -72,5 +73,21 @@ describe("the editor pipeline in real VS Code: line endings, the Edit menu's und
     await waitForText("the teammate to have both", () => theirs.text, "zero one two three");
     await waitForText("the document to show both", () => doc.getText(), "zero one two three");
     assert.ok(binding.stats.repaired > repairedBefore, "the mismatch was repaired (and logged)");
+  });
+
+  it("shows the user what a deleted note could not save, with the text to keep", async () => {
+    const api = await extensionApi();
+    const { noteId, editor } = await openNewNote(api, mate, "Refused", "kept");
+    const doc = editor.document;
+    const binding = api.bindings.get(doc.uri)!;
+    editor.selection = new vscode.Selection(0, 4, 0, 4);
+    await typeText(" typed");
+    await waitFor("the typing confirmed", () => binding.session.status.unconfirmed === 0 && binding.idle);
+    await mate.space.remove(noteId);
+    await typeText(" after");
+    const logFile = process.env.SHARED_NOTES_LOG_FILE;
+    assert.ok(logFile, "the runner asks for a copy of the log");
+    await waitFor("the refusal reported to the user", () => /"Refused [^"]*" can no longer be saved \(NOT_FOUND, \d+ characters not saved\)/.test(readFileSync(logFile, "utf8")), 30_000);
+    assert.equal(doc.getText(), "kept typed after", "the document keeps what the user typed");
   });
 });
