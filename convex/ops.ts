@@ -21,7 +21,6 @@ import {
   opBytes,
   utf8Bytes,
 } from "./limits";
-import { snapshotAuthorship } from "./authorship";
 import { headForWrite, readHead, snapshotDue, textAt } from "./noteStore";
 import { opValidator, sinceResultValidator, submitResultValidator, type SinceOp } from "./schema";
 
@@ -98,10 +97,10 @@ export const submit = noteMutation({
       { window: TRANSFORM_WINDOW, weight: TRANSFORM_BYTES, prior: MAX_PRIOR },
     );
     // Bounded by the head read above, so a commit racing this one is not part of the read.
-    const past = ctx.db
+    const log = ctx.db
       .query("ops")
-      .withIndex("by_note_rev", (q) => q.eq("noteId", note._id).gt("rev", baseRev).lte("rev", head.rev))
-      [Symbol.asyncIterator]();
+      .withIndex("by_note_rev", (q) => q.eq("noteId", note._id).gt("rev", baseRev).lte("rev", head.rev));
+    const past = log[Symbol.asyncIterator]();
     const result = await runStepAsync(step, async () => {
       const next = await past.next();
       if (next.done === true) return null;
@@ -164,7 +163,8 @@ export const submit = noteMutation({
       deleted,
     });
     if (text !== undefined && sum !== undefined) {
-      await ctx.db.insert("snapshots", { noteId: note._id, rev, text, checksum: sum, ...(await snapshotAuthorship(ctx, note._id, rev, text)) });
+      await ctx.db.insert("snapshots", { noteId: note._id, rev, text, checksum: sum });
+      await ctx.scheduler.runAfter(0, internal.authorship.record, { noteId: note._id, rev });
       await ctx.db.patch("heads", head._id, { rev, length, bytes, snapshotRev: rev, sinceSnapshot: 0 });
     } else {
       await ctx.db.patch("heads", head._id, { rev, length, bytes, sinceSnapshot });

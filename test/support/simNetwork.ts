@@ -53,6 +53,8 @@ export interface SimClient {
   /** The revision the subscription asks from (moves to the last revision received). */
   subscribedAfter: number;
   rejected: RejectedEdit[];
+  /** Errors the next submits of this client fail with, in order (for saved schedules). */
+  failNext: Error[];
 }
 
 export interface SimOptions {
@@ -86,6 +88,7 @@ export class SimNetwork {
    * A new note on `where` (a backend and space shared by many schedules: making a backend
    * costs more than a whole short schedule), followed by one client per name.
    */
+  /** `names` are client ids; a name given twice makes two clients that share one id (two windows restored from one saved state). */
   static async create(
     rng: Random,
     initialText: string,
@@ -175,6 +178,12 @@ export class SimNetwork {
     switch (call.kind) {
       case "submit": {
         const s = call.submission;
+        const forced = c.failNext.shift();
+        if (forced !== undefined) {
+          this.log.push(`server fails ${s.clientId}#${s.seq}: ${forced.message}`);
+          call.settle.reject(forced);
+          return;
+        }
         if (faults && this.rng.chance(this.failureRate)) {
           const text = this.rng.chance(0.5) ? CONFLICT_ERROR : OVERLOADED_ERROR;
           this.log.push(`server fails ${s.clientId}#${s.seq}: ${text.slice(0, 30)}…`);
@@ -233,7 +242,7 @@ export class SimNetwork {
     timer?.();
   }
 
-  private setConnected(i: number, connected: boolean): void {
+  setConnected(i: number, connected: boolean): void {
     const c = this.at(i);
     c.connected = connected;
     this.log.push(`${c.id} ${connected ? "reconnects" : "disconnects"}`);
@@ -268,6 +277,7 @@ export class SimNetwork {
       timers: [],
       subscribedAfter: sync.rev,
       rejected: [],
+      failNext: [],
     };
     const queue = <T>(make: (settle: Settle<T>) => Call): Promise<T> =>
       new Promise<T>((resolve, reject) => c.outbox.push(make({ resolve, reject })));

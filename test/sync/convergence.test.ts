@@ -21,9 +21,10 @@ const REUSE = 8;
  */
 async function runSchedule(seed: number, where: { t: Backend; space: Space }): Promise<void> {
   const rng = new Random(seed);
-  const ids = ["alice", "bob", "carol", "dave"].slice(0, 2 + rng.int(3));
+  const ids = ["alice", "bob", "carol", "dave"].slice(0, rng.chance(0.1) ? 4 : 2 + rng.int(2));
   const net = await SimNetwork.create(rng, randomText(rng, 8), ids, {}, where);
-  const steps = 10 + rng.int(30);
+  // Short schedules, many of them: every call goes through the real functions.
+  const steps = 6 + rng.int(20);
   try {
     for (let s = 0; s < steps; s++) {
       if (rng.chance(0.4)) {
