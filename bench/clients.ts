@@ -204,7 +204,8 @@ async function runRow(workers: Worker[], { system, server, clients, delayMs, sec
   const results = (await Promise.all(used.map((w) => w.ask({ type: "stop" })))).filter((r) => r.type === "result");
   await proxy?.close();
 
-  const typed: Typed[] = results.flatMap((r) => r.typed);
+  // A key typed after the row ended (its process was that late) is not part of the row.
+  const typed: Typed[] = results.flatMap((r) => r.typed).filter((t) => t.at <= rowEnd);
   const arrivals: Arrival[] = results.flatMap((r) => r.arrivals).filter((a) => a.at <= rowEnd);
   const frames: ClientFrames[] = results.flatMap((r) => r.frames);
   const texts = results.flatMap((r) => r.texts.map((t) => t.text));
