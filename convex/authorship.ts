@@ -1,65 +1,94 @@
 /**
- * Who last wrote each range of a note's text, kept by the server with the snapshots: each
- * snapshot carries the authorship of its text, and the authorship at any later revision is
- * that plus the ops after it, each applied with its revision's author and time. So "who
- * wrote this" costs what reading the text costs (one snapshot and at most SNAPSHOT_REVS ops),
- * and no client has to guess from what it happened to see.
+ * Who last wrote each range of a note's text, kept by the server: after ops:submit writes
+ * a snapshot it schedules `record`, which carries the note's latest authorship forward by
+ * the ops since (each applied with its revision's author and time) and stores it for the
+ * snapshot's revision. "Who wrote this" at the head then costs one small row plus at most
+ * a snapshot's worth of ops, and no client has to guess from what it happened to see.
+ *
+ * Done in a scheduled mutation, not in the submit, so the keystroke that takes a snapshot
+ * does not also pay for this. Only each note's latest row is kept.
  */
+import { v } from "convex/values";
 import { Authorship } from "../sync/historyAuthorship";
 import { authorName } from "../sync/historySessions";
 import type { Doc, Id } from "./_generated/dataModel";
-import type { QueryCtx } from "./_generated/server";
+import { internalMutation, type QueryCtx } from "./_generated/server";
 import { SNAPSHOT_REVS, utf8Bytes } from "./limits";
+import { textAt } from "./noteStore";
 
-/** Convex caps a document at 1 MiB; a snapshot's authorship gets what its text leaves, less room for the other fields. */
-const DOCUMENT_BYTES = 1024 * 1024;
-const OTHER_FIELDS_BYTES = 4096;
-/** Most bytes a snapshot's authorship takes, even beside a small text: it is read with the snapshot. */
-const AUTHORSHIP_MAX_BYTES = 256 * 1024;
-/** Convex caps arrays at 8192 items; every run may name a different author. */
+/** How far behind a stored authorship may be and still be carried forward (a missed run or two). */
+const MAX_CARRY_REVS = 4 * SNAPSHOT_REVS;
+/** Convex caps a document at 1 MiB and an array at 8192 items; a row stays well inside both. */
+const AUTHORSHIP_MAX_BYTES = 512 * 1024;
 const MAX_RUNS = 8000;
 /** An encoded run ("length.author.time;" in base 36) rarely exceeds this. */
 const RUN_BYTES = 20;
 
-type Stored = NonNullable<Doc<"snapshots">["authorship"]>;
+async function latestRow(ctx: QueryCtx, noteId: Id<"notes">, atOrBefore: number): Promise<Doc<"authorship"> | null> {
+  return await ctx.db
+    .query("authorship")
+    .withIndex("by_note_rev", (q) => q.eq("noteId", noteId).lte("rev", atOrBefore))
+    .order("desc")
+    .first();
+}
 
-/** A snapshot's authorship, or all-unknown when it has none (older snapshots) or it does not fit the text. */
-function ofSnapshot(snapshot: Doc<"snapshots">): Authorship {
-  if (snapshot.authorship === undefined) return Authorship.unknown(snapshot.text.length);
+function decoded(row: Doc<"authorship">): Authorship | null {
   try {
-    const a = Authorship.decode(snapshot.authorship);
-    if (a.length === snapshot.text.length) return a;
-    console.error(`authorship of note ${snapshot.noteId} at revision ${snapshot.rev} covers ${a.length} code units of ${snapshot.text.length}; taken as unknown`);
+    return Authorship.decode(row);
   } catch (err) {
-    console.error(`authorship of note ${snapshot.noteId} at revision ${snapshot.rev} is unreadable (${String(err)}); taken as unknown`);
+    console.error(`authorship of note ${row.noteId} at revision ${row.rev} is unreadable (${String(err)}); recomputing`);
+    return null;
   }
-  return Authorship.unknown(snapshot.text.length);
 }
 
 /**
- * The authorship of the note's text at revision `rev`: the latest snapshot at or before it
- * plus at most SNAPSHOT_REVS ops. Null when that revision is no longer kept.
+ * The stored authorship at or before `rev` carried forward to `rev` by the ops between
+ * (at most MAX_CARRY_REVS of them). Null when there is none near enough, or the ops are
+ * no longer kept.
  */
-export async function authorshipAt(ctx: QueryCtx, noteId: Id<"notes">, rev: number): Promise<Authorship | null> {
-  const snapshot = await ctx.db
+async function carried(ctx: QueryCtx, noteId: Id<"notes">, rev: number): Promise<Authorship | null> {
+  const row = await latestRow(ctx, noteId, rev);
+  if (row === null || rev - row.rev > MAX_CARRY_REVS) return null;
+  const authorship = decoded(row);
+  if (authorship === null) return null;
+  let at = row.rev;
+  // Iterated, not taken at once: the rows are read only as far as they are kept.
+  for await (const op of ctx.db
+    .query("ops")
+    .withIndex("by_note_rev", (q) => q.eq("noteId", noteId).gt("rev", row.rev).lte("rev", rev))) {
+    if (op.op === undefined || op.rev !== at + 1) return null;
+    try {
+      authorship.apply(op.op, authorName(op), op.at ?? 0);
+    } catch (err) {
+      console.error(`authorship of note ${noteId} does not fit revision ${op.rev} (${String(err)}); recomputing`);
+      return null;
+    }
+    at = op.rev;
+  }
+  return at === rev ? authorship : null;
+}
+
+/**
+ * The text at `rev` with its authors unknown up to a snapshot and known from there on:
+ * the latest snapshot at or before `rev` (back = 0) or the one before it (back = 1, or the
+ * only one). Null when the ops between are not all kept.
+ */
+async function fromSnapshot(ctx: QueryCtx, noteId: Id<"notes">, rev: number, back: 0 | 1): Promise<Authorship | null> {
+  const latest = await ctx.db
     .query("snapshots")
     .withIndex("by_note_rev", (q) => q.eq("noteId", noteId).lte("rev", rev))
     .order("desc")
-    .first();
-  if (snapshot === null) {
-    // A note stored before snapshots: its one text is at its head, authors unknown.
-    const legacy = await ctx.db
-      .query("texts")
-      .withIndex("by_note", (q) => q.eq("noteId", noteId))
-      .unique();
-    return legacy !== null && legacy.rev === rev ? Authorship.unknown(legacy.text.length) : null;
+    .take(back + 1);
+  const snapshot = latest[back] ?? latest[0];
+  if (snapshot === undefined) {
+    const text = await textAt(ctx, noteId, rev);
+    return text === null ? null : Authorship.unknown(text.length);
   }
-  const authorship = ofSnapshot(snapshot);
-  if (snapshot.rev === rev) return authorship;
+  const authorship = Authorship.unknown(snapshot.text.length);
   const rows = await ctx.db
     .query("ops")
     .withIndex("by_note_rev", (q) => q.eq("noteId", noteId).gt("rev", snapshot.rev).lte("rev", rev))
-    .take(SNAPSHOT_REVS);
+    .take(2 * SNAPSHOT_REVS);
   if (rows.length !== rev - snapshot.rev) return null;
   for (const row of rows) {
     if (row.op === undefined) return null;
@@ -69,27 +98,50 @@ export async function authorshipAt(ctx: QueryCtx, noteId: Id<"notes">, rev: numb
 }
 
 /**
- * The `authorship` field of the snapshot ops:submit is about to write at `rev` with `text`
- * (the op of `rev` is already stored). Kept within what the document has room for: a note
- * with very many small runs keeps each character with a neighbouring author rather than
- * failing the edit.
+ * Who last wrote each range of the note's text at revision `rev` (its head, usually): the
+ * stored authorship carried forward, else (a note from before authorship was kept, or a
+ * record not yet run) what the ops since the snapshot before the latest one say. Text older
+ * than what is known belongs to UNKNOWN_AUTHOR. Null when the text at `rev` is no longer kept.
  */
-export async function snapshotAuthorship(ctx: QueryCtx, noteId: Id<"notes">, rev: number, text: string): Promise<{ authorship: Stored }> {
-  let authorship = await authorshipAt(ctx, noteId, rev);
-  if (authorship === null || authorship.length !== text.length) {
-    console.error(
-      `authorship of note ${noteId} at revision ${rev} could not be carried forward (${authorship === null ? "ops missing" : `${authorship.length} code units for ${text.length}`}); its text is taken as unknown`,
-    );
-    authorship = Authorship.unknown(text.length);
-  }
-  const budget = Math.min(AUTHORSHIP_MAX_BYTES, DOCUMENT_BYTES - OTHER_FIELDS_BYTES - utf8Bytes(text));
-  let maxRuns = Math.max(1, Math.min(MAX_RUNS, Math.floor(budget / RUN_BYTES)));
+export async function authorshipAt(ctx: QueryCtx, noteId: Id<"notes">, rev: number): Promise<Authorship | null> {
+  return (await carried(ctx, noteId, rev)) ?? (await fromSnapshot(ctx, noteId, rev, 1)) ?? (await fromSnapshot(ctx, noteId, rev, 0));
+}
+
+/** Keeps at most what a row has room for: a note of very many small runs keeps each character with a neighbouring author. */
+function fitted(authorship: Authorship): { names: string[]; runs: string } {
+  let maxRuns = MAX_RUNS;
   for (;;) {
     authorship.coarsen(maxRuns);
     const encoded = authorship.encode();
-    if (maxRuns === 1 || utf8Bytes(encoded.runs) + encoded.names.reduce((n, s) => n + utf8Bytes(s) + 8, 0) <= budget) {
-      return { authorship: encoded };
-    }
+    const bytes = utf8Bytes(encoded.runs) + encoded.names.reduce((n, s) => n + utf8Bytes(s) + 8, 0);
+    if (maxRuns === 1 || bytes <= AUTHORSHIP_MAX_BYTES) return encoded;
     maxRuns = Math.max(1, Math.floor(maxRuns / 2));
   }
 }
+
+/** Scheduled by ops:submit after it writes the snapshot at `rev`: stores the authorship at `rev`, drops older rows. */
+export const record = internalMutation({
+  args: { noteId: v.id("notes"), rev: v.number() },
+  returns: v.null(),
+  handler: async (ctx, { noteId, rev }) => {
+    const note = await ctx.db.get("notes", noteId);
+    if (note === null) return null; // removed meanwhile
+    const newer = await ctx.db
+      .query("authorship")
+      .withIndex("by_note_rev", (q) => q.eq("noteId", noteId).gte("rev", rev))
+      .first();
+    if (newer !== null) return null; // a later run got there first
+    const authorship = await authorshipAt(ctx, noteId, rev);
+    if (authorship === null) {
+      console.error(`authorship of note ${noteId} at revision ${rev}: the text there is no longer kept; skipped`);
+      return null;
+    }
+    await ctx.db.insert("authorship", { noteId, rev, ...fitted(authorship) });
+    const older = await ctx.db
+      .query("authorship")
+      .withIndex("by_note_rev", (q) => q.eq("noteId", noteId).lt("rev", rev))
+      .take(8);
+    for (const row of older) await ctx.db.delete("authorship", row._id);
+    return null;
+  },
+});

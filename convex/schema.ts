@@ -118,9 +118,14 @@ export default defineSchema({
     rev: v.number(),
     text: v.string(),
     checksum: v.string(),
-    /** Who last wrote each range of `text` (sync/historyAuthorship.ts; kept by convex/authorship.ts). */
-    authorship: v.optional(v.object({ names: v.array(v.string()), runs: v.string() })),
   }).index("by_note_rev", ["noteId", "rev"]),
+
+  // Who last wrote each range of the text at a snapshot revision (sync/historyAuthorship.ts),
+  // written by a scheduled convex/authorship.ts:record after the snapshot; only a note's latest is kept.
+  authorship: defineTable({ noteId: v.id("notes"), rev: v.number(), names: v.array(v.string()), runs: v.string() }).index(
+    "by_note_rev",
+    ["noteId", "rev"],
+  ),
 
   // Before snapshots: the text at the head, one per note. Read only to migrate old data.
   texts: defineTable({
