@@ -141,11 +141,11 @@ async function openYjs(target: Extract<Target, { system: "yjs" }>, index: number
  * A key whose time has passed (this process was busy) is typed as soon as it can be, and
  * its lateness is reported, so the achieved rate is measured rather than assumed.
  */
-function startTyping(t0: number, keysPerSecond: number, totalClients: number): void {
+function startTyping(t0: number, keysPerSecond: number, clients: number): void {
   const interval = 1000 / keysPerSecond;
   const schedule: Array<{ typist: Typist; k: number; at: number }> = [];
   for (const typist of typists) {
-    for (let k = 0; k < keysPerClient; k++) schedule.push({ typist, k, at: t0 + (typist.index * interval) / totalClients + k * interval });
+    for (let k = 0; k < keysPerClient; k++) schedule.push({ typist, k, at: t0 + (typist.index * interval) / clients + k * interval });
   }
   schedule.sort((a, b) => a.at - b.at);
   let next = 0;
