@@ -1,7 +1,8 @@
 import { v } from "convex/values";
+import { internal } from "./_generated/api";
 import { checksum } from "../sync/checksum";
 import type { Id } from "./_generated/dataModel";
-import type { MutationCtx, QueryCtx } from "./_generated/server";
+import { internalMutation, type MutationCtx, type QueryCtx } from "./_generated/server";
 import { noteMutation, noteQuery, spaceMutation, spaceQuery } from "./access";
 import { fail } from "./errors";
 import {
@@ -12,7 +13,7 @@ import {
   utf8Bytes,
 } from "./limits";
 import { titleProblem } from "../sync/rules";
-import { createText, headText, readHead } from "./noteStore";
+import { createText, headText, migrate as migrateText, readHead } from "./noteStore";
 import { noteSummaryValidator, openResultValidator } from "./schema";
 
 // Ids arrive as plain strings (`spaceId: v.string()`, `noteId: v.string()`): they come from
@@ -202,5 +203,24 @@ export const remove = spaceMutation({
     if (more && removal === null) await ctx.db.insert("removals", { spaceId: space._id, noteId });
     if (!more && removal !== null) await ctx.db.delete("removals", removal._id);
     return { done: !more };
+  },
+});
+
+/** Notes migrated per run: each reads and writes one whole text (up to 1 MB). */
+const MIGRATE_BATCH = 8;
+
+/**
+ * Moves notes stored the old way (one `texts` row with the whole text) to a head and a
+ * snapshot. A note is also migrated by its first submit; this finishes the ones nobody
+ * types in. Runs from crons.ts and reschedules itself while rows remain.
+ */
+export const migrate = internalMutation({
+  args: {},
+  returns: v.object({ migrated: v.number() }),
+  handler: async (ctx) => {
+    const rows = await ctx.db.query("texts").take(MIGRATE_BATCH);
+    for (const row of rows) await migrateText(ctx, row);
+    if (rows.length === MIGRATE_BATCH) await ctx.scheduler.runAfter(0, internal.notes.migrate, {});
+    return { migrated: rows.length };
   },
 });

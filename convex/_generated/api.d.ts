@@ -15,6 +15,7 @@ import type {
 } from "convex/server";
 import type * as access from "../access.js";
 import type * as authorship from "../authorship.js";
+import type * as crons from "../crons.js";
 import type * as errors from "../errors.js";
 import type * as history from "../history.js";
 import type * as limits from "../limits.js";
@@ -22,6 +23,7 @@ import type * as noteStore from "../noteStore.js";
 import type * as notes from "../notes.js";
 import type * as ops from "../ops.js";
 import type * as presence from "../presence.js";
+import type * as rateLimit from "../rateLimit.js";
 import type * as spaces from "../spaces.js";
 
 /**
@@ -35,6 +37,7 @@ import type * as spaces from "../spaces.js";
 declare const fullApi: ApiFromModules<{
   access: typeof access;
   authorship: typeof authorship;
+  crons: typeof crons;
   errors: typeof errors;
   history: typeof history;
   limits: typeof limits;
@@ -42,6 +45,7 @@ declare const fullApi: ApiFromModules<{
   notes: typeof notes;
   ops: typeof ops;
   presence: typeof presence;
+  rateLimit: typeof rateLimit;
   spaces: typeof spaces;
 }>;
 export declare const api: FilterApi<
