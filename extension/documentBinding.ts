@@ -169,7 +169,8 @@ export class DocumentBinding implements vscode.Disposable, NoteBinding {
     this.pumping = true;
     this.pumpAgain = false;
     try {
-      while (!this.disposed && !this.inFlight && this.held.length === 0) {
+      // A closed document waits for its binding to end (onDidCloseTextDocument).
+      while (!this.disposed && !this.document.isClosed && !this.inFlight && this.held.length === 0) {
         const head = this.pipeline.head;
         if (head?.kind === "remote") {
           const wait = this.caret.holdFor(head.op, this.pipeline.text, this.caretOffsets());
@@ -219,10 +220,6 @@ export class DocumentBinding implements vscode.Disposable, NoteBinding {
 
   private async issue(edit: PlannedEdit): Promise<void> {
     const doc = this.document;
-    if (doc.isClosed) {
-      this.pipeline.refused();
-      return;
-    }
     if (!this.pipeline.matches(doc.getText())) {
       this.pipeline.recover("the document and the text we track differed before an edit");
       return;

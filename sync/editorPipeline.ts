@@ -319,9 +319,12 @@ export class EditorPipeline {
     else if (this.session.text !== this.shadow) this.repair("the note's text and the document's differed with nothing left to apply");
   }
 
-  /** A document position as an offset in the session's text (through what waits to be shown). */
+  /**
+   * A document position as an offset in the session's text (through what waits to be
+   * shown). Nearest, for a position the shadow does not have yet (a change still held).
+   */
   toSessionOffset(pos: Position): number {
-    let at = this.linesOf().offsetAt(pos);
+    let at = this.linesOf().nearestOffset(pos);
     for (const w of this.queue) at = transformPosition(at, w.op);
     return at;
   }
@@ -385,7 +388,8 @@ export class EditorPipeline {
     if (isNoop(mine)) return true;
     const before = this.session.text;
     if (before.length !== baseLength(mine)) {
-      this.events.warn(`The note's text (${before.length} code units) is not what the document's edit was made on.`);
+      // Expected while the session refuses edits (reported once); a mismatch otherwise.
+      if (!this.sessionRefuses) this.events.warn(`The note's text (${before.length} code units) is not what the document's edit was made on.`);
       return false;
     }
     if (!this.give(mine)) return false;

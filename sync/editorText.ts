@@ -80,6 +80,16 @@ export class Lines {
     return start + pos.character;
   }
 
+  /** The offset nearest to a position (past the end of a line: its end; past the last line: on the last line). */
+  nearestOffset(pos: Position): number {
+    this.reach(pos.line);
+    const line = Math.min(Math.max(0, pos.line), this.starts.length - 1);
+    const start = this.starts[line]!;
+    const next = this.starts[line + 1];
+    const end = next === undefined ? this.text.length : next - 1;
+    return Math.min(start + Math.max(0, pos.character), end);
+  }
+
   positionAt(offset: number): Position {
     const at = Math.max(0, Math.min(this.text.length, offset));
     while (!this.complete && this.starts[this.starts.length - 1]! <= at) this.reach(this.starts.length);

@@ -64,6 +64,8 @@ describe("editor text: line/character changes and the wire's line ending", () =>
           expect(text.slice(0, offset).split("\n").length - 1).toBe(pos.line);
           expect(lines.offsetAt(pos)).toBe(offset);
         }
+        expect(lines.nearestOffset({ line: 1000, character: 0 })).toBe(text.lastIndexOf("\n") + 1);
+        expect(lines.nearestOffset({ line: 0, character: 1000 })).toBe(text.includes("\n") ? text.indexOf("\n") : text.length);
         const edits = [{ offset: 0, deleteCount: text.length, insert: "" }];
         expect(documentEdits(text, edits)[0]!.end).toEqual(lines.positionAt(text.length));
       });
