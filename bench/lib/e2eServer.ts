@@ -13,7 +13,8 @@ export { wallMinusMono } from "./clock";
 export { printHops } from "./breakdown";
 
 const SUBMIT = /^ops(\.js)?:submit$/;
-const SINCE = /^ops(\.js)?:since$/;
+// Any query of the ops module counts as carrying revisions (its name may change; presence is another module).
+const OPS_QUERY = /^ops(\.js)?:/;
 
 /**
  * For each key (Alice's keydown and Bob's first render that shows it, both wall-clock ms):
@@ -25,15 +26,9 @@ export function e2eHops(keys: Array<{ down: number; shown: number }>, trace: Ser
   const wall = (mono: number): number => mono + offset;
   const submits = trace.frames.filter((f) => f.dir === "in" && f.type === "Mutation" && SUBMIT.test(f.udfPath ?? ""));
   const typingConns = new Set(submits.map((f) => f.conn));
-  // Revision pushes: Transitions updating an ops:since query, to a connection that does not type.
-  const sinceQueries = new Set<string>();
-  for (const f of trace.frames) {
-    if (f.dir === "in" && f.type === "ModifyQuerySet") {
-      for (const q of f.queries ?? []) if (SINCE.test(q.udfPath ?? "")) sinceQueries.add(`${f.conn}:${q.queryId}`);
-    }
-  }
+  // Revision pushes: Transitions updating a query of the ops module, to a connection that does not type.
   const pushes = trace.frames.filter(
-    (f) => f.dir === "out" && f.type === "Transition" && !typingConns.has(f.conn) && (f.queries ?? []).some((q) => sinceQueries.has(`${f.conn}:${q.queryId}`)),
+    (f) => f.dir === "out" && f.type === "Transition" && !typingConns.has(f.conn) && (f.queries ?? []).some((q) => OPS_QUERY.test(q.udfPath ?? "")),
   );
   const runs = trace.runs.filter((r) => SUBMIT.test(r.udfPath));
   const names = [

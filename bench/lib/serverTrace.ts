@@ -18,7 +18,7 @@ export type Frame = {
   type: string;
   /** Mutation frames: the function called. */
   udfPath?: string;
-  /** ModifyQuerySet frames: the queries added, by id. Transition frames: the queries updated. */
+  /** ModifyQuerySet frames: the queries added. Transition frames: the queries updated (with their function, once known). */
   queries?: Array<{ queryId: number; udfPath?: string }>;
   /** Bench keys (private-use characters) the frame carries. */
   codes: number[];
@@ -33,6 +33,8 @@ type Invoke = (this: unknown, udfPath: string, kind: string, args: unknown, ...r
 
 const trace: ServerTrace = { frames: [], runs: [], commits: [], realm: { count: 0, ms: 0 } };
 const connIds = new WeakMap<object, number>();
+/** Each subscribed query's function, by connection and query id; kept across takeServerTrace. */
+const queryFunctions = new Map<string, string>();
 let nextConn = 1;
 
 function connOf(socket: object): number {
@@ -48,7 +50,11 @@ function describe(text: string, dir: "in" | "out", conn: number): Frame {
     const parsed = JSON.parse(text) as { modifications: Array<{ type: string; queryId: number; udfPath?: string }> };
     frame.queries = parsed.modifications
       .filter((m) => m.type === "Add" || m.type === "QueryUpdated")
-      .map((m) => (m.udfPath ? { queryId: m.queryId, udfPath: m.udfPath } : { queryId: m.queryId }));
+      .map((m) => {
+        if (m.udfPath) queryFunctions.set(`${conn}:${m.queryId}`, m.udfPath);
+        const udfPath = m.udfPath ?? queryFunctions.get(`${conn}:${m.queryId}`);
+        return udfPath ? { queryId: m.queryId, udfPath } : { queryId: m.queryId };
+      });
   }
   return frame;
 }
