@@ -21,8 +21,6 @@ const MAX_CARRY_REVS = 4 * SNAPSHOT_REVS;
 /** Convex caps a document at 1 MiB and an array at 8192 items; a row stays well inside both. */
 const AUTHORSHIP_MAX_BYTES = 512 * 1024;
 const MAX_RUNS = 8000;
-/** An encoded run ("length.author.time;" in base 36) rarely exceeds this. */
-const RUN_BYTES = 20;
 
 async function latestRow(ctx: QueryCtx, noteId: Id<"notes">, atOrBefore: number): Promise<Doc<"authorship"> | null> {
   return await ctx.db

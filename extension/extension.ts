@@ -8,6 +8,7 @@ import { CollaboratorDecorations } from "./decorations";
 import { DocumentBindings } from "./documentBindings";
 import { SharedNotesFileSystem } from "./fileSystem";
 import { Follow } from "./follow";
+import { NoteHistoryFeature } from "./history";
 import { Log } from "./log";
 import { GlobalStatePendingStore, NoteRegistry } from "./noteRegistry";
 import { SCHEME } from "./noteUri";
@@ -31,6 +32,7 @@ export interface SharedNotesApi {
   readonly undo: OwnUndo;
   readonly follow: Follow;
   /** Resolves once the stored (or environment-given) space is joined or found absent. */
+  readonly history: NoteHistoryFeature;
   readonly ready: Promise<void>;
 }
 
@@ -54,6 +56,7 @@ export function activate(context: vscode.ExtensionContext): SharedNotesApi {
   const follow = new Follow(bindings);
   const collaborators = new CollaboratorsView(bindings, follow);
   const saver = new SaveOnConfirm(bindings, log);
+  const history = new NoteHistoryFeature(registry, bindings, log);
   let notesListener: vscode.Disposable | undefined;
 
   context.subscriptions.push(
@@ -70,6 +73,7 @@ export function activate(context: vscode.ExtensionContext): SharedNotesApi {
     follow,
     collaborators,
     saver,
+    history,
     vscode.window.registerUriHandler(new JoinLinkHandler((space) => spaces.join(space))),
     vscode.commands.registerCommand("sharedNotes.showStatus", () => {
       void vscode.window.showInformationMessage(statusBar.details(), "Show Log").then((a) => a && log.show());
@@ -96,7 +100,7 @@ export function activate(context: vscode.ExtensionContext): SharedNotesApi {
 
   const ready = spaces.restore().catch((err: unknown) => log.error("Restoring the space failed", err));
   fileSystem.whenRestored(ready);
-  return { spaces, registry, bindings, notesView, statusBar, decorations, undo, follow, ready };
+  return { spaces, registry, bindings, notesView, statusBar, decorations, undo, follow, history, ready };
 }
 
 /**
