@@ -202,7 +202,20 @@ export class Engine {
     const scheduled: Array<{ id: string; at: number }> = [];
     try {
       this.storage.begin();
-      for (const job of group) results.push(await this.runOne(job.request, writes, scheduled));
+      // One after another, each started when the previous one finished: inside one realm
+      // session when they need nothing from outside (one watchdog for the group).
+      await new Promise<void>((resolve, reject) => {
+        const step = (i: number): void => {
+          const job = group[i];
+          if (!job) return resolve();
+          this.runOneWith(job.request, writes, scheduled, (result) => {
+            if (result instanceof Error) return reject(result);
+            results.push(result);
+            step(i + 1);
+          });
+        };
+        this.runtime.session(() => step(0));
+      });
       this.storage.setMeta(TS_KEY, String(this.lastTs));
       this.storage.commit();
     } catch (e) {
@@ -222,42 +235,54 @@ export class Engine {
     }
   }
 
-  private async runOne(request: MutationRequest, writes: WriteSet, scheduled: Array<{ id: string; at: number }>): Promise<MutationResult> {
-    const { dedupe } = request;
-    if (dedupe) {
-      const stored = this.storage.getRequest(dedupe.sessionId, dedupe.requestId);
-      if (stored !== undefined) return parseStored(stored);
-    }
-    if (this.dice?.roll(this.dice.faults.overloadRate)) {
-      return { outcome: failure(OVERLOADED_MESSAGE), ts: 0n, retryable: true };
-    }
-    if (this.dice?.roll(this.dice.faults.conflictRate)) {
-      // As Convex answers after its last retry; nothing is written or remembered.
-      return { outcome: failure(conflictMessage(null)), ts: 0n };
-    }
-    const ts = this.nextTs();
-    if (request.job && !this.jobPending(request.job)) return { outcome: { ok: true, value: null, logLines: [] }, ts };
-    this.storage.savepoint();
-    const { outcome, run } = await this.runtime.invoke(request.udfPath, "mutation", request.args, request.identity, ts, {
-      allowInternal: request.allowInternal ?? false,
-    });
-    if (outcome.ok) {
-      if (request.job) run.setJobState(request.job, { kind: "success" }, true);
-      this.storage.releaseSavepoint();
-      mergeWrites(writes, run.writeSet);
-      scheduled.push(...run.scheduled);
-    } else {
-      this.storage.rollbackSavepoint();
-      for (const table of run.createdTables) this.storage.forgetTable(table);
-      if (request.job) {
-        const sys = this.runtime.systemRun(ts);
-        sys.setJobState(request.job, { kind: "failed", error: outcome.message }, true);
-        mergeWrites(writes, sys.writeSet);
+  private runOneWith(
+    request: MutationRequest,
+    writes: WriteSet,
+    scheduled: Array<{ id: string; at: number }>,
+    done: (result: MutationResult | Error) => void,
+  ): void {
+    try {
+      const { dedupe } = request;
+      if (dedupe) {
+        const stored = this.storage.getRequest(dedupe.sessionId, dedupe.requestId);
+        if (stored !== undefined) return done(parseStored(stored));
       }
+      if (this.dice?.roll(this.dice.faults.overloadRate)) {
+        return done({ outcome: failure(OVERLOADED_MESSAGE), ts: 0n, retryable: true });
+      }
+      if (this.dice?.roll(this.dice.faults.conflictRate)) {
+        // As Convex answers after its last retry; nothing is written or remembered.
+        return done({ outcome: failure(conflictMessage(null)), ts: 0n });
+      }
+      const ts = this.nextTs();
+      if (request.job && !this.jobPending(request.job)) return done({ outcome: { ok: true, value: null, logLines: [] }, ts });
+      this.storage.savepoint();
+      this.runtime.invokeWith(request.udfPath, "mutation", request.args, request.identity, ts, { allowInternal: request.allowInternal ?? false }, ({ outcome, run }) => {
+        try {
+          if (outcome.ok) {
+            if (request.job) run.setJobState(request.job, { kind: "success" }, true);
+            this.storage.releaseSavepoint();
+            mergeWrites(writes, run.writeSet);
+            scheduled.push(...run.scheduled);
+          } else {
+            this.storage.rollbackSavepoint();
+            for (const table of run.createdTables) this.storage.forgetTable(table);
+            if (request.job) {
+              const sys = this.runtime.systemRun(ts);
+              sys.setJobState(request.job, { kind: "failed", error: outcome.message }, true);
+              mergeWrites(writes, sys.writeSet);
+            }
+          }
+          const result = { outcome, ts };
+          if (dedupe) this.storage.putRequest(dedupe.sessionId, dedupe.requestId, storeResult(result), Date.now());
+          done(result);
+        } catch (e) {
+          done(e as Error);
+        }
+      });
+    } catch (e) {
+      done(e as Error);
     }
-    const result = { outcome, ts };
-    if (dedupe) this.storage.putRequest(dedupe.sessionId, dedupe.requestId, storeResult(result), Date.now());
-    return result;
   }
 
   /** Whether a scheduled job is still waiting to run (not canceled, not already run). */

@@ -36,7 +36,14 @@ export type EntryResult = { settled: true; ok: true; value: unknown } | { settle
 const NOT_IN_UDF = (what: string) =>
   `Can't use ${what} in queries and mutations. Please consider using an action. See https://docs.convex.dev/functions/actions for more details.`;
 
-type Job = { start: () => unknown; settle: (ok: boolean, value: unknown) => void };
+type Job = { start: () => unknown; settle: (ok: boolean, value: unknown) => void; settled?: boolean };
+
+/**
+ * Calls started inside a session run in its one entry (one watchdog), each started from
+ * the previous one's settle; a call starting later than this into the session waits for
+ * an entry of its own, so every call gets its full time limit.
+ */
+const SESSION_INLINE_MS = 250;
 
 /**
  * Rejections nobody handled, from any of our realms (even one already dropped: Node
@@ -60,6 +67,8 @@ export class Isolate {
   private readonly enterScript = new vm.Script("globalThis.__sharedNotesEnter()");
   private readonly drainScript = new vm.Script("void 0");
   private nextJob: Job | null = null;
+  private session: { started: number; current: Job | null; jobs: Array<{ job: Job; waitLimitMs?: number }> } | null = null;
+  private readonly runInRealm: (job: Job) => void;
   private timers = new Map<GuestRun, Set<NodeJS.Timeout>>();
   /** Calls waiting on outside promises (Web Crypto, fetch, bodies...): polled until they settle. */
   private waiting = new Set<() => boolean>();
@@ -133,6 +142,7 @@ export class Isolate {
     this.context = vm.createContext({ __sharedNotesHost: bridge }, { microtaskMode: "afterEvaluate", name: "convex functions" });
     vm.runInContext(BOOTSTRAP, this.context);
     realmReporters.set(vm.runInContext("Promise.prototype", this.context) as object, onTimerError);
+    this.runInRealm = vm.runInContext("__sharedNotesRun", this.context) as (job: Job) => void;
     if (!listening) {
       listening = true;
       process.on("unhandledRejection", onUnhandledRejection);
@@ -159,12 +169,59 @@ export class Isolate {
   }
 
   /**
-   * Starts `start` inside the realm and lets it go as far as it can without outside
-   * help; whatever it waits for later settles it through `settle`. Throws SliceTimeout
-   * when the code ran past `timeoutMs`.
+   * Starts `start` inside the realm and lets it go as far as it can; whatever it waits for
+   * later settles it through `settle` (polled, and after `waitLimitMs` failed with a
+   * SliceTimeout). A run past `timeoutMs` is stopped and settled with a SliceTimeout.
    */
-  start(start: () => unknown, settle: (ok: boolean, value: unknown) => void, timeoutMs: number): void {
-    this.enter({ start, settle }, timeoutMs);
+  start(start: () => unknown, settle: (ok: boolean, value: unknown) => void, timeoutMs: number, waitLimitMs?: number): void {
+    const job: Job = {
+      start,
+      settle: (ok, value) => {
+        if (job.settled) return;
+        job.settled = true;
+        if (this.session?.current === job) this.session.current = null;
+        settle(ok, value);
+      },
+    };
+    const session = this.session;
+    if (session) {
+      if (performance.now() - session.started > SESSION_INLINE_MS) {
+        setImmediate(() => this.start(start, settle, timeoutMs, waitLimitMs));
+        return;
+      }
+      session.current = job;
+      session.jobs.push({ job, ...(waitLimitMs !== undefined ? { waitLimitMs } : {}) });
+      this.runInRealm(job);
+      return;
+    }
+    this.enter(job, timeoutMs);
+    if (!job.settled) this.awaitOutside(job, waitLimitMs);
+  }
+
+  /**
+   * Runs `body` inside the realm with one watchdog for everything it starts (see
+   * SESSION_INLINE_MS): a realm entry costs a watchdog thread, a call only microseconds.
+   */
+  runSession(body: () => void, timeoutMs: number): void {
+    if (this.session) {
+      body();
+      return;
+    }
+    const session: NonNullable<Isolate["session"]> = { started: performance.now(), current: null, jobs: [] };
+    this.session = session;
+    try {
+      this.enter({ start: body, settle: () => {} }, timeoutMs + SESSION_INLINE_MS);
+    } finally {
+      if (this.session === session) this.session = null;
+    }
+    for (const { job, waitLimitMs } of session.jobs) if (!job.settled) this.awaitOutside(job, waitLimitMs);
+  }
+
+  private awaitOutside(job: Job, waitLimitMs: number | undefined): void {
+    this.waitFor(() => job.settled === true);
+    if (waitLimitMs === undefined) return;
+    const timer = setTimeout(() => job.settle(false, new SliceTimeout()), waitLimitMs);
+    timer.unref();
   }
 
   /**
@@ -201,14 +258,20 @@ export class Isolate {
 
   private enter(job: Job, timeoutMs: number): void {
     this.nextJob = job;
+    let timedOut = false;
     try {
       this.enterScript.runInContext(this.context, { timeout: timeoutMs });
     } catch (e) {
-      // Timed out (or the realm itself failed): the job is left unsettled; the caller decides.
       if ((e as NodeJS.ErrnoException).code !== "ERR_SCRIPT_EXECUTION_TIMEOUT") throw e;
-      throw new SliceTimeout();
+      timedOut = true;
     } finally {
       this.nextJob = null;
+    }
+    if (timedOut) {
+      // The call that was running when the watchdog fired is the one that ran too long.
+      const victim = this.session?.current ?? job;
+      this.session = null;
+      victim.settle(false, new SliceTimeout());
     }
   }
 
@@ -332,7 +395,9 @@ const BOOTSTRAP = String.raw`
 
   define("__sharedNotesEnter", () => {
     const job = host.takeJob();
-    if (!job) return;
+    if (job) globalThis.__sharedNotesRun(job);
+  });
+  define("__sharedNotesRun", (job) => {
     let result;
     try {
       result = job.start();

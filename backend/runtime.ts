@@ -44,6 +44,8 @@ export { NOT_SUPPORTED } from "./errors.js";
 export type { ActionBridge, UserIdentity, WriteSet } from "./function-run.js";
 export type { ReadSet } from "./reads.js";
 
+export type Invoked = { outcome: Outcome; run: FunctionRun };
+
 /** A run's result before it is checked: a success carries whatever the function returned. */
 type RawOutcome = { ok: true; value: unknown } | Failure;
 
@@ -241,32 +243,46 @@ export class Runtime {
     return found;
   }
 
-  /**
-   * Runs one function to completion. The caller owns the transaction (for a mutation: a
-   * savepoint it releases or rolls back depending on `outcome.ok`).
-   */
-  async invoke(
+  /** Runs one function to completion; see invokeWith. */
+  invoke(
     udfPath: string,
     kind: FunctionKind,
     argsJson: JSONValue,
     identity: UserIdentity | null,
     ts: bigint,
     options: { allowInternal?: boolean; bridge?: ActionBridge } = {},
-  ): Promise<{ outcome: Outcome; run: FunctionRun }> {
+  ): Promise<Invoked> {
+    return new Promise((resolve) => this.invokeWith(udfPath, kind, argsJson, identity, ts, options, resolve));
+  }
+
+  /**
+   * Runs one function and calls `done` when it finished: for a query or mutation that
+   * needs nothing from outside, before this returns when inside a session. The caller
+   * owns the transaction (for a mutation: a savepoint it releases or rolls back depending
+   * on `outcome.ok`).
+   */
+  invokeWith(
+    udfPath: string,
+    kind: FunctionKind,
+    argsJson: JSONValue,
+    identity: UserIdentity | null,
+    ts: bigint,
+    options: { allowInternal?: boolean; bridge?: ActionBridge },
+    done: (invoked: Invoked) => void,
+  ): void {
     const run = new FunctionRun(this, this.storage, kind, identity, ts, options.bridge ?? null);
     const found = this.lookup(udfPath, kind, options.allowInternal);
-    if (typeof found === "string") return { outcome: failure(found), run };
+    if (typeof found === "string") return done({ outcome: failure(found), run });
     const validators = this.validatorsOf(found);
-    const isId = (id: string, table: string) => this.isIdOf(id, table);
     let args: Value;
     try {
       args = jsonToConvex(argsJson);
     } catch (e) {
-      return { outcome: failure(`ArgumentValidationError: ${(e as Error).message}`), run };
+      return done({ outcome: failure(`ArgumentValidationError: ${(e as Error).message}`), run });
     }
     if (validators.args) {
-      const err = checkValue(validators.args, args, isId);
-      if (err) return { outcome: failure(`ArgumentValidationError: ${err}`), run };
+      const err = checkValue(validators.args, args, (id, table) => this.isIdOf(id, table));
+      if (err) return done({ outcome: failure(`ArgumentValidationError: ${err}`), run });
     }
     const argsText = JSON.stringify([argsJson]);
     const { invokeQuery, invokeMutation, invokeAction } = found.fn;
@@ -278,32 +294,34 @@ export class Runtime {
           : kind === "action" && invokeAction
             ? () => invokeAction(newRequestId(), argsText)
             : null;
-    if (!start) return { outcome: failure(`${found.udfPath} cannot be invoked as a ${kind}.`), run };
-    const outcome =
-      found.realm === "node"
-        ? await this.runInNode(run, start)
-        : kind === "action"
-          ? await this.runAction(run, (exports) => {
-              const fn = exportOf(exports, found.udfPath) as typeof found.fn | undefined;
-              if (!fn?.invokeAction) throw new SystemError(`${found.udfPath} is not an action.`);
-              return fn.invokeAction(newRequestId(), argsText);
-            })
-          : await this.runUdf(run, start);
+    if (!start) return done({ outcome: failure(`${found.udfPath} cannot be invoked as a ${kind}.`), run });
+    const finish = (raw: RawOutcome) => done({ outcome: this.checkResult(found, validators, run, raw), run });
+    if (found.realm === "node") {
+      void this.runInNode(run, start).then(finish);
+    } else if (kind === "action") {
+      void this.runAction(run, (exports) => {
+        const fn = exportOf(exports, found.udfPath) as typeof found.fn | undefined;
+        if (!fn?.invokeAction) throw new SystemError(`${found.udfPath} is not an action.`);
+        return fn.invokeAction(newRequestId(), argsText);
+      }).then(finish);
+    } else {
+      this.runUdf(run, start, finish);
+    }
+  }
+
+  private checkResult(found: LoadedFunction, validators: Validators, run: FunctionRun, outcome: RawOutcome): Outcome {
     run.active = false;
-    if (!outcome.ok) return { outcome: { ...outcome, logLines: run.logLines }, run };
+    if (!outcome.ok) return { ...outcome, logLines: run.logLines };
     const text = outcome.value as string;
     if (text.length > MAX_RESULT_SIZE) {
-      return {
-        outcome: failure(`Function ${found.udfPath} return value is too large (${text.length} bytes > maximum size ${MAX_RESULT_SIZE} bytes)`, run.logLines),
-        run,
-      };
+      return failure(`Function ${found.udfPath} return value is too large (${text.length} bytes > maximum size ${MAX_RESULT_SIZE} bytes)`, run.logLines);
     }
     const value = JSON.parse(text) as JSONValue;
     if (validators.returns) {
-      const err = checkValue(validators.returns, jsonToConvex(value), isId);
-      if (err) return { outcome: failure(`ReturnsValidationError: ${err}`, run.logLines), run };
+      const err = checkValue(validators.returns, jsonToConvex(value), (id, table) => this.isIdOf(id, table));
+      if (err) return failure(`ReturnsValidationError: ${err}`, run.logLines);
     }
-    return { outcome: { ok: true, value, logLines: run.logLines }, run };
+    return { ok: true, value, logLines: run.logLines };
   }
 
   /**
@@ -327,10 +345,11 @@ export class Runtime {
   }
 
   /** A query or mutation, in the shared realm. */
-  private runUdf(run: FunctionRun, start: () => Promise<unknown>): Promise<RawOutcome> {
+  private runUdf(run: FunctionRun, start: () => Promise<unknown>, done: (outcome: RawOutcome) => void): void {
     this.udfRun = run;
-    return this.runIn(this.udfRealm, run, start, USER_TIMEOUT_MS).finally(() => {
+    this.startIn(this.udfRealm, run, start, USER_TIMEOUT_MS, (outcome) => {
       if (this.udfRun === run) this.udfRun = undefined;
+      done(outcome);
     });
   }
 
@@ -347,29 +366,28 @@ export class Runtime {
   }
 
   private runIn(realm: Isolate, run: FunctionRun, start: () => Promise<unknown>, limit: number): Promise<RawOutcome> {
-    return new Promise((resolve) => {
-      let settled = false;
-      const finish = (outcome: RawOutcome) => {
+    return new Promise((resolve) => this.startIn(realm, run, start, limit, resolve));
+  }
+
+  private startIn(realm: Isolate, run: FunctionRun, start: () => Promise<unknown>, limit: number, done: (outcome: RawOutcome) => void): void {
+    let settled = false;
+    realm.start(
+      start,
+      (ok, value) => {
         if (settled) return;
         settled = true;
         run.active = false;
-        resolve(outcome);
-      };
-      try {
-        realm.start(start, (ok, value) => finish(ok ? { ok: true, value } : describeThrown(value, run.logLines)), limit);
-      } catch (e) {
-        if (!(e instanceof SliceTimeout)) throw e;
-        finish(failure(TIMEOUT_MESSAGE, run.logLines));
-        return;
-      }
-      if (settled) return;
-      // Waiting for outside work (Web Crypto, a body read, the engine for an action).
-      realm.waitFor(() => settled);
-      if (run.kind === "action") return;
-      // A query or mutation holds up the engine while it waits: it gets a bounded wait.
-      const timer = setTimeout(() => finish(failure(TIMEOUT_MESSAGE, run.logLines)), UDF_WAIT_LIMIT_MS);
-      timer.unref();
-    });
+        done(ok ? { ok: true, value } : value instanceof SliceTimeout ? failure(TIMEOUT_MESSAGE, run.logLines) : describeThrown(value, run.logLines));
+      },
+      limit,
+      // A query or mutation holds up the engine while it waits for outside work: bounded.
+      run.kind === "action" ? undefined : UDF_WAIT_LIMIT_MS,
+    );
+  }
+
+  /** Runs `body`, and the queries and mutations it starts one after another, in one realm entry. */
+  session(body: () => void): void {
+    this.udfRealm.runSession(body, USER_TIMEOUT_MS);
   }
 
   private async runInNode(run: FunctionRun, start: () => Promise<unknown>): Promise<RawOutcome> {

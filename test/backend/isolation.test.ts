@@ -44,6 +44,23 @@ describe("isolation", () => {
     }
   });
 
+  it("fails only the runaway mutation of a group committed together", async () => {
+    const c = new ConvexClient(backend.url, { logger: false });
+    try {
+      const calls = [
+        c.mutation(api.counters.increment, { name: "group" }),
+        failure(c.mutation(api.hostile.spinAfterRead, {})),
+        c.mutation(api.counters.increment, { name: "group" }),
+        c.mutation(api.counters.increment, { name: "group" }),
+      ];
+      const [, spun, , last] = await Promise.all(calls);
+      expect(spun).toContain("Function execution timed out");
+      expect(last).toBe(3);
+    } finally {
+      await c.close();
+    }
+  });
+
   it("survives a timer throwing after an action returned and an unawaited failing call", async () => {
     expect(await http.action(api.hostile.throwInTimerLater, {})).toBe("returned");
     expect(await http.action(api.hostile.forgetAwait, {})).toBe("returned");
