@@ -215,7 +215,7 @@ export class EditorPipeline {
     this.history.closeGroup();
   }
 
-  /** Takes the next edit for the document; one at a time, settled by applied/refused/lost. */
+  /** Takes the next edit for the document; one at a time, settled by applied, refused or recover. */
   next(): PlannedEdit | undefined {
     if (this.inFlight) return undefined;
     while (this.queue[0] && isNoop(this.queue[0].op)) this.queue.shift();
