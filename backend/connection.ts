@@ -267,7 +267,7 @@ export class Connection implements Subscriber {
               queryId,
               errorMessage: serverErrorText(outcome),
               logLines: outcome.logLines,
-              errorData: outcome.data ?? null,
+              ...(outcome.data !== undefined ? { errorData: outcome.data } : {}),
               journal: null,
             },
       );

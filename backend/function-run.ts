@@ -343,8 +343,8 @@ export class FunctionRun implements GuestRun {
     const query = args.query as unknown as SerializedQuery;
     const { index, range, order } = this.resolveSource(query);
     const pageSize = Number(args.pageSize);
-    const start = decodeCursor(args.cursor);
-    const end = decodeCursor(args.endCursor);
+    const start = decodeCursor(args.cursor, index.name, order);
+    const end = decodeCursor(args.endCursor, index.name, order);
     const narrowed = { ...range };
     if (start === "end") return { page: [], isDone: true, continueCursor: END_CURSOR, splitCursor: null, pageStatus: null };
     if (start) {
@@ -373,7 +373,7 @@ export class FunctionRun implements GuestRun {
     return {
       page,
       isDone,
-      continueCursor: isDone && end === null ? END_CURSOR : lastKey ? encodeCursor(lastKey) : (args.cursor ?? END_CURSOR),
+      continueCursor: isDone && end === null ? END_CURSOR : lastKey ? encodeCursor(index.name, order, lastKey) : (args.cursor ?? END_CURSOR),
       splitCursor: null,
       pageStatus: null,
     };

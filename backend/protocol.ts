@@ -31,7 +31,8 @@ export type StateModification =
       queryId: number;
       errorMessage: string;
       logLines: string[];
-      errorData: JSONValue | null;
+      /** Only for a ConvexError: the client turns a failure with errorData into one. */
+      errorData?: JSONValue;
       journal: null;
     }
   | { type: "QueryRemoved"; queryId: number };

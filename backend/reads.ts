@@ -169,13 +169,24 @@ export class QueryStream {
 
 export const END_CURSOR = "_end_cursor";
 
-export function encodeCursor(key: Buffer): string {
-  return key.toString("base64url");
+/** Convex's error for a cursor of another query (a ConvexError the pagination hooks recognise). */
+export class InvalidCursor extends SystemError {
+  readonly data: JSONValue = { isConvexSystemError: true, paginationError: "InvalidCursor" };
+  constructor() {
+    super("InvalidCursor: Tried to run a query starting from a cursor, but it looks like this cursor is from a different query.");
+  }
 }
 
-export function decodeCursor(cursor: JSONValue | undefined): Buffer | "end" | null {
+/** A cursor names the index and order it belongs to, so one from another query is refused. */
+export function encodeCursor(index: string, order: "asc" | "desc", key: Buffer): string {
+  return Buffer.from(`${index}\u0000${order}\u0000${key.toString("base64url")}`).toString("base64url");
+}
+
+export function decodeCursor(cursor: JSONValue | undefined, index: string, order: "asc" | "desc"): Buffer | "end" | null {
   if (cursor === null || cursor === undefined) return null;
   if (cursor === END_CURSOR) return "end";
-  if (typeof cursor !== "string") throw new SystemError("Invalid pagination cursor.");
-  return Buffer.from(cursor, "base64url");
+  if (typeof cursor !== "string") throw new InvalidCursor();
+  const [cursorIndex, cursorOrder, key, ...rest] = Buffer.from(cursor, "base64url").toString("utf8").split("\u0000");
+  if (cursorIndex !== index || cursorOrder !== order || key === undefined || rest.length > 0) throw new InvalidCursor();
+  return Buffer.from(key, "base64url");
 }

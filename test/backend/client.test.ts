@@ -112,6 +112,8 @@ describe("ConvexClient", () => {
     c.onUpdate(api.notes.badReturn, {}, () => {}, (e) => errors.push(e));
     await waitFor(() => errors.length === 1, "the query error");
     expect(errors[0]!.message).toContain("ReturnsValidationError");
+    // Only a ConvexError carries errorData; anything else reaches the client as a plain Error.
+    expect(errors[0]).not.toBeInstanceOf(ConvexError);
     expect(await c.query(api.counters.get, { name: "none" })).toBe(0);
   });
 });
@@ -151,6 +153,9 @@ describe("ConvexHttpClient", () => {
       if (page.isDone) break;
     }
     expect(titles).toEqual(["alpha", "beta", "alps", "gamma", "alto"]);
+    const badCursor = await caught(http.query(api.notes.page, { spaceId, paginationOpts: { numItems: 2, cursor: "bm90LWEtY3Vyc29y" } }));
+    expect(badCursor).toBeInstanceOf(ConvexError);
+    expect((badCursor as ConvexError<{ paginationError: string }>).data.paginationError).toBe("InvalidCursor");
 
     const [first] = await http.query(api.notes.inSpace, { spaceId, limit: 1 });
     if (!first) throw new Error("expected a note");
