@@ -205,13 +205,15 @@ export class SyncDriver {
   }
 
   private send(submission: Submission): void {
+    // Answers for an id we moved away from are settled already (see runRecovery).
+    const current = (): boolean => !this.stopped && submission.clientId === this.engine.clientId;
     this.transport.submit(submission).then(
       (answer) => {
-        if (this.stopped) return;
+        if (!current()) return;
         if (answer.kind === "stale") void this.recover(`edit ${submission.seq} was based on a revision too old to transform from`);
       },
       (err: unknown) => {
-        if (this.stopped) return;
+        if (!current()) return;
         const failure = this.transport.failure(err);
         switch (failure.kind) {
           case "rejected":
@@ -268,6 +270,11 @@ export class SyncDriver {
             await this.catchUp();
           }
           if (this.renewDue) {
+            // Before the edits move to a new id, every submission under the old one must
+            // have been answered (the transport is in order, so awaiting a resend of each
+            // does it) and every one applied received: none can land a second time later.
+            await this.settle();
+            await this.catchUp();
             this.engine.renew(this.transport.newClientId());
             this.renewDue = false;
             this.events.log(`moved to client id ${this.engine.clientId}`);
@@ -318,11 +325,11 @@ export class SyncDriver {
   }
 
   /**
-   * Takes the server's whole text. First the ops in flight are sent again one by one and
-   * their answers awaited, so that afterwards the text surely holds each one that was ever
-   * applied; then the text is read, and the rest of our edits are kept on top of it.
+   * Sends the ops in flight again one by one, awaiting each answer, and returns how many the
+   * server has: afterwards the text surely holds each one that was ever applied, and no
+   * earlier submission of ours is still on its way.
    */
-  private async replaceWhole(reason: string): Promise<void> {
+  private async settle(): Promise<number> {
     let settled = 0;
     for (const submission of this.engine.resend()) {
       try {
@@ -331,15 +338,26 @@ export class SyncDriver {
         settled += 1;
       } catch (err) {
         const failure = this.transport.failure(err);
+        if (failure.kind === "reused") {
+          this.renewDue = true;
+          break;
+        }
         if (failure.kind !== "rejected") throw err;
         this.reject(submission.seq, failure);
         break;
       }
     }
+    return settled;
+  }
+
+  /** Takes the server's whole text, keeping the edits it does not hold yet on top of it. */
+  private async replaceWhole(reason: string): Promise<void> {
+    const settled = await this.settle();
     const opened = await this.transport.open();
     const correction = this.engine.replaceText(opened.text, opened.rev, settled);
     this.events.log(`took the server's text at revision ${opened.rev}: ${reason}`);
     this.events.remote(correction);
     this.events.replaced(reason);
   }
+
 }

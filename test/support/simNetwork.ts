@@ -8,7 +8,8 @@
  * client holds and resends them), a mutation commits but its answer is lost and the call
  * is sent again, a mutation fails with Convex's conflict or "overloaded" error without
  * committing, the subscription delivers an old page again, the process restarts from its
- * saved state, and a client is told to recover at a random moment.
+ * saved state (now and then from another client's, so two share a client id), and a
+ * client is told to recover at a random moment.
  *
  * Every client also keeps an "editor" string to which it applies only what the driver
  * hands out (its own edits and the ops of `remote`), so the test checks that those ops
@@ -16,6 +17,7 @@
  */
 import { ConvexError } from "convex/values";
 import { api } from "../../convex/_generated/api";
+import { readHead } from "../../convex/noteStore";
 import type { Id } from "../../convex/_generated/dataModel";
 import { SyncClient, type Submission } from "../../sync/syncClient";
 import { classifyFailure, SyncDriver, type LogPage, type RejectedEdit, type SubmitAnswer, type SyncTransport } from "../../sync/syncDriver";
@@ -131,6 +133,7 @@ export class SimNetwork {
     if (this.faults && roll < 0.04) this.setConnected(i, !c.connected);
     else if (this.faults && roll < 0.05) this.restart(i);
     else if (this.faults && roll < 0.06) void c.driver.recover("the test asks for it");
+    else if (this.faults && roll < 0.063 && this.clients.length > 1) this.restartAs(i, (i + 1 + rng.int(this.clients.length - 1)) % this.clients.length);
     else if (roll < 0.12) this.fireTimer(i);
     else if (!c.connected) return;
     else if (roll < 0.55) await this.deliverUp(i);
@@ -146,7 +149,7 @@ export class SimNetwork {
     try {
       for (let round = 0; round < 2000; round++) {
         let moved = false;
-        const { rev: head } = await this.server();
+        const head = await this.t.run(async (ctx) => (await readHead(ctx, this.noteId)).rev);
         for (let i = 0; i < this.clients.length; i++) {
           const c = this.at(i);
           while (c.outbox.length > 0 || c.timers.length > 0) {
@@ -262,6 +265,21 @@ export class SimNetwork {
     this.clients[i] = c;
     this.log.push(`${c.id} restarts at rev ${sync.rev} with ${sync.pendingCount} pending`);
     this.check(c);
+    c.driver.start();
+  }
+
+  /**
+   * Client i's process starts again from client j's saved state, as a second window that
+   * restored another's unconfirmed edits did: both now send under one client id.
+   */
+  private restartAs(i: number, j: number): void {
+    const old = this.at(i);
+    old.driver.stop();
+    const sync = SyncClient.restore(JSON.parse(JSON.stringify(this.at(j).sync.snapshot())));
+    const c = this.attach(old.id, sync, sync.text, old.generation + 1);
+    c.rejected.push(...old.rejected);
+    this.clients[i] = c;
+    this.log.push(`${c.id} restarts from ${this.at(j).id}'s saved state (client id ${sync.clientId})`);
     c.driver.start();
   }
 
