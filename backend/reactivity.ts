@@ -73,23 +73,23 @@ export class Reactivity {
     for (const index of entry.readSet.keys()) this.byIndex.get(index)?.delete(entry);
   }
 
-  private async evaluate(entry: QueryEntry): Promise<void> {
+  private evaluate(entry: QueryEntry): Promise<void> {
+    return new Promise((resolve) => this.evaluateWith(entry, resolve));
+  }
+
+  private evaluateWith(entry: QueryEntry, done: () => void): void {
     for (const index of entry.readSet.keys()) this.byIndex.get(index)?.delete(entry);
-    const { outcome, run } = await this.engine.runtime.invoke(
-      entry.udfPath,
-      "query",
-      entry.args,
-      entry.identity,
-      this.engine.currentTs(),
-    );
-    entry.outcome = outcome;
-    entry.readSet = run.readSet;
-    entry.fingerprint = fingerprint(outcome);
-    for (const index of entry.readSet.keys()) {
-      let set = this.byIndex.get(index);
-      if (!set) this.byIndex.set(index, (set = new Set()));
-      set.add(entry);
-    }
+    this.engine.runtime.invokeWith(entry.udfPath, "query", entry.args, entry.identity, this.engine.currentTs(), {}, ({ outcome, run }) => {
+      entry.outcome = outcome;
+      entry.readSet = run.readSet;
+      entry.fingerprint = fingerprint(outcome);
+      for (const index of entry.readSet.keys()) {
+        let set = this.byIndex.get(index);
+        if (!set) this.byIndex.set(index, (set = new Set()));
+        set.add(entry);
+      }
+      done();
+    });
   }
 
   /** Re-runs the entries a commit may have changed and tells subscribers about real changes. Exclusive. */
@@ -102,11 +102,21 @@ export class Reactivity {
         if (keys.some((key) => ranges.some((range) => rangeContains(range, key)))) stale.add(entry);
       }
     }
-    for (const entry of stale) {
-      const before = entry.fingerprint;
-      await this.evaluate(entry);
-      if (entry.fingerprint === before) continue;
-      for (const [subscriber, ids] of entry.subscribers) for (const id of ids) subscriber.queryChanged(id, entry);
-    }
+    // One after another, in one realm entry when they need nothing from outside.
+    const entries = [...stale];
+    await new Promise<void>((resolve) => {
+      const step = (i: number): void => {
+        const entry = entries[i];
+        if (!entry) return resolve();
+        const before = entry.fingerprint;
+        this.evaluateWith(entry, () => {
+          if (entry.fingerprint !== before) {
+            for (const [subscriber, ids] of entry.subscribers) for (const id of ids) subscriber.queryChanged(id, entry);
+          }
+          step(i + 1);
+        });
+      };
+      this.engine.runtime.session(() => step(0));
+    });
   }
 }
