@@ -89,6 +89,20 @@ describe("note history", () => {
     assert.equal(input.modified.toString(), editor.document.uri.toString());
   });
 
+  it("says who wrote the text under the pointer, and tints the note by author on request", async () => {
+    const doc = editor.document;
+    await vscode.window.showTextDocument(doc);
+    const hoverText = async (offset: number): Promise<string> => {
+      const hovers = await vscode.commands.executeCommand<vscode.Hover[]>("vscode.executeHoverProvider", doc.uri, doc.positionAt(offset));
+      return hovers.flatMap((h) => h.contents.map((c) => (typeof c === "string" ? c : c.value))).join("\n");
+    };
+    assert.match(await hoverText(1), /Last written by \*\*Suite User\*\*, (just now|\d+ minutes? ago)/);
+    assert.match(await hoverText(doc.getText().indexOf("beta") + 1), /Last written by \*\*Robo\*\*/);
+    assert.equal(await vscode.commands.executeCommand("sharedNotes.toggleAuthorTint"), true);
+    assert.equal(api.history.authorship.tinted, true);
+    assert.equal(await vscode.commands.executeCommand("sharedNotes.toggleAuthorTint"), false);
+  });
+
   it("restores while the teammate types: their typing is kept, and only the restorer's undo takes it back", async () => {
     const doc = editor.document;
     await vscode.window.showTextDocument(doc);
