@@ -1,10 +1,10 @@
 import type { ConvexClient } from "convex/browser";
 import { api } from "../convex/_generated/api";
 import type { Id } from "../convex/_generated/dataModel";
-import type { Disposable } from "./events";
+import { Emitter, type Disposable } from "./events";
 import { openNoteSession, type OpenOptions } from "./noteSession";
 import { PendingEntry } from "./pendingEntry";
-import type { NoteSession, NoteSummary, SpaceCredentials } from "./types";
+import type { NoteSession, NoteSummary, RejectedEdit, SpaceCredentials } from "./types";
 
 /** Random bytes for a space key, made here because a server-side random is not secret. */
 export function newSpaceKey(): string {
@@ -22,6 +22,13 @@ export async function createSpace(convex: ConvexClient, name?: string): Promise<
 
 /** The notes of one space, addressed with its credentials. */
 export class Space {
+  private readonly orphanRejections = new Emitter<RejectedEdit>();
+  /**
+   * An edit a closed session left, refused for good when sent on its behalf (see
+   * sendOrphans): no open editor shows it, so whoever shows the space must tell the user.
+   */
+  readonly onOrphanRejected = this.orphanRejections.event;
+
   constructor(
     readonly convex: ConvexClient,
     readonly credentials: SpaceCredentials,
@@ -105,6 +112,7 @@ export class Space {
       entries.map(async (pending) => {
         try {
           const session = await openNoteSession(this.convex, this.credentials, noteId, { ...options, presence: false, pending });
+          session.onRejected((edit) => this.orphanRejections.fire(edit));
           await session.flush();
           await session.close();
           return 1;
