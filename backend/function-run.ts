@@ -9,7 +9,14 @@ import { NestedCallError, NOT_SUPPORTED, SystemError, type Outcome } from "./err
 import { idTableNumber, makeId } from "./ids.js";
 import type { GuestRun, RunKind } from "./isolate.js";
 import { afterPrefix, encodeKey, successor, type KeyRange } from "./keys.js";
-import { checkTableName } from "./limits.js";
+import {
+  checkTableName,
+  MAX_DOCUMENTS_READ,
+  MAX_DOCUMENTS_WRITTEN,
+  MAX_READ_BYTES,
+  MAX_WRITE_BYTES,
+  OVER_LIMIT_HELP,
+} from "./limits.js";
 import {
   addRange,
   decodeCursor,
@@ -65,6 +72,9 @@ export class FunctionRun implements GuestRun {
   private nextStreamId = 0;
   active = true;
   readonly startedAt = Date.now();
+  /** For Convex's user-time limit, which does not count time spent in the database. */
+  readonly startedPerf = performance.now();
+  syscallMs = 0;
   readonly random: () => number;
 
   constructor(
@@ -170,7 +180,37 @@ export class FunctionRun implements GuestRun {
     const key = encodeKey([id]);
     addRange(this.readSet, `${table}.by_id`, { lo: key, hi: afterPrefix(key) });
     const row = this.storage.getDocument(id);
-    return row ? parseDoc(row.json) : null;
+    if (!row) return null;
+    this.meterRead(row.json.length);
+    return parseDoc(row.json);
+  }
+
+  private docsRead = 0;
+  private bytesRead = 0;
+  private docsWritten = 0;
+  private bytesWritten = 0;
+
+  /** Convex's per-transaction read limits, with its wording. */
+  private readonly meterRead = (bytes: number): void => {
+    this.docsRead++;
+    this.bytesRead += bytes;
+    if (this.docsRead > MAX_DOCUMENTS_READ) {
+      throw new SystemError(`Too many documents read in a single function execution (limit: ${MAX_DOCUMENTS_READ}). ${OVER_LIMIT_HELP}`);
+    }
+    if (this.bytesRead > MAX_READ_BYTES) {
+      throw new SystemError(`Too many bytes read in a single function execution (limit: ${MAX_READ_BYTES} bytes). ${OVER_LIMIT_HELP}`);
+    }
+  };
+
+  private meterWrite(bytes: number): void {
+    this.docsWritten++;
+    this.bytesWritten += bytes;
+    if (this.docsWritten > MAX_DOCUMENTS_WRITTEN) {
+      throw new SystemError(`Too many writes in a single function execution (limit: ${MAX_DOCUMENTS_WRITTEN})`);
+    }
+    if (this.bytesWritten > MAX_WRITE_BYTES) {
+      throw new SystemError(`Too many bytes written in a single function execution (limit: ${MAX_WRITE_BYTES / (1 << 20)} MiB)`);
+    }
   }
 
   private get(args: Record<string, JSONValue>): JSONValue {
@@ -279,7 +319,7 @@ export class FunctionRun implements GuestRun {
   }
 
   private write(table: string, id: string, before: Doc | null, after: Doc | null): void {
-    if (after) this.runtime.checkDocument(table, after);
+    this.meterWrite(after ? this.runtime.checkDocument(table, after) : 0);
     for (const index of this.runtime.catalog.indexesOf(table)) {
       const keys = this.writeSet.get(index.name) ?? [];
       this.writeSet.set(index.name, keys);
@@ -324,7 +364,7 @@ export class FunctionRun implements GuestRun {
   private queryStream(query: SerializedQuery): JSONValue {
     const { index, range, order } = this.resolveSource(query);
     const id = this.nextStreamId++;
-    this.streams.set(id, new QueryStream(this.storage, this.readSet, index, range, order, query.operators));
+    this.streams.set(id, new QueryStream(this.storage, this.readSet, index, range, order, query.operators, this.meterRead));
     return { queryId: id };
   }
 
@@ -356,7 +396,7 @@ export class FunctionRun implements GuestRun {
       else narrowed.lo = end;
     }
     const limitless = query.operators;
-    const stream = new QueryStream(this.storage, this.readSet, index, narrowed, order, limitless);
+    const stream = new QueryStream(this.storage, this.readSet, index, narrowed, order, limitless, this.meterRead);
     const page: JSONValue[] = [];
     let lastKey: Buffer | null = null;
     // With an endCursor the page is pinned to it (a reactive re-run of the same page);

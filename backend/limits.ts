@@ -12,6 +12,9 @@ export const MAX_READ_BYTES = 16 << 20;
 export const MAX_DOCUMENTS_READ = 32_000;
 export const MAX_WRITE_BYTES = 16 << 20;
 export const MAX_DOCUMENTS_WRITTEN = 16_000;
+/** Convex's advice appended to its read-limit errors. */
+export const OVER_LIMIT_HELP =
+  "Consider using smaller limits in your queries, paginating your queries, or using indexed queries with a selective index range expressions.";
 /** A function's return value. */
 export const MAX_RESULT_SIZE = 16 << 20;
 
@@ -47,7 +50,8 @@ function checkFields(value: Value, depth: number, topLevel: boolean): number {
   if (value === null || typeof value !== "object" || value instanceof ArrayBuffer) return 0;
   let n = 0;
   for (const [key, field] of Object.entries(value)) {
-    n++;
+    // The system fields are not the user's to count.
+    if (!(topLevel && (key === "_id" || key === "_creationTime"))) n++;
     if (key.length === 0) throw new SystemError("Empty field names are disallowed.");
     if (key.length > MAX_FIELD_NAME) {
       throw new SystemError(`Field name ${key} exceeds maximum field name length ${MAX_FIELD_NAME}.`);

@@ -97,6 +97,8 @@ export class QueryStream {
     private readonly range: KeyRange,
     private readonly order: "asc" | "desc",
     private readonly operators: SerializedQuery["operators"],
+    /** Told the size of every document read (transaction limits). */
+    private readonly meter: (bytes: number) => void,
   ) {
     this.position = { ...range };
     this.limitCounts = operators.map(() => 0);
@@ -144,7 +146,10 @@ export class QueryStream {
       }
     }
     const row = this.buffered.shift() ?? null;
-    if (row) this.lastKey = row.key;
+    if (row) {
+      this.lastKey = row.key;
+      this.meter(row.json.length);
+    }
     return row;
   }
 

@@ -58,6 +58,13 @@ type Validators = { args: ValidatorJson | null; returns: ValidatorJson | null };
  */
 const ACTION_SLICE_MS = USER_TIMEOUT_MS;
 
+/**
+ * Convex limits a query or mutation to 1 s of user time, not counting database calls:
+ * that is checked when it finishes. A run that never finishes (a runaway loop) is
+ * stopped by the watchdog at this wall-clock time, database time included.
+ */
+const UDF_WATCHDOG_MS = 3 * USER_TIMEOUT_MS;
+
 /** How long a query or mutation may wait for outside promises before it is failed as timed out. */
 const UDF_WAIT_LIMIT_MS = 10_000;
 
@@ -82,14 +89,22 @@ function hostFor(getRun: () => FunctionRun | undefined): Host {
     return run;
   };
   const parse = (json: string) => JSON.parse(json) as Record<string, JSONValue>;
+  const timed = (run: FunctionRun, op: string, json: string): string => {
+    const t = performance.now();
+    try {
+      return JSON.stringify(run.syscall(op, parse(json)));
+    } finally {
+      run.syscallMs += performance.now() - t;
+    }
+  };
   return {
-    syscall: (op, json) => JSON.stringify(current().syscall(op, parse(json))),
+    syscall: (op, json) => timed(current(), op, json),
     asyncSyscall: (op, json) => {
       const run = current();
       // Calls out of an action go through the engine; start them on a later turn so the
       // engine never runs a function while the action's code is still on the stack.
       if (ACTION_CALLS.has(op)) return Promise.resolve().then(async () => JSON.stringify(await run.asyncSyscall(op, parse(json))));
-      return JSON.stringify(run.syscall(op, parse(json)));
+      return timed(run, op, json);
     },
   };
 }
@@ -116,7 +131,7 @@ export class Runtime {
       options.onStrayError ??
       ((error: unknown) => process.stderr.write(`[local backend] error outside any call: ${format("%o", error)}\n`));
     const runtime = new Runtime(storage, { env: options.env, onStrayError: stray });
-    runtime.udfRealm = new Isolate(() => runtime.udfRun, hostFor(() => runtime.udfRun), options.env, stray, USER_TIMEOUT_MS);
+    runtime.udfRealm = new Isolate(() => runtime.udfRun, hostFor(() => runtime.udfRun), options.env, stray, UDF_WATCHDOG_MS);
     try {
       const files = projectFiles(functionsDir);
       const bundles: Array<{ realm: Realm; exports: Record<string, unknown> }> = [];
@@ -347,7 +362,7 @@ export class Runtime {
   /** A query or mutation, in the shared realm. */
   private runUdf(run: FunctionRun, start: () => Promise<unknown>, done: (outcome: RawOutcome) => void): void {
     this.udfRun = run;
-    this.startIn(this.udfRealm, run, start, USER_TIMEOUT_MS, (outcome) => {
+    this.startIn(this.udfRealm, run, start, UDF_WATCHDOG_MS, (outcome) => {
       if (this.udfRun === run) this.udfRun = undefined;
       done(outcome);
     });
@@ -377,7 +392,15 @@ export class Runtime {
         if (settled) return;
         settled = true;
         run.active = false;
-        done(ok ? { ok: true, value } : value instanceof SliceTimeout ? failure(TIMEOUT_MESSAGE, run.logLines) : describeThrown(value, run.logLines));
+        const userMs = performance.now() - run.startedPerf - run.syscallMs;
+        const overTime = run.kind !== "action" && userMs > USER_TIMEOUT_MS;
+        done(
+          ok && !overTime
+            ? { ok: true, value }
+            : overTime || value instanceof SliceTimeout
+              ? failure(TIMEOUT_MESSAGE, run.logLines)
+              : describeThrown(value, run.logLines),
+        );
       },
       limit,
       // A query or mutation holds up the engine while it waits for outside work: bounded.
@@ -387,7 +410,7 @@ export class Runtime {
 
   /** Runs `body`, and the queries and mutations it starts one after another, in one realm entry. */
   session(body: () => void): void {
-    this.udfRealm.runSession(body, USER_TIMEOUT_MS);
+    this.udfRealm.runSession(body, UDF_WATCHDOG_MS);
   }
 
   private async runInNode(run: FunctionRun, start: () => Promise<unknown>): Promise<RawOutcome> {

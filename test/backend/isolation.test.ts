@@ -85,6 +85,17 @@ describe("runtime rules", () => {
     expect(seen.envKeys).toEqual(["CONVEX_CLOUD_URL", "CONVEX_SITE_URL", "DECLARED_VAR"]);
   });
 
+  it("holds documents and transactions to Convex's limits, with its wording", async () => {
+    expect(await failure(http.mutation(api.hostile.wideDoc, { fields: 1025, nameLength: 8 }))).toContain(
+      "Object has too many fields (1025 > maximum number 1024)",
+    );
+    expect(await failure(http.mutation(api.hostile.wideDoc, { fields: 1, nameLength: 65 }))).toContain("exceeds maximum field name length 64");
+    await http.mutation(api.hostile.wideDoc, { fields: 1024, nameLength: 64 });
+    expect(await failure(http.mutation(api.hostile.manyWrites, { n: 16_001 }))).toContain(
+      "Too many writes in a single function execution (limit: 16000)",
+    );
+  });
+
   it("refuses timers in mutations with Convex's wording, and lets Web Crypto work", async () => {
     expect(await failure(http.mutation(api.hostile.timerInMutation, {}))).toContain(
       "Can't use setTimeout in queries and mutations. Please consider using an action.",
