@@ -77,7 +77,7 @@ describe("note history", () => {
     assert.equal(vscode.workspace.fs.isWritableFileSystem(HISTORY_SCHEME), false);
   });
 
-  it("opens the diff with the current text", async () => {
+  it("opens the diff with the current text and with the text before the session", async () => {
     const [item] = api.history.view.items();
     assert.ok(item);
     await vscode.commands.executeCommand("sharedNotes.history.compareWithCurrent", item);
@@ -87,6 +87,14 @@ describe("note history", () => {
     });
     assert.equal(input.original.scheme, HISTORY_SCHEME);
     assert.equal(input.modified.toString(), editor.document.uri.toString());
+    // With the session before: the text before the session (revision 0, empty) against after it.
+    await vscode.commands.executeCommand("sharedNotes.history.compareWithPrevious", item);
+    const previous = await waitFor("a diff tab of two versions", () => {
+      const i = vscode.window.tabGroups.activeTabGroup.activeTab?.input;
+      return i instanceof vscode.TabInputTextDiff && i.modified.scheme === HISTORY_SCHEME ? i : undefined;
+    });
+    assert.equal((await vscode.workspace.openTextDocument(previous.original)).getText(), "");
+    assert.equal((await vscode.workspace.openTextDocument(previous.modified)).getText(), "alpha beta");
   });
 
   it("says who wrote the text under the pointer, and tints the note by author on request", async () => {
