@@ -193,7 +193,7 @@ async function confirmed(session: NoteSession, waitMs: number, lastProblem: () =
   if (inTime) return;
   const problem = lastProblem();
   throw new NotConfirmedError(
-    `the server has not confirmed the edit after ${waitMs / 1000} s${problem ? ` (last problem: ${problem})` : ""}. ` +
+    `the server has not confirmed the edit after ${waitMs / 1000} s${problem ? ` (the session last said: ${problem})` : ""}. ` +
       `It is kept in ${pendingDir()} and will be sent the next time shared-notes opens this note.`,
   );
 }

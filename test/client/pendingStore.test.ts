@@ -6,6 +6,7 @@ import path from "node:path";
 import { PendingEntry } from "../../client/pendingEntry";
 import { FilePendingStore, MemoryPendingStore, type PendingStore } from "../../client/pendingStore";
 import { Space } from "../../client/space";
+import { OpBuilder } from "../../sync/textOp";
 import { TcpProxy } from "../support/tcpProxy";
 import {
   cleanup,
@@ -97,18 +98,25 @@ describe("pending entries", () => {
     const logged: string[] = [];
     try {
       const session = await new Space(client(proxy.url), creds).open(noteId, { user: user("w"), store, presence: false, log: (m) => logged.push(m) });
-      proxy.goDown();
+      // Online: the confirmations arrive (and save) inside the subscription's callback.
       store.full = true;
-      session.applyLocal(["kept "]);
-      session.applyLocal(["in memory ", 5]);
-      expect(logged.filter((m) => m.includes("Could not save"))).toHaveLength(1);
+      for (const ch of "abc") session.applyLocal(new OpBuilder().insert(ch).retain(session.text.length).build());
+      await session.flush();
+      expect(session.text).toBe("cba");
+      // Offline: nothing can be saved, nothing is lost; written once space returns.
+      proxy.goDown();
+      await waitFor(() => session.status.connection !== "connected", "the session to notice the link is down");
+      session.applyLocal(["kept ", 3]);
+      session.applyLocal(["in memory ", 8]);
+      // Logged once per spell of failures, not once per edit.
+      expect(logged.filter((m) => m.includes("Could not save"))).toHaveLength(2);
       store.full = false;
-      session.applyLocal(["saved ", 15]);
+      session.applyLocal(["saved ", 18]);
       await session.close();
       const reopened = await new Space(client(backend.url), creds).open(noteId, { user: user("w"), store, presence: false });
-      expect(reopened.text).toBe("saved in memory kept ");
+      expect(reopened.text).toBe("saved in memory kept cba");
       await reopened.flush();
-      expect(await serverText(backend.url, creds, noteId)).toBe("saved in memory kept ");
+      expect(await serverText(backend.url, creds, noteId)).toBe("saved in memory kept cba");
     } finally {
       await proxy.close();
       await backend.close();
