@@ -236,7 +236,7 @@ export class Runtime {
     const path = canonicalUdfPath(udfPath);
     const fn = this.project.functions.get(path);
     if (!fn || (!fn.isPublic && !allowInternal)) {
-      return `Could not find public function for '${path.replace(/:default$/, "")}'. Did you forget to run \`npx convex dev\` or \`npx convex deploy\`?`;
+      return `Could not find public function for '${path.replace(/:default$/, "")}'. Did you forget to run \`npx convex dev\`?`;
     }
     if (fn.kind !== kind) {
       const cap = (k: string) => k[0]!.toUpperCase() + k.slice(1);
