@@ -4,7 +4,7 @@
 // committed as a group: each runs in its own savepoint, one COMMIT (one fsync) makes
 // them all durable, and only then are their responses released.
 import type { JSONValue } from "convex/values";
-import { conflictMessage, failure, OVERLOADED_MESSAGE, RETRY_LATER_MESSAGE } from "./errors.js";
+import { conflictMessage, failure, NOT_SUPPORTED, OVERLOADED_MESSAGE, RETRY_LATER_MESSAGE } from "./errors.js";
 import { FaultDice } from "./faults.js";
 import type { FunctionRun } from "./function-run.js";
 import { Runtime, type ActionBridge, type Outcome, type RuntimeOptions, type UserIdentity, type WriteSet } from "./runtime.js";
@@ -118,10 +118,19 @@ export class Engine {
     });
   }
 
-  async query(udfPath: string, args: JSONValue, identity: UserIdentity | null, allowInternal = false): Promise<Outcome> {
-    return this.exclusive(
-      async () => (await this.runtime.invoke(udfPath, "query", args, identity, this.lastTs, { allowInternal })).outcome,
-    );
+  /**
+   * Runs a query on the latest state. `atTs` (consistentQuery) must be that state: only the
+   * latest version of each document is kept, so an earlier snapshot cannot be served.
+   */
+  async query(udfPath: string, args: JSONValue, identity: UserIdentity | null, allowInternal = false, atTs?: bigint): Promise<Outcome> {
+    return this.exclusive(async () => {
+      if (atTs !== undefined && atTs !== this.lastTs) {
+        return failure(
+          `Reading at an earlier timestamp is ${NOT_SUPPORTED}: the data changed after it (consistentQuery across a write).`,
+        );
+      }
+      return (await this.runtime.invoke(udfPath, "query", args, identity, this.lastTs, { allowInternal })).outcome;
+    });
   }
 
   /**

@@ -9,7 +9,7 @@ import { bounded, serverErrorText } from "./errors.js";
 import type { Faults } from "./faults.js";
 import { Connection, type ConnectionHooks } from "./connection.js";
 import type { Engine } from "./engine.js";
-import { encodeTs } from "./protocol.js";
+import { decodeTs, encodeTs } from "./protocol.js";
 import { Reactivity } from "./reactivity.js";
 import type { Outcome, UserIdentity } from "./runtime.js";
 
@@ -149,7 +149,16 @@ export class BackendServer {
       if (typeof udfPath !== "string") throw new HttpError(400, "Request body must have a string `path`");
       const args = Array.isArray(body.args) ? (body.args[0] ?? {}) : (body.args ?? {});
       const identity = identityFromHeader(req.headers.authorization);
-      const { outcome, retryable } = await this.call(kind, udfPath, args, identity);
+      let atTs: bigint | undefined;
+      if (path === "/api/query_at_ts") {
+        if (typeof body.ts !== "string") throw new HttpError(400, "Request body must have a `ts` from /api/query_ts");
+        try {
+          atTs = decodeTs(body.ts);
+        } catch (e) {
+          throw new HttpError(400, (e as Error).message);
+        }
+      }
+      const { outcome, retryable } = await this.call(kind, udfPath, args, identity, atTs);
       if (retryable && !outcome.ok) return reply(503, { code: "Overloaded", message: outcome.message });
       if (outcome.ok) return reply(200, { status: "success", value: outcome.value, logLines: outcome.logLines });
       return reply(STATUS_UDF_FAILED, {
@@ -207,6 +216,7 @@ export class BackendServer {
     udfPath: string,
     args: JSONValue,
     identity: UserIdentity | null,
+    atTs?: bigint,
   ): Promise<{ outcome: Outcome; retryable?: true }> {
     const runtime = this.engine.runtime;
     // /api/function does not say what kind the function is: find out.
@@ -216,7 +226,7 @@ export class BackendServer {
         : ((["query", "mutation", "action"] as const).find((k) => typeof runtime.lookup(udfPath, k) !== "string") ?? "query");
     switch (resolved) {
       case "query":
-        return { outcome: await this.engine.query(udfPath, args, identity) };
+        return { outcome: await this.engine.query(udfPath, args, identity, false, atTs) };
       case "mutation":
         return this.engine.mutateAsync({ udfPath, args, identity });
       case "action":
