@@ -26,7 +26,7 @@ import { presenceEntryValidator, selectionValidator, type PresenceEntry } from "
  *
  * The idea follows Convex's presence component (heartbeats kept out of what `list` reads, a
  * disconnect done by a scheduled function rather than by comparing times on every read).
- * Where it cancels and reschedules a timeout per heartbeat, one sweep per note is kept here:
+ * Where that component cancels and reschedules a timeout per heartbeat, one sweep per note is kept here:
  * a heartbeat then costs one write, and a note with 50 idle people costs one sweep run about
  * every PRESENCE_TIMEOUT_MS − PRESENCE_HEARTBEAT_MS.
  */
