@@ -66,9 +66,6 @@ export class HistoryView implements vscode.TreeDataProvider<HistoryItem>, vscode
   private loading: Promise<void> = Promise.resolve();
   private readonly changed = new vscode.EventEmitter<void>();
   readonly onDidChangeTreeData = this.changed.event;
-  private readonly loaded = new vscode.EventEmitter<readonly EditSession[]>();
-  /** The sessions shown changed (for the suites). */
-  readonly onDidLoad = this.loaded.event;
   private readonly view: vscode.TreeView<HistoryItem>;
   private readonly subscriptions: vscode.Disposable[] = [];
 
@@ -179,7 +176,6 @@ export class HistoryView implements vscode.TreeDataProvider<HistoryItem>, vscode
       if (this.shown !== shown) return;
       this.pages = pages;
       this.changed.fire();
-      this.loaded.fire(this.sessions);
     });
     return this.loading;
   }
@@ -194,7 +190,6 @@ export class HistoryView implements vscode.TreeDataProvider<HistoryItem>, vscode
         if (this.shown !== shown) return;
         this.pages.push(page);
         this.changed.fire();
-        this.loaded.fire(this.sessions);
       } catch (err) {
         this.log.error(`Reading older history of "${shown.title}" failed`, describeError(err));
       }
@@ -287,6 +282,5 @@ export class HistoryView implements vscode.TreeDataProvider<HistoryItem>, vscode
     this.headWatch?.dispose();
     for (const s of this.subscriptions) s.dispose();
     this.changed.dispose();
-    this.loaded.dispose();
   }
 }
