@@ -116,7 +116,7 @@ export const submit = noteMutation({
       case "reused":
         return fail(
           "SEQ_REUSED",
-          `Edit ${seq} of client ${clientId} is stored as revision ${result.rev} with different content; another writer used this client id. Send the edit again under a fresh client id.`,
+          `Client ${clientId}'s edit ${seq} or one sent along with it is stored as revision ${result.rev} with different content; another writer used this client id. Send the edit again under a fresh client id.`,
         );
       case "invalid":
         return fail("INVALID_OP", `${result.reason[0]?.toUpperCase() ?? ""}${result.reason.slice(1)}.`);

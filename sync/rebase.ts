@@ -51,9 +51,7 @@ export class Rebase {
     }
     this.first = false;
     if (logged.clientId === this.clientId && logged.seq === this.expected[0]) {
-      if (!sameOp(logged.op, oldest)) {
-        throw new OpError(`the earlier edit ${logged.seq} sent along with this one differs from the one the server stored`);
-      }
+      if (!sameOp(logged.op, oldest)) throw new ReusedId(logged.seq);
       this.pending.shift();
       this.expected.shift();
       return;
@@ -73,6 +71,17 @@ export class Rebase {
    */
   result(): TextOp | undefined {
     return this.expected.length === 0 ? this.pending[0] : undefined;
+  }
+}
+
+/**
+ * The log holds another edit under the author's (clientId, seq) of an earlier op sent along:
+ * both sides move an edit the same way, so a different op there is another writer's that
+ * used the same client id.
+ */
+export class ReusedId extends OpError {
+  constructor(readonly seq: number) {
+    super(`the earlier edit ${seq} sent along with this one differs from the one the server stored under that id`);
   }
 }
 

@@ -11,13 +11,14 @@
  * Answers:
  *   - applied: the op in head form, to be stored as head + 1;
  *   - duplicate: this (clientId, seq) is already in the log as this edit (a retry): same answer, no write;
- *   - reused: this (clientId, seq) is in the log as a different edit (two writers share an id);
+ *   - reused: this (clientId, seq), or that of an earlier op sent along, is in the log as a
+ *     different edit (two writers share an id);
  *   - stale: the base is too far behind to transform from, or an earlier edit it was made on
  *     top of never reached the log: the client catches up and resends;
  *   - invalid: the op can never apply (malformed, or not fitting its base).
  */
 import { checksumOfParts } from "./checksum";
-import { Rebase, type LoggedOp, type PriorOp } from "./rebase";
+import { Rebase, ReusedId, type LoggedOp, type PriorOp } from "./rebase";
 import { baseLength, checkOp, OpError, type TextOp } from "./textOp";
 
 export interface StepSubmission {
@@ -114,6 +115,7 @@ export function* serverStep(
     try {
       rebase.past(past);
     } catch (e) {
+      if (e instanceof ReusedId) return { kind: "reused", rev };
       if (e instanceof OpError) return invalid(`the op does not fit revision ${sub.baseRev}: ${e.message}`);
       throw e;
     }

@@ -171,10 +171,11 @@ describe("ops:submit", () => {
     // Made on top of an edit that never reached the server: the author must reload.
     const orphan = { ...s, noteId, clientId: "c", seq: 2, baseRev: 3, op: [6, "!"], prior: [{ seq: 1, op: [5, "?"] }] };
     await expect(t.mutation(api.ops.submit, orphan)).resolves.toEqual({ kind: "stale", head: 3 });
-    // A prior that does not match what the server stored is refused, and nothing is written.
+    // A prior that does not match what the server stored under its (clientId, seq) means
+    // another writer used this id: refused as SEQ_REUSED, and nothing is written.
     const before = await snapshot(t, noteId);
     const forged = { ...s, noteId, clientId: "a", seq: 3, baseRev: 0, op: [2, "Z", 1], prior: [{ seq: 1, op: [1, "Q", 1] }] };
-    expect(await expectError(t.mutation(api.ops.submit, forged), "INVALID_OP")).toMatch(/differs from the one the server stored/);
+    expect(await expectError(t.mutation(api.ops.submit, forged), "SEQ_REUSED")).toMatch(/another writer used this client id/);
     expect(await snapshot(t, noteId)).toEqual(before);
   });
 
