@@ -31,7 +31,7 @@ SHARED_NOTES_SPACE and SHARED_NOTES_KEY.
 
 append waits up to --wait SECONDS (SHARED_NOTES_WAIT, default ${DEFAULT_WAIT_SECONDS}) for the server to
 confirm the edit. If it cannot (the server is down or its disk is full), the edit stays
-in the pending store and is sent the next time shared-notes opens the note; the command
+in the pending store and is sent by the next append or watch of the note; the command
 then exits with status ${EXIT_NOT_CONFIRMED}.`;
 
 type Command = (options: CliOptions, convex: ConvexClient) => Promise<void>;
@@ -194,7 +194,7 @@ async function confirmed(session: NoteSession, waitMs: number, lastProblem: () =
   const problem = lastProblem();
   throw new NotConfirmedError(
     `the server has not confirmed the edit after ${waitMs / 1000} s${problem ? ` (the session last said: ${problem})` : ""}. ` +
-      `It is kept in ${pendingDir()} and will be sent the next time shared-notes opens this note.`,
+      `It is kept in ${pendingDir()} and will be sent by the next "shared-notes append" or "watch" of this note.`,
   );
 }
 

@@ -68,7 +68,7 @@ describe("disk full on the server", () => {
       const stateHome = tempDir();
       const env = { SHARED_NOTES_URL: backend.url, SHARED_NOTES_SPACE: creds.spaceId, SHARED_NOTES_KEY: creds.key, XDG_STATE_HOME: stateHome };
       const appended = await exitOf(cli(["append", "Log", "from-cli ", "--wait", "3"], env));
-      expect(appended.err).toMatch(/not confirmed the edit after 3 s.*kept in .*next time/s);
+      expect(appended.err).toMatch(/not confirmed the edit after 3 s.*kept in .*sent by the next/s);
       expect(appended.code).toBe(3);
       // Seconds later the session still holds its edits, unconfirmed, instead of dropping them.
       expect(ann.status.unconfirmed, logged.join("\n")).toBeGreaterThan(0);

@@ -74,7 +74,7 @@ const stats: Stats = { schedules: 0, typed: 0, faults: {}, lost: 0, duplicated: 
  * commit before its answer. Seeded from the run's base seed.
  */
 const FAULTS: Faults = LONG
-  ? { conflictRate: 0.05, overloadRate: 0.03, dropAfterCommitRate: 0.05, delayMs: 2, seed: BASE_SEED }
+  ? { conflictRate: 0.05, overloadRate: 0.005, dropAfterCommitRate: 0.02, delayMs: 2, seed: BASE_SEED }
   : { conflictRate: 0.03, overloadRate: 0.003, dropAfterCommitRate: 0.01, seed: BASE_SEED };
 
 /** Counts the faults the backend injects, by kind (observing its dice, changing nothing). */
