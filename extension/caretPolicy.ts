@@ -3,24 +3,25 @@
  *
  * When two people type at one spot, each next key must land right after that person's
  * own previous one, or the editor interleaves runs ("axbyc") that the merge itself keeps
- * whole. But VS Code moves a caret past text inserted at it. Three rules keep it put:
+ * whole. But VS Code moves a caret past text inserted at it. Two rules keep it put, both
+ * carried out by the edit itself on VS Code's side (moving the caret afterwards would race
+ * keys the user typed meanwhile):
  * - an insert exactly at a caret is sent as "replace the next character with the text
  *   plus that character" (same result; VS Code leaves a caret where a replaced range
  *   starts);
  * - at the very end of the note there is no next character: while the user types there,
  *   the teammate's insert waits for a pause (it moves along with the typing meanwhile,
- *   the pipeline puts our text left of it), then lands;
- * - after a teammate's edit, the caret of someone typing is put back where it belongs.
+ *   the pipeline puts our text left of it), then lands after the user's text.
  * Offsets here are the pipeline's (the document's text as the note has it).
  */
-import * as vscode from "vscode";
-import { Lines } from "../sync/editorText";
-import { apply, editsFromOp, transformPosition, type Edit, type TextOp } from "../sync/textOp";
+import { editsFromOp, type Edit, type TextOp } from "../sync/textOp";
 
-/** A pause in the user's typing long enough to show a teammate's text at their caret. */
-const TYPING_PAUSE_MS = 500;
-/** How recently the user typed for a teammate's edit to put their caret back. */
-const TYPING_RECENT_MS = 3000;
+/**
+ * A pause in the user's typing long enough to show a teammate's text at their caret at
+ * the end of the note: longer than the gaps a busy extension host shows between the
+ * events of someone typing steadily, short enough that the text shows soon after.
+ */
+const TYPING_PAUSE_MS = 2000;
 
 export class CaretPolicy {
   private lastTyped = 0;
@@ -52,24 +53,4 @@ export class CaretPolicy {
       return { offset: edit.offset, deleteCount: width, insert: edit.insert + text.slice(edit.offset, edit.offset + width) };
     });
   }
-
-  /**
-   * Where the carets go after a teammate's op, for someone typing (an idle user's caret
-   * may move: setting selections can pull focus between windows of one browser).
-   */
-  caretsAfter(op: TextOp, text: string, selections: readonly { anchor: number; active: number }[]): vscode.Selection[] | undefined {
-    if (Date.now() - this.lastTyped >= TYPING_RECENT_MS) return undefined;
-    const lines = new Lines(apply(text, op));
-    const at = (offset: number) => {
-      const p = lines.positionAt(transformPosition(offset, op, "before"));
-      return new vscode.Position(p.line, p.character);
-    };
-    return selections.map((s) => new vscode.Selection(at(s.anchor), at(s.active)));
-  }
-}
-
-/** Puts the carets where they belong, if they moved. */
-export function restoreCarets(editor: vscode.TextEditor, wanted: readonly vscode.Selection[]): void {
-  const moved = wanted.some((sel, i) => !editor.selections[i]?.isEqual(sel));
-  if (moved) editor.selections = wanted;
 }

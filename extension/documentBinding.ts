@@ -15,7 +15,7 @@
 import * as vscode from "vscode";
 import type { LocalEdit, PlannedEdit } from "../sync/editorPipeline";
 import type { DocumentChange } from "../sync/editorText";
-import { CaretPolicy, restoreCarets } from "./caretPolicy";
+import { CaretPolicy } from "./caretPolicy";
 import { describeError, type Log } from "./log";
 import type { NoteBinding, OpenNote } from "./noteRegistry";
 
@@ -227,11 +227,7 @@ export class DocumentBinding implements vscode.Disposable, NoteBinding {
     const version = doc.version;
     const editor = this.editor();
     const text = this.pipeline.text;
-    const remote = edit.kind === "remote";
-    const selections = editor && remote
-      ? editor.selections.map((s) => ({ anchor: this.pipeline.offsetAt(s.anchor), active: this.pipeline.offsetAt(s.active) }))
-      : undefined;
-    const carets = selections?.flatMap((s) => [s.anchor, s.active]);
+    const carets = editor && edit.kind === "remote" ? this.caretOffsets() : undefined;
     const edits = this.pipeline.toDocument(carets ? this.caret.keepBefore(edit.edits, text, carets) : edit.edits);
     const ranges = edits.map((e) => ({ range: new vscode.Range(e.start.line, e.start.character, e.end.line, e.end.character), text: e.text }));
     const inFlight: InFlight = { version, accepted: false, arrived: undefined };
@@ -239,7 +235,6 @@ export class DocumentBinding implements vscode.Disposable, NoteBinding {
     let ok = false;
     try {
       if (editor) {
-        const wanted = selections ? this.caret.caretsAfter(edit.op, text, selections) : undefined;
         // No undo stops: VS Code's own undo is taken back in shared notes (see the pipeline).
         ok = await editor.edit(
           (b) => {
@@ -247,7 +242,6 @@ export class DocumentBinding implements vscode.Disposable, NoteBinding {
           },
           { undoStopBefore: false, undoStopAfter: false },
         );
-        if (ok && wanted && doc.version === version + 1) restoreCarets(editor, wanted);
       } else {
         const we = new vscode.WorkspaceEdit();
         for (const r of ranges) we.replace(doc.uri, r.range, r.text);
