@@ -161,6 +161,10 @@ type RowResult = {
 };
 
 let rowNumber = 0;
+const SETUP_TIMEOUT_MS = 120_000;
+
+/** A row that could not run (its clients never all connected); the run goes on with fresh client processes. */
+class RowFailed extends Error {}
 
 type RowSpec = { system: System; server: Server; clients: number; delayMs: number; seconds: number; trace?: boolean };
 
@@ -179,7 +183,7 @@ async function runRow(workers: Worker[], { system, server, clients, delayMs, sec
     target = { system, url: base.replace(/^http/, "ws"), room: `bench-${++rowNumber}` };
   }
   const used = workers.slice(0, Math.min(clients, workers.length));
-  await Promise.all(
+  const setup = Promise.all(
     used.map((w, p) =>
       w.ask({
         type: "setup",
@@ -191,6 +195,14 @@ async function runRow(workers: Worker[], { system, server, clients, delayMs, sec
       }),
     ),
   );
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<"timeout">((r) => (timer = setTimeout(() => r("timeout"), SETUP_TIMEOUT_MS)));
+  const ready = await Promise.race([setup, timedOut]);
+  clearTimeout(timer);
+  if (ready === "timeout") {
+    await proxy?.close();
+    throw new RowFailed(`${clients} clients were not all connected after ${SETUP_TIMEOUT_MS / 1000} s`);
+  }
   const t0 = monoMs() + 300;
   for (const w of used) w.tell({ type: "start", t0, keysPerSecond: KEYS_PER_SECOND });
   await sleepUntil(t0);
@@ -283,7 +295,11 @@ function printRow(r: RowResult): void {
 }
 
 const workers: Worker[] = [];
-for (let i = 0; i < PROCS; i++) workers.push(await Worker.start()); // one at a time: they share run-ts's output file
+async function startWorkers(): Promise<void> {
+  for (const w of workers.splice(0)) w.child.kill("SIGTERM");
+  for (let i = 0; i < PROCS; i++) workers.push(await Worker.start()); // one at a time: they share run-ts's output file
+}
+await startWorkers();
 const dataDir = mkdtempSync(path.join(tmpdir(), "shared-notes-bench-"));
 const servers: Partial<Record<System, Server>> = {};
 const results: RowResult[] = [];
@@ -305,9 +321,15 @@ try {
   }
   for (const row of ROWS) {
     for (const system of SYSTEMS) {
-      const { result } = await runRow(workers, { system, server: servers[system]!, ...row, seconds: SECONDS });
-      results.push(result);
-      printRow(result);
+      try {
+        const { result } = await runRow(workers, { system, server: servers[system]!, ...row, seconds: SECONDS });
+        results.push(result);
+        printRow(result);
+      } catch (e) {
+        if (!(e instanceof RowFailed)) throw e;
+        console.log(`${link(row.delayMs).padEnd(16)} ${String(row.clients).padStart(3)} ${SYSTEM_NAMES[system].padEnd(9)} not run: ${e.message}`);
+        await startWorkers();
+      }
     }
   }
   console.log("\nside by side (p50 / p99 ms, undelivered pairs included):");
@@ -344,6 +366,9 @@ try {
           `  function realm (node:vm) entries over the row: ${(realm.count / run.typed.length).toFixed(1)} per key typed, ${(realm.ms / run.typed.length).toFixed(2)} ms per key (${((realm.ms / realm.count) * 1000).toFixed(0)} µs each, incl. the code run inside)`,
         );
       }
+    } catch (e) {
+      if (!(e instanceof RowFailed)) throw e;
+      console.log(`\nhop breakdown not run: ${e.message}`);
     } finally {
       traced.stop();
     }
