@@ -117,7 +117,7 @@ export class SyncDriver {
 
   /** True while failed sends are being retried. */
   get retrying(): boolean {
-    return this.failures > 0;
+    return this.failures > 0 && this.engine.pendingCount > 0;
   }
 
   get isStopped(): boolean {
