@@ -7,7 +7,7 @@
 import * as vscode from "vscode";
 import { NoteHistory, type SessionPageResult } from "../client/noteHistory";
 import { editsFromOp } from "../sync/textOp";
-import { replacementOp } from "../sync/diff";
+import { versionOp } from "../sync/historyDiff";
 import { sizeLabel, type EditSession } from "../sync/historySessions";
 import type { DocumentBindings } from "./documentBindings";
 import { ago, authorColor, authorsIcon } from "./historyColors";
@@ -15,7 +15,7 @@ import { VersionContent } from "./historyContent";
 import { shortTime } from "./historyUri";
 import { describeError, type Log } from "./log";
 import type { NoteRegistry, OpenNote } from "./noteRegistry";
-import { parseNotePath } from "./noteUri";
+import { parseNoteUri } from "./noteUri";
 
 /** The view refreshes at most this often while people type. */
 const REFRESH_MS = 1500;
@@ -127,7 +127,7 @@ export class HistoryView implements vscode.TreeDataProvider<HistoryItem>, vscode
     this.pages = [];
     this.shown = undefined;
     const connection = this.registry.space;
-    const parsed = note ? parseNotePath(note.uri.path) : undefined;
+    const parsed = note ? parseNoteUri(note.uri) : undefined;
     if (note && connection && parsed?.kind === "note") {
       const shown: ShownNote = { note, title: parsed.title, spaceId: parsed.spaceId, history: new NoteHistory(connection.convex, connection.space.credentials, note.noteId) };
       this.shown = shown;
@@ -229,7 +229,8 @@ export class HistoryView implements vscode.TreeDataProvider<HistoryItem>, vscode
   }
 
   /**
-   * Makes the note's text what it was after this session, as one ordinary edit of ours:
+   * Makes the note's text what it was after this session, as one ordinary edit of ours
+   * that changes only the lines that differ:
    * the change is applied to the document like typing, so the binding sends it as our op
    * (transformed past whatever teammates type meanwhile) and our own undo takes it back.
    * Asks first, saying what will change; `confirmed` skips the question (automation).
@@ -243,7 +244,7 @@ export class HistoryView implements vscode.TreeDataProvider<HistoryItem>, vscode
       return false;
     }
     const doc = await vscode.workspace.openTextDocument(shown.note.uri);
-    const planned = editsFromOp(replacementOp(doc.getText(), version.text));
+    const planned = editsFromOp(versionOp(doc.getText(), version.text));
     if (planned.length === 0) {
       void vscode.window.showInformationMessage(`"${shown.title}" already reads as it did at revision ${rev}.`);
       return false;
@@ -263,7 +264,7 @@ export class HistoryView implements vscode.TreeDataProvider<HistoryItem>, vscode
       if (answer !== "Restore") return false;
     }
     // The text may have moved while the question was open: change what is there now.
-    const edits = editsFromOp(replacementOp(doc.getText(), version.text));
+    const edits = editsFromOp(versionOp(doc.getText(), version.text));
     const pipeline = this.bindings.get(doc.uri)?.pipeline;
     pipeline?.closeUndoGroup();
     const edit = new vscode.WorkspaceEdit();
