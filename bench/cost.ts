@@ -12,7 +12,7 @@
  * - Reads and writes: the backend runs in this process, and every database syscall of a
  *   function run (get, query stream, page, insert, patch, replace, delete, schedule) is
  *   counted by wrapping the backend's FunctionRun.syscall, and attributed to the function
- *   when Runtime.invoke returns. Bytes are the documents' JSON sizes, the way Convex bills
+ *   when Runtime.invokeWith reports the run done. Bytes are the documents' JSON sizes, the way Convex bills
  *   database bandwidth by document size. Retried or failed runs count too (they cost).
  * - Pushes: each ConvexClient gets a WebSocket that counts the QueryUpdated modifications of
  *   every Transition it receives, per subscribed function, and their JSON bytes.
@@ -76,7 +76,8 @@ const firstErrors = new Map<string, string>();
 const ofRun = new WeakMap<object, Cost>();
 
 type Syscall = (this: FunctionRun, op: string, args: Record<string, JSONValue>) => JSONValue;
-type Invoke = (this: Runtime, udfPath: string, kind: string, ...rest: unknown[]) => Promise<{ outcome: { ok: boolean; message?: string }; run: object }>;
+type Invoked = { outcome: { ok: boolean; message?: string }; run: object };
+type InvokeWith = (this: Runtime, udfPath: string, kind: string, args: unknown, identity: unknown, ts: unknown, options: unknown, done: (invoked: Invoked) => void) => void;
 
 function runCost(run: object): Cost {
   let cost = ofRun.get(run);
@@ -90,9 +91,9 @@ function storedBytes(run: FunctionRun, id: JSONValue | undefined): number {
 
 function installProbes(): void {
   const runProto = FunctionRun.prototype as unknown as { syscall: Syscall };
-  const runtimeProto = Runtime.prototype as unknown as { invoke: Invoke };
-  if (typeof runProto.syscall !== "function" || typeof runtimeProto.invoke !== "function") {
-    throw new Error("bench/cost.ts: the backend no longer has FunctionRun.syscall / Runtime.invoke; update the probes");
+  const runtimeProto = Runtime.prototype as unknown as { invokeWith: InvokeWith };
+  if (typeof runProto.syscall !== "function" || typeof runtimeProto.invokeWith !== "function") {
+    throw new Error("bench/cost.ts: the backend no longer has FunctionRun.syscall / Runtime.invokeWith; update the probes");
   }
   const syscall = runProto.syscall;
   runProto.syscall = function (op, args) {
@@ -132,21 +133,26 @@ function installProbes(): void {
     }
     return result;
   };
-  const invoke = runtimeProto.invoke;
-  runtimeProto.invoke = async function (udfPath, kind, ...rest) {
-    const result = await invoke.call(this, udfPath, kind, ...rest);
-    const name = `${kind} ${udfPath.replace(/\.js:/, ":")}`;
-    const total = costs.get(name) ?? zero();
-    costs.set(name, total);
-    const run = runCost(result.run);
-    total.calls += 1;
-    if (!result.outcome.ok) {
-      total.failed += 1;
-      if (!firstErrors.has(name)) firstErrors.set(name, result.outcome.message ?? "failed");
-    }
-    for (const k of ["docsRead", "bytesRead", "docsWritten", "bytesWritten"] as const) total[k] += run[k];
-    return result;
+  const invokeWith = runtimeProto.invokeWith;
+  runtimeProto.invokeWith = function (udfPath, kind, args, identity, ts, options, done) {
+    invokeWith.call(this, udfPath, kind, args, identity, ts, options, (result) => {
+      attribute(udfPath, kind, result);
+      done(result);
+    });
   };
+}
+
+function attribute(udfPath: string, kind: string, result: Invoked): void {
+  const name = `${kind} ${udfPath.replace(/\.js:/, ":")}`;
+  const total = costs.get(name) ?? zero();
+  costs.set(name, total);
+  const run = runCost(result.run);
+  total.calls += 1;
+  if (!result.outcome.ok) {
+    total.failed += 1;
+    if (!firstErrors.has(name)) firstErrors.set(name, result.outcome.message ?? "failed");
+  }
+  for (const k of ["docsRead", "bytesRead", "docsWritten", "bytesWritten"] as const) total[k] += run[k];
 }
 
 // ---- Pushes, counted by each client's WebSocket ------------------------------------------
@@ -351,9 +357,14 @@ interface KeystrokeRow {
   functions: [string, Cost][];
 }
 
-async function perKeystroke(url: string, size: number, n: number): Promise<KeystrokeRow> {
-  const admin = countingClient(url);
-  const creds = await createSpace(admin);
+/** The space every measurement makes its notes in (spaces:create is rate-limited per caller). */
+interface Home {
+  readonly url: string;
+  readonly admin: ConvexClient;
+  readonly creds: SpaceCredentials;
+}
+
+async function perKeystroke({ url, admin, creds }: Home, size: number, n: number): Promise<KeystrokeRow> {
   const noteId = await createNote(url, admin, creds, `cost ${size} ${n}`, size);
   const members = await join(url, creds, noteId, n);
   await quiet();
@@ -375,7 +386,6 @@ async function perKeystroke(url: string, size: number, n: number): Promise<Keyst
     functions: snapshot().sort(([a], [b]) => (a < b ? -1 : 1)),
   };
   await leave(members);
-  await admin.close();
   return row;
 }
 
@@ -387,9 +397,7 @@ interface PresenceRow {
   functions: [string, Cost][];
 }
 
-async function presenceRates(url: string): Promise<PresenceRow[]> {
-  const admin = countingClient(url);
-  const creds = await createSpace(admin);
+async function presenceRates({ url, admin, creds }: Home): Promise<PresenceRow[]> {
   const noteId = await createNote(url, admin, creds, "presence", 10_000);
   const members = await join(url, creds, noteId, PRESENCE_CLIENTS);
   await quiet(1000);
@@ -418,7 +426,6 @@ async function presenceRates(url: string): Promise<PresenceRow[]> {
   });
   await converged(members);
   await leave(members);
-  await admin.close();
   return rows;
 }
 
@@ -461,21 +468,23 @@ async function main(): Promise<void> {
   installProbes();
   const dataDir = mkdtempSync(path.join(tmpdir(), "shared-notes-cost-"));
   const backend = await startBackend({ port: 0, dataDir, functionsDir: path.join(repo, "convex") });
+  const admin = countingClient(backend.url);
   try {
+    const home: Home = { url: backend.url, admin, creds: await createSpace(admin) };
     const keystrokes: KeystrokeRow[] = [];
     for (const size of parts.has("keystrokes") ? sizes : []) {
       for (const n of clientCounts) {
         try {
-          keystrokes.push(await perKeystroke(backend.url, size, n));
+          keystrokes.push(await perKeystroke(home, size, n));
           process.stderr.write(`measured ${noteSize(size)} × ${n}\n`);
         } catch (e) {
           // Say so and go on: the other rows are still worth having.
-          console.log(`${noteSize(size)} × ${n}: not measured: ${String(e).split("\n")[0]}`);
+          console.log(`${noteSize(size)} × ${n}: not measured: ${String(e).split("\n").slice(0, 2).join(" ")}`);
         }
       }
     }
     if (keystrokes.length > 0) printKeystrokes(keystrokes);
-    if (parts.has("presence")) printPresence(await presenceRates(backend.url));
+    if (parts.has("presence")) printPresence(await presenceRates(home));
     if (costs.size === 0) {
       throw new Error("the probes saw no function run: the backend's syscall path changed; update bench/cost.ts");
     }
@@ -486,6 +495,7 @@ async function main(): Promise<void> {
     }
     if (presenceLog.length > 0) console.log(`\nClient log (${presenceLog.length} lines), first: ${presenceLog[0]}`);
   } finally {
+    await admin.close();
     await backend.close();
     rmSync(dataDir, { recursive: true, force: true });
   }
