@@ -187,7 +187,7 @@ async function runSchedule(seed: number): Promise<void> {
     windows.push({ index: i, proxy, convex, session, offlineUntil: -1 });
   }
 
-  const steps = LONG ? 150 + rng.int(150) : 25 + rng.int(15);
+  const steps = LONG ? 150 + rng.int(150) : 20 + rng.int(10);
   // The burst costs over a thousand commits (a minute on a busy 2-core machine with faults
   // on), so only the long mode has it.
   const burstAt = LONG && rng.chance(0.5) ? rng.int(steps) : -1;
