@@ -228,10 +228,11 @@ export class SyncClient {
       );
     }
     const inflight = inflightOf(this.state)[0];
-    const ours = inflight !== undefined && incoming.clientId === this.clientId && incoming.seq === inflight.seq;
-    // Both sides transform our edit the same way, so a different op under our (clientId, seq)
-    // is another writer's edit that took our id: taken in like anyone else's.
-    const isAck = ours && sameOp(inflight.op, incoming.op);
+    // Our edits reach the log in order, each as we transformed it (both sides do the same),
+    // so an op under our id that is not our oldest in flight, exactly, is another writer's
+    // that took our id: taken in like anyone else's, and our id must not be used again.
+    const ours = incoming.clientId === this.clientId;
+    const isAck = ours && inflight !== undefined && incoming.seq === inflight.seq && sameOp(inflight.op, incoming.op);
     const problem = this.advanceServer(incoming);
     if (problem !== undefined) return diverged(problem);
 

@@ -16,9 +16,11 @@ const REUSE = 8;
 /**
  * Seeds that found a bug, always run. 10155: a window restored from another's saved state
  * sent an op whose earlier op (carried along) was stored under the same id as the other
- * window's edit; the server called it an invalid op and the edit was dropped.
+ * window's edit; the server called it an invalid op and the edit was dropped. 20863: a
+ * window received another's edit under its own id before typing, then sent an edit that
+ * inserted the same text under that (clientId, seq): taken for a retry, it was lost.
  */
-const SAVED_SEEDS = [10155];
+const SAVED_SEEDS = [10155, 20863];
 
 /**
  * One random session: 2–4 clients (the product's engine and recovery plan) editing through
