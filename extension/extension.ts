@@ -20,6 +20,7 @@ import { Spaces } from "./spaces";
 import { StatusBar } from "./statusBar";
 import { OwnUndo } from "./undo";
 import { JoinLinkHandler } from "./uriHandler";
+import { WebJoin } from "./webJoin";
 
 /** What activate() returns: the extension's parts, for its integration suites. */
 export interface SharedNotesApi {
@@ -58,6 +59,9 @@ export function activate(context: vscode.ExtensionContext): SharedNotesApi {
   const saver = new SaveOnConfirm(bindings, log);
   const history = new NoteHistoryFeature(registry, bindings, log);
   let notesListener: vscode.Disposable | undefined;
+  const joinLinks = new JoinLinkHandler((space) => spaces.join(space));
+  const webJoin = new WebJoin(joinLinks);
+  fileSystem.onWebJoin((uri) => webJoin.request(uri));
 
   context.subscriptions.push(
     log,
@@ -74,7 +78,7 @@ export function activate(context: vscode.ExtensionContext): SharedNotesApi {
     collaborators,
     saver,
     history,
-    vscode.window.registerUriHandler(new JoinLinkHandler((space) => spaces.join(space))),
+    vscode.window.registerUriHandler(joinLinks),
     vscode.commands.registerCommand("sharedNotes.showStatus", () => {
       void vscode.window.showInformationMessage(statusBar.details(), "Show Log").then((a) => a && log.show());
     }),
@@ -88,7 +92,7 @@ export function activate(context: vscode.ExtensionContext): SharedNotesApi {
       notesView.spaceChanged(connection);
       statusBar.spaceChanged();
       notesListener?.dispose();
-      notesListener = connection?.onNotes((notes) => fileSystem.notesChanged(connection.spaceId, notes));
+      notesListener = connection?.onNotes((notes) => fileSystem.notesChanged(connection, notes));
     }),
     onSettingsChanged((e) => {
       if (e.affectsConfiguration("sharedNotes.serverUrl")) {

@@ -1,14 +1,15 @@
 /**
- * The `sharednotes:` file system: `/` holds the joined space, `/<spaceId>` its notes as
- * `<title>.md` files. Content comes from the note's live session; the binding does the
+ * The `sharednotes:` file system: `sharednotes://<spaceId>/` holds the joined space's
+ * folder, named as the space is, and that folder its notes as `<title>.md` files. Content comes from the note's live session; the binding does the
  * syncing, so writes (saves) are accepted without resending anything.
  */
 import * as vscode from "vscode";
 import { replacementOp } from "../sync/diff";
 import { toWire } from "../sync/editorText";
 import { describeError, type Log } from "./log";
+import { isWebJoin, WEB_JOIN_TEXT } from "./webJoin";
 import type { NoteRegistry } from "./noteRegistry";
-import { NOTE_EXTENSION, notePath, parseNotePath } from "./noteUri";
+import { NOTE_EXTENSION, SCHEME, inSpace, noteUriParts, parseNoteUri, type NotePath } from "./noteUri";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -29,6 +30,7 @@ export class SharedNotesFileSystem implements vscode.FileSystemProvider, vscode.
    * gets the note's text instead of an error shown as an empty file.
    */
   private restored: Promise<void> = Promise.resolve();
+  private webJoin: ((uri: vscode.Uri) => void) | undefined;
 
   constructor(
     private readonly registry: NoteRegistry,
@@ -39,11 +41,16 @@ export class SharedNotesFileSystem implements vscode.FileSystemProvider, vscode.
     this.restored = restoring;
   }
 
+  /** Join requests from a browser VS Code (webJoin.ts) go to `handler`. */
+  onWebJoin(handler: (uri: vscode.Uri) => void): void {
+    this.webJoin = handler;
+  }
+
   /** Called with each new note list, to report notes that disappeared or appeared. */
-  notesChanged(spaceId: string, notes: readonly { noteId: string; title: string }[]): void {
+  notesChanged(space: { readonly spaceId: string; readonly name: string }, notes: readonly { noteId: string; title: string }[]): void {
     const next = new Map(notes.map((n) => [n.noteId, n.title] as const));
     const events: vscode.FileChangeEvent[] = [];
-    const uriOf = (title: string) => vscode.Uri.from({ scheme: "sharednotes", path: notePath(spaceId, title) });
+    const uriOf = (title: string) => vscode.Uri.from({ scheme: SCHEME, ...noteUriParts(space, title) });
     for (const [id, title] of this.knownNotes) {
       if (next.get(id) !== title) events.push({ type: vscode.FileChangeType.Deleted, uri: uriOf(title) });
     }
@@ -60,12 +67,16 @@ export class SharedNotesFileSystem implements vscode.FileSystemProvider, vscode.
   }
 
   async stat(uri: vscode.Uri): Promise<vscode.FileStat> {
+    if (isWebJoin(uri)) {
+      this.webJoin?.(uri);
+      return { type: vscode.FileType.File, ctime: this.created, mtime: this.created, size: encoder.encode(WEB_JOIN_TEXT).byteLength, permissions: vscode.FilePermission.Readonly };
+    }
     await this.restored;
-    const parsed = parseNotePath(uri.path);
+    const parsed = parseNoteUri(uri);
     if (!parsed) throw vscode.FileSystemError.FileNotFound(uri);
     const dir: vscode.FileStat = { type: vscode.FileType.Directory, ctime: this.created, mtime: this.created, size: 0 };
     if (parsed.kind === "root") return dir;
-    this.requireSpace(parsed.spaceId);
+    this.requireSpace(parsed);
     if (parsed.kind === "space") return dir;
     const open = this.registry.get(uri);
     if (!open) {
@@ -78,16 +89,17 @@ export class SharedNotesFileSystem implements vscode.FileSystemProvider, vscode.
 
   async readDirectory(uri: vscode.Uri): Promise<[string, vscode.FileType][]> {
     await this.restored;
-    const parsed = parseNotePath(uri.path);
+    const parsed = parseNoteUri(uri);
     if (!parsed || parsed.kind === "note") throw vscode.FileSystemError.FileNotADirectory(uri);
-    const space = this.registry.space;
-    if (parsed.kind === "root") return space ? [[space.spaceId, vscode.FileType.Directory]] : [];
-    const connection = this.requireSpace(parsed.spaceId);
+    if (parsed.kind === "root") return [];
+    const connection = this.requireSpace(parsed);
+    if (parsed.spaceName === undefined) return [[connection.name, vscode.FileType.Directory]];
     const notes = await connection.notesReady();
     return notes.map((n) => [`${n.title}${NOTE_EXTENSION}`, vscode.FileType.File]);
   }
 
   async readFile(uri: vscode.Uri): Promise<Uint8Array> {
+    if (isWebJoin(uri)) return encoder.encode(WEB_JOIN_TEXT);
     await this.restored;
     const note = await this.registry.open(uri);
     return encoder.encode(note.textForRead());
@@ -95,9 +107,9 @@ export class SharedNotesFileSystem implements vscode.FileSystemProvider, vscode.
 
   async writeFile(uri: vscode.Uri, content: Uint8Array, options: { create: boolean; overwrite: boolean }): Promise<void> {
     await this.restored;
-    const parsed = parseNotePath(uri.path);
+    const parsed = parseNoteUri(uri);
     if (!parsed || parsed.kind !== "note") throw vscode.FileSystemError.NoPermissions("Only notes (<title>.md) can be written here.");
-    const space = this.requireSpace(parsed.spaceId);
+    const space = this.requireSpace(parsed);
     if (this.registry.get(uri)) {
       // A save of a bound document: its edits already went to the server as they were made.
       this.touch(uri);
@@ -126,9 +138,9 @@ export class SharedNotesFileSystem implements vscode.FileSystemProvider, vscode.
 
   async delete(uri: vscode.Uri): Promise<void> {
     await this.restored;
-    const parsed = parseNotePath(uri.path);
+    const parsed = parseNoteUri(uri);
     if (!parsed || parsed.kind !== "note") throw vscode.FileSystemError.NoPermissions("Only notes can be deleted.");
-    const space = this.requireSpace(parsed.spaceId);
+    const space = this.requireSpace(parsed);
     const noteId = this.registry.get(uri)?.noteId ?? (await this.find(parsed.title));
     if (!noteId) throw vscode.FileSystemError.FileNotFound(uri);
     try {
@@ -141,12 +153,12 @@ export class SharedNotesFileSystem implements vscode.FileSystemProvider, vscode.
 
   async rename(oldUri: vscode.Uri, newUri: vscode.Uri, options: { overwrite: boolean }): Promise<void> {
     await this.restored;
-    const from = parseNotePath(oldUri.path);
-    const to = parseNotePath(newUri.path);
-    if (!from || from.kind !== "note" || !to || to.kind !== "note" || from.spaceId !== to.spaceId) {
+    const from = parseNoteUri(oldUri);
+    const to = parseNoteUri(newUri);
+    if (!from || from.kind !== "note" || !to || to.kind !== "note" || from.spaceId !== to.spaceId || from.spaceName !== to.spaceName) {
       throw vscode.FileSystemError.NoPermissions("Notes can only be renamed within their space.");
     }
-    const space = this.requireSpace(from.spaceId);
+    const space = this.requireSpace(from);
     const noteId = this.registry.get(oldUri)?.noteId ?? (await this.find(from.title));
     if (!noteId) throw vscode.FileSystemError.FileNotFound(oldUri);
     if (!options.overwrite && (await this.find(to.title))) throw vscode.FileSystemError.FileExists(newUri);
@@ -165,10 +177,10 @@ export class SharedNotesFileSystem implements vscode.FileSystemProvider, vscode.
     throw vscode.FileSystemError.NoPermissions("Shared notes have no folders.");
   }
 
-  private requireSpace(spaceId: string) {
+  private requireSpace(parsed: Exclude<NotePath, { kind: "root" }>) {
     const space = this.registry.space;
     if (!space) throw vscode.FileSystemError.Unavailable("Join a space to use shared notes.");
-    if (space.spaceId !== spaceId) throw vscode.FileSystemError.NoPermissions("This is not the space you have joined.");
+    if (!inSpace(parsed, space)) throw vscode.FileSystemError.NoPermissions("This is not the space you have joined.");
     return space;
   }
 

@@ -3,7 +3,7 @@ import type { PendingStore } from "../client/pendingStore";
 import type { NoteSession, UserInfo } from "../client/types";
 import { EditorPipeline, type LocalEdit } from "../sync/editorPipeline";
 import { describeError, type Log } from "./log";
-import { SCHEME, notePath, parseNotePath } from "./noteUri";
+import { SCHEME, inSpace, noteUriParts, parseNoteUri } from "./noteUri";
 import { showRejected, showReplaced } from "./rejections";
 import type { SpaceConnection } from "./spaceConnection";
 
@@ -63,7 +63,7 @@ export class OpenNote implements vscode.Disposable {
       local: (e) => this.binding?.localEdit(e),
       warn: (m) => log.warn(`${uri.toString()}: ${m}`),
     });
-    const parsed = parseNotePath(uri.path);
+    const parsed = parseNoteUri(uri);
     const title = parsed?.kind === "note" ? parsed.title : uri.path;
     this.listeners = [
       // The session's one listener for remote ops: everything else learns from the pipeline.
@@ -126,8 +126,8 @@ export class NoteRegistry implements vscode.Disposable {
   }
 
   uriFor(title: string): vscode.Uri {
-    const spaceId = this.connection?.spaceId ?? "none";
-    return vscode.Uri.from({ scheme: SCHEME, path: notePath(spaceId, title) });
+    const space = this.connection ?? { spaceId: "none", name: "none" };
+    return vscode.Uri.from({ scheme: SCHEME, ...noteUriParts(space, title) });
   }
 
   get(uri: vscode.Uri): OpenNote | undefined {
@@ -157,10 +157,10 @@ export class NoteRegistry implements vscode.Disposable {
 
   private async start(uri: vscode.Uri): Promise<OpenNote> {
     const connection = this.connection;
-    const parsed = parseNotePath(uri.path);
+    const parsed = parseNoteUri(uri);
     if (!parsed || parsed.kind !== "note") throw vscode.FileSystemError.FileNotFound(uri);
     if (!connection) throw vscode.FileSystemError.Unavailable("Join a space to open shared notes.");
-    if (parsed.spaceId !== connection.spaceId) throw vscode.FileSystemError.NoPermissions("This note belongs to a space you have not joined.");
+    if (!inSpace(parsed, connection)) throw vscode.FileSystemError.NoPermissions("This note belongs to a space you have not joined.");
     let noteId: string | undefined;
     try {
       noteId = await connection.findNote(parsed.title);

@@ -62,6 +62,11 @@ export class NotesView implements vscode.TreeDataProvider<NoteItem>, vscode.Disp
   }
 
   /** The notes the view shows now (what a user sees in the tree). */
+  /** What the view shows beside its title: the joined space's name. */
+  get description(): string | undefined {
+    return this.view.description;
+  }
+
   get items(): NoteItem[] {
     return this.getChildren();
   }

@@ -32,6 +32,7 @@ if (values.help) {
   process.exit(0);
 }
 const say = (line) => console.log(`[start] ${line}`);
+const SPACE_NAME = 'Demo space';
 
 function gitUserName() {
   try {
@@ -87,13 +88,15 @@ try {
   let space = existsSync(spaceFile) ? JSON.parse(readFileSync(spaceFile, 'utf8')) : undefined;
   if (!space || space.serverUrl !== backendUrl) {
     const welcome = 'Welcome to Shared Notes!\n\nOpen this note in a second window (npm start -- --user NAME --port 8081)\nand type in both: every key shows up in the other at once.\n';
-    const creds = await server.createSpaceWithNote(backendUrl, 'Welcome', welcome, 'Demo space');
+    const creds = await server.createSpaceWithNote(backendUrl, 'Welcome', welcome, SPACE_NAME);
     space = { serverUrl: backendUrl, ...creds };
     mkdirSync(dataDir, { recursive: true });
     writeFileSync(spaceFile, `${JSON.stringify(space, null, 2)}\n`);
     say(`made a space with a "Welcome" note (saved in ${spaceFile})`);
   }
 
+  // A space kept from an earlier run may have another name: the server's is the one in addresses.
+  const name = await server.spaceName(backendUrl, space);
   const codeServer = await startCodeServer({
     name: `demo-${values.user || values.port}`,
     port: Number(values.port),
@@ -101,6 +104,8 @@ try {
       SHARED_NOTES_SERVER_URL: backendUrl,
       SHARED_NOTES_SPACE_ID: space.spaceId,
       SHARED_NOTES_SPACE_KEY: space.key,
+      SHARED_NOTES_SPACE_NAME: name,
+      SHARED_NOTES_WORKBENCH_URL: `http://127.0.0.1:${values.port}`,
       ...(values.user ? { SHARED_NOTES_USER_NAME: values.user } : {}),
     },
     installExtensions: [packaged.vsix],
@@ -109,11 +114,11 @@ try {
 
   // The workbench opens the note itself (the extension answers for sharednotes: once
   // the space is joined, so the tab shows the note's text, not an empty file).
-  const note = `sharednotes:/${space.spaceId}/Welcome.md`;
+  const note = `sharednotes://${space.spaceId}/${encodeURIComponent(name)}/Welcome.md`;
   const payload = encodeURIComponent(JSON.stringify([['openFile', note]]));
   const who = values.user ? `${values.user}'s` : 'Your';
   console.log(`\n  ${who} VS Code, with the Welcome note open:\n  ${codeServer.url}/?ew=true&payload=${payload}\n`);
-  const join = { serverUrl: backendUrl, spaceId: space.spaceId, key: space.key, name: 'Demo space' };
+  const join = { serverUrl: backendUrl, spaceId: space.spaceId, key: space.key, name };
   say(`join link for desktop VS Code: ${server.joinLink(join)}`);
   say(`join link for VS Code in a browser: ${server.webJoinLink(codeServer.url, join)}`);
   say(`  (on another code-server with the extension, keep its address and use this link's /?payload=… part)`);

@@ -75,9 +75,12 @@ export function titleProblem(title: string): string | undefined {
   return undefined;
 }
 
-/** A space's name, chosen when it is created. */
+/** A space's name, chosen when it is created. It names the folder of its notes in tabs and paths. */
 export function spaceNameProblem(name: string): string | undefined {
-  return checkName("A space name", name, MAX_SPACE_NAME_LENGTH);
+  const problem = checkName("A space name", name, MAX_SPACE_NAME_LENGTH);
+  if (problem !== undefined) return problem;
+  if (/[/\\]/.test(name)) return "A space name cannot contain '/' or '\\'.";
+  return undefined;
 }
 
 /** The name teammates see next to a cursor. */

@@ -21,3 +21,13 @@ export async function createSpaceWithNote(url: string, title: string, text = "",
     await convex.close();
   }
 }
+
+/** The space's name, as the server has it (spaces made before names show the default). */
+export async function spaceName(url: string, creds: SpaceCredentials): Promise<string> {
+  const convex = connect(url);
+  try {
+    return await new Space(convex, creds).name();
+  } finally {
+    await convex.close();
+  }
+}

@@ -40,18 +40,16 @@ export async function command(user, label, { timeout = 45_000 } = {}) {
   }
 }
 
-/** Joins a space the way a person with a join link does: the command, then paste. */
-export async function joinByLink(user, link) {
-  await command(user, 'Shared Notes: Join a Space…');
-  // The palette and the input box are the same widget: wait for the box's own prompt,
-  // or the link would land in the closing palette.
-  await user.page.waitForFunction(() => {
-    const w = document.querySelector('.quick-input-widget');
-    return w && w.style.display !== 'none' && /join link/.test(w.textContent) && !w.querySelector('input')?.value.startsWith('>');
-  }, undefined, { timeout: 15_000 });
-  await user.page.fill('.quick-input-widget .quick-input-box input', link);
-  await user.page.keyboard.press('Enter');
-  await user.page.waitForSelector('.quick-input-widget', { state: 'hidden', timeout: 15_000 });
+/**
+ * Joins a space the way a person with VS Code in a browser does: opens the web join link
+ * (client/joinLink.ts webJoinLink) for their own VS Code's address and answers "Join".
+ */
+export async function joinByWebLink(user, makeLink) {
+  await user.page.goto(makeLink(user.server.url), { waitUntil: 'domcontentloaded', timeout: 60_000 });
+  const join = user.page.locator('.monaco-dialog-box .monaco-button', { hasText: /^Join$/ });
+  await join.waitFor({ state: 'visible', timeout: 45_000 });
+  await join.click();
+  await user.page.waitForSelector('.monaco-dialog-box', { state: 'hidden', timeout: 15_000 });
 }
 
 /** Puts the caret at the end (or start) of the document, with the editor focused. */

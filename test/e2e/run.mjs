@@ -12,7 +12,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { importTs } from '../../scripts/run-ts.mjs';
 import { startUsers } from './harness.mjs';
-import { caretTo, joinByLink, nameLabels, openNote, waitUntil } from './notes.mjs';
+import { caretTo, joinByWebLink, nameLabels, openNote, waitUntil } from './notes.mjs';
 import { packageVsix } from './vsix.mjs';
 
 const repoRoot = resolve(fileURLToPath(new URL('../..', import.meta.url)));
@@ -274,7 +274,8 @@ try {
     sessions.push(fresh);
     const [carol] = fresh.users;
     windows.push(carol);
-    await joinByLink(carol, server.joinLink({ serverUrl: backend.url, ...creds }));
+    // Carol's VS Code is in a browser: she joins with the link made for that.
+    await joinByWebLink(carol, (address) => server.webJoinLink(address, { serverUrl: backend.url, ...creds }));
     await openNote(carol, NOTE);
     await carol.waitForEditorText(expected, { timeout: 20_000 });
     // Bob's window rides out the restart and still shows the same note.

@@ -92,7 +92,7 @@ try {
   const { anyApi } = await import('convex/server');
   const http = new ConvexHttpClient(backend.url, { skipConvexDeploymentUrlCheck: true });
   const key = randomBytes(32).toString('base64url');
-  const spaceId = await http.mutation(anyApi.spaces.create, { key });
+  const spaceId = await http.mutation(anyApi.spaces.create, { key, name: 'Suite space' });
   say(`space ${spaceId}`);
 
   const env = {
