@@ -402,7 +402,7 @@ async function presenceRates({ url, admin, creds }: Home): Promise<PresenceRow[]
   const members = await join(url, creds, noteId, PRESENCE_CLIENTS);
   await quiet(1000);
   const rows: PresenceRow[] = [];
-  const measure = async (phase: string, seconds: number, during: () => Promise<void>) => {
+  const measure = async (phase: string, during: () => Promise<void>) => {
     reset();
     const started = Date.now();
     await during();
@@ -415,9 +415,9 @@ async function presenceRates({ url, admin, creds }: Home): Promise<PresenceRow[]
       functions: snapshot().filter(([name]) => isPresence(name)),
     });
   };
-  await measure(`${PRESENCE_CLIENTS} idle`, IDLE_SECONDS, () => sleep(IDLE_SECONDS * 1000));
+  await measure(`${PRESENCE_CLIENTS} idle`, () => sleep(IDLE_SECONDS * 1000));
   const typists = members.slice(0, TYPISTS);
-  await measure(`${PRESENCE_CLIENTS}, ${TYPISTS} typing ${KEYS_PER_SECOND} keys/s`, TYPING_SECONDS, async () => {
+  await measure(`${PRESENCE_CLIENTS}, ${TYPISTS} typing ${KEYS_PER_SECOND} keys/s`, async () => {
     const end = Date.now() + TYPING_SECONDS * 1000;
     while (Date.now() < end) {
       for (const t of typists) keystroke(t);
