@@ -91,4 +91,23 @@ describe("note sessions", () => {
       await backend.close();
     }
   });
+
+  // Found by the real-session fuzz (a window closed while offline never finished closing):
+  // close() awaits presence:leave, which the Convex client holds until the link returns.
+  // Skipped until presence's leave stops holding close (client/presence.ts).
+  it.skip("closing a session while its link is down returns without waiting for the link", async () => {
+    const backend = await startLocalBackend();
+    const proxy = await new TcpProxy({ targetPort: backend.port }).start();
+    const { creds, noteId } = await newSpaceWithNote(backend.url);
+    try {
+      const [session] = await openSessions(proxy.url, creds, noteId, 1);
+      proxy.goDown();
+      await waitFor(() => session!.status.connection !== "connected", "the session to notice the link is down");
+      const closed = await Promise.race([session!.close().then(() => true), sleep(5_000).then(() => false)]);
+      expect(closed).toBe(true);
+    } finally {
+      await proxy.close();
+      await backend.close();
+    }
+  });
 });
