@@ -3,7 +3,6 @@
 // strictly in order; every Transition it sends starts at the version the client holds.
 import type { JSONValue } from "convex/values";
 import type { WebSocket } from "ws";
-import { identityFromJwt } from "./auth.js";
 import { serverErrorText } from "./errors.js";
 import type { Faults } from "./faults.js";
 import type { Engine, MutationResult } from "./engine.js";
@@ -144,17 +143,22 @@ export class Connection implements Subscriber {
             `Authenticate.baseVersion ${message.baseVersion} does not match the identity version ${this.receivedIdentity}`,
           );
         }
-        let identity: UserIdentity | null = null;
-        if (message.tokenType === "User" && message.value !== null) {
-          try {
-            identity = identityFromJwt(message.value);
-          } catch (e) {
-            this.send({ type: "AuthError", error: (e as Error).message, baseVersion: message.baseVersion, authUpdateAttempted: true });
-            return;
-          }
-        }
         this.receivedIdentity += 1;
-        this.queue(() => this.changeIdentity(identity));
+        const { tokenType, value, baseVersion } = message;
+        this.queue(async () => {
+          let identity: UserIdentity | null = null;
+          if (tokenType === "User" && value !== null) {
+            try {
+              identity = await this.engine.runtime.authenticator.verify(value);
+            } catch (e) {
+              // As on Convex, a refused token ends the connection; the client reconnects.
+              this.send({ type: "AuthError", error: (e as Error).message, baseVersion, authUpdateAttempted: true });
+              this.close(1000, "AuthError");
+              return;
+            }
+          }
+          await this.changeIdentity(identity);
+        });
         return;
       }
       case "Event":

@@ -3,9 +3,12 @@
 // default runtime, this process for "use node" files). The engine decides when runs
 // happen and commits them.
 import { AsyncLocalStorage } from "node:async_hooks";
+import { existsSync } from "node:fs";
+import path from "node:path";
 import type vm from "node:vm";
 import { format } from "node:util";
 import { jsonToConvex, type JSONValue, type Value } from "convex/values";
+import { Authenticator, parseAuthConfig } from "./auth.js";
 import {
   bundleRealm,
   canonicalUdfPath,
@@ -124,6 +127,8 @@ export class Runtime {
   ) {}
 
   readonly catalog!: Catalog;
+  /** Verifies clients' JWTs against convex/auth.config.ts (no providers: every token is refused, as on Convex). */
+  authenticator = new Authenticator([]);
   readonly project!: LoadedProject;
 
   static async load(storage: Storage, functionsDir: string, options: RuntimeOptions): Promise<Runtime> {
@@ -155,6 +160,12 @@ export class Runtime {
         bundles.push({ realm: "node", exports: evaluateInNode(code, functionsDir, convex, console) });
       }
       const project = collectProject(bundles);
+      const authFile = ["auth.config.ts", "auth.config.js"].find((f) => existsSync(path.join(functionsDir, f)));
+      if (authFile) {
+        const script = Isolate.compile(await bundleRealm(functionsDir, [authFile], "isolate"), authFile);
+        const modules = runtime.udfRealm.evaluate(script).modules as Record<string, Record<string, unknown>>;
+        runtime.authenticator = new Authenticator(parseAuthConfig(modules["auth.config"]?.default));
+      }
       const tables: string[] = [];
       for (let n = 0; ; n++) {
         // Table numbers are dense from 10001; collect the names the data dir already has.

@@ -4,7 +4,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { JSONValue } from "convex/values";
 import { WebSocketServer } from "ws";
-import { identityFromJwt } from "./auth.js";
+import { AuthError } from "./auth.js";
 import { bounded, serverErrorText } from "./errors.js";
 import type { Faults } from "./faults.js";
 import { Connection, type ConnectionHooks } from "./connection.js";
@@ -36,6 +36,7 @@ class HttpError extends Error {
   constructor(
     readonly status: number,
     message: string,
+    readonly code?: string,
   ) {
     super(message);
   }
@@ -148,7 +149,7 @@ export class BackendServer {
       const udfPath = body.path;
       if (typeof udfPath !== "string") throw new HttpError(400, "Request body must have a string `path`");
       const args = Array.isArray(body.args) ? (body.args[0] ?? {}) : (body.args ?? {});
-      const identity = identityFromHeader(req.headers.authorization);
+      const identity = await this.identityFromHeader(req.headers.authorization);
       let atTs: bigint | undefined;
       if (path === "/api/query_at_ts") {
         if (typeof body.ts !== "string") throw new HttpError(400, "Request body must have a `ts` from /api/query_ts");
@@ -169,7 +170,9 @@ export class BackendServer {
       });
     } catch (e) {
       const status = e instanceof HttpError ? e.status : 500;
-      const code = status === 404 ? "NotFound" : status === 403 ? "Forbidden" : status === 401 ? "Unauthenticated" : status >= 500 ? "InternalServerError" : "BadRequest";
+      const code =
+        (e instanceof HttpError ? e.code : undefined) ??
+        (status === 404 ? "NotFound" : status === 403 ? "Forbidden" : status === 401 ? "Unauthenticated" : status >= 500 ? "InternalServerError" : "BadRequest");
       reply(status, { code, message: bounded((e as Error).message) });
     }
   }
@@ -197,7 +200,7 @@ export class BackendServer {
         headers,
         ...(body ? { body } : {}),
       });
-      const response = await this.engine.httpAction(request, identityFromHeader(req.headers.authorization));
+      const response = await this.engine.httpAction(request, await this.identityFromHeader(req.headers.authorization));
       const out = Buffer.from(await response.arrayBuffer());
       const outHeaders: Record<string, string | string[]> = {};
       response.headers.forEach((value, name) => {
@@ -236,6 +239,17 @@ export class BackendServer {
     }
   }
 
+  private async identityFromHeader(header: string | undefined): Promise<UserIdentity | null> {
+    if (header === undefined) return null;
+    if (!/^bearer /i.test(header)) throw new HttpError(401, "Header must begin with `bearer `", "InvalidAuthHeader");
+    try {
+      return await this.engine.runtime.authenticator.verify(header.slice("Bearer ".length));
+    } catch (e) {
+      if (e instanceof AuthError) throw new HttpError(401, e.message, e.code);
+      throw e;
+    }
+  }
+
   async close(): Promise<void> {
     for (const t of this.timers) clearInterval(t);
     for (const connection of this.connections) connection.close(1001, "Server shutting down");
@@ -250,15 +264,6 @@ export class BackendServer {
           }),
       ),
     );
-  }
-}
-
-function identityFromHeader(header: string | undefined): UserIdentity | null {
-  if (!header?.startsWith("Bearer ")) return null;
-  try {
-    return identityFromJwt(header.slice("Bearer ".length));
-  } catch (e) {
-    throw new HttpError(401, (e as Error).message);
   }
 }
 

@@ -186,10 +186,4 @@ describe("ConvexHttpClient", () => {
     expect(err.message).toContain("not supported by the local backend");
   });
 
-  it("passes the user identity from a JWT", async () => {
-    const http = new ConvexHttpClient(backend.url);
-    const payload = Buffer.from(JSON.stringify({ iss: "https://issuer.test", sub: "user-1" })).toString("base64url");
-    http.setAuth(`e30.${payload}.sig`);
-    expect(await http.query(api.notes.whoAmI, {})).toBe("user-1");
-  });
 });

@@ -91,8 +91,8 @@ describe("runtime rules", () => {
     );
     expect(await failure(http.mutation(api.hostile.wideDoc, { fields: 1, nameLength: 65 }))).toContain("exceeds maximum field name length 64");
     await http.mutation(api.hostile.wideDoc, { fields: 1024, nameLength: 64 });
-    expect(await failure(http.mutation(api.hostile.manyWrites, { n: 16_001 }))).toContain(
-      "Too many writes in a single function execution (limit: 16000)",
+    expect(await failure(http.mutation(api.hostile.manyWrites, { n: 17, size: 1_000_000 }))).toContain(
+      "Too many bytes written in a single function execution (limit: 16 MiB)",
     );
   });
 
