@@ -71,8 +71,8 @@ interface StepRequest {
 
 interface InFlight {
   readonly edit: PlannedEdit;
-  /** The queue entry it came from (remote, revert), or the undo/redo request. */
-  readonly waiting: Waiting | undefined;
+  /** The queue entries it shows (from the front), or the undo/redo request. */
+  readonly covers: number;
   readonly request: StepRequest | undefined;
 }
 
@@ -111,9 +111,9 @@ export class EditorPipeline {
     return this.queue.length === 0 && this.inFlight === undefined && this.steps.length === 0;
   }
 
-  /** The edit the document would take next (without taking it). */
+  /** What waits to be shown next (without taking it). */
   get head(): { readonly kind: Waiting["kind"]; readonly op: TextOp } | undefined {
-    return this.queue[0];
+    return this.frontRun();
   }
 
   get canUndo(): boolean {
@@ -218,11 +218,10 @@ export class EditorPipeline {
   /** Takes the next edit for the document; one at a time, settled by applied, refused or recover. */
   next(): PlannedEdit | undefined {
     if (this.inFlight) return undefined;
-    while (this.queue[0] && isNoop(this.queue[0].op)) this.queue.shift();
-    const waiting = this.queue[0];
-    if (waiting) {
-      const edit = { kind: waiting.kind, op: waiting.op, edits: editsFromOp(waiting.op) };
-      this.inFlight = { edit, waiting, request: undefined };
+    const run = this.frontRun();
+    if (run) {
+      const edit = { kind: run.kind, op: run.op, edits: editsFromOp(run.op) };
+      this.inFlight = { edit, covers: run.covers, request: undefined };
       return edit;
     }
     if (this.steps.length > 0 && this.session.text !== this.shadow) {
@@ -242,7 +241,7 @@ export class EditorPipeline {
         continue;
       }
       const edit = { kind: request.kind, op, edits: editsFromOp(op) };
-      this.inFlight = { edit, waiting: undefined, request };
+      this.inFlight = { edit, covers: 0, request };
       return edit;
     }
     return undefined;
@@ -275,8 +274,9 @@ export class EditorPipeline {
       flight.request.done(true);
       return;
     }
-    if (this.queue[0] === flight.waiting) this.queue.shift();
-    if (flight.edit.kind === "remote") this.stats.remoteApplied++;
+    // Nothing changes the queue's front while an edit is in flight (remote ops are appended).
+    this.queue.splice(0, flight.covers);
+    if (flight.edit.kind === "remote") this.stats.remoteApplied += flight.covers;
     else this.stats.reverted++;
     // The document may store an edit differently from how it was given: the note follows it.
     if (this.shadow !== expected && !this.sendLocal(replacementOp(expected, this.shadow), "fix")) {
@@ -414,6 +414,23 @@ export class EditorPipeline {
       this.sessionRefuses = true;
       return false;
     }
+  }
+
+  /**
+   * The front of the queue as one edit: every remote op waiting there, composed. On a slow
+   * link or a busy editor, each edit costs a round trip to VS Code's main thread; a burst
+   * of a teammate's keys then lands at once instead of one key per round trip.
+   */
+  private frontRun(): { kind: Waiting["kind"]; op: TextOp; covers: number } | undefined {
+    while (this.queue[0] && isNoop(this.queue[0].op)) this.queue.shift();
+    const first = this.queue[0];
+    if (!first) return undefined;
+    let op = first.op;
+    let covers = 1;
+    if (first.kind === "remote") {
+      for (let next = this.queue[covers]; next?.kind === "remote"; next = this.queue[++covers]) op = compose(op, next.op);
+    }
+    return { kind: first.kind, op, covers };
   }
 
   private takeInFlight(): InFlight {
