@@ -200,3 +200,26 @@ function identityFromClaims(claims: Record<string, JSONValue>): UserIdentity {
   }
   return identity;
 }
+
+/**
+ * `Convex <admin key>[:<base64 JSON of the identity to act as>]`, the admin header of
+ * ConvexHttpClient.setAdminAuth. Only with the admin key the backend was started with.
+ */
+export function adminIdentity(header: string, adminKey: string | undefined): UserIdentity | null {
+  const [key = "", actingAs] = header.slice("Convex ".length).split(":");
+  if (adminKey === undefined) {
+    throw new AuthError("Unauthenticated", "Admin keys are not supported by the local backend unless it is started with an admin key (--admin-key).");
+  }
+  if (key !== adminKey) throw new AuthError("Unauthenticated", "The provided admin key was invalid for this instance");
+  if (actingAs === undefined) return null;
+  let attributes: Record<string, JSONValue>;
+  try {
+    attributes = JSON.parse(Buffer.from(actingAs, "base64").toString("utf8")) as Record<string, JSONValue>;
+  } catch {
+    throw bad("The identity to act as is not base64-encoded JSON.");
+  }
+  const subject = typeof attributes.subject === "string" ? attributes.subject : "";
+  const issuer = typeof attributes.issuer === "string" ? attributes.issuer : "";
+  const tokenIdentifier = typeof attributes.tokenIdentifier === "string" ? attributes.tokenIdentifier : `${issuer}|${subject}`;
+  return { ...attributes, tokenIdentifier, subject, issuer };
+}

@@ -25,6 +25,8 @@ export type BackendOptions = {
   allowedOrigins?: string[];
   /** Host names the backend answers to besides loopback ones (when it is reached by another name). */
   allowedHosts?: string[];
+  /** Accepts `Convex <key>` admin headers (optionally acting as a user), as Convex's admin keys. */
+  adminKey?: string;
   /** Test seams; not part of the CLI. */
   hooks?: ConnectionHooks;
 };
@@ -74,6 +76,7 @@ async function startOnce(options: BackendOptions, host: string, functionsDir: st
     faults: faults ?? {},
     allowedOrigins: options.allowedOrigins ?? [],
     allowedHosts: options.allowedHosts ?? [],
+    ...(options.adminKey !== undefined ? { adminKey: options.adminKey } : {}),
   });
   try {
     const port = await listen(server.http, ports.port, host);

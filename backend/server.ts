@@ -4,7 +4,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { JSONValue } from "convex/values";
 import { WebSocketServer } from "ws";
-import { AuthError } from "./auth.js";
+import { adminIdentity, AuthError } from "./auth.js";
 import { bounded, serverErrorText } from "./errors.js";
 import type { Faults } from "./faults.js";
 import { Connection, type ConnectionHooks } from "./connection.js";
@@ -28,6 +28,7 @@ export type ServerConfig = {
   faults: Faults;
   allowedOrigins: string[];
   allowedHosts: string[];
+  adminKey?: string;
 };
 /** Convex's status code for "the function ran and failed". */
 const STATUS_UDF_FAILED = 560;
@@ -241,8 +242,9 @@ export class BackendServer {
 
   private async identityFromHeader(header: string | undefined): Promise<UserIdentity | null> {
     if (header === undefined) return null;
-    if (!/^bearer /i.test(header)) throw new HttpError(401, "Header must begin with `bearer `", "InvalidAuthHeader");
     try {
+      if (/^convex /i.test(header)) return adminIdentity(header, this.config.adminKey);
+      if (!/^bearer /i.test(header)) throw new AuthError("InvalidAuthHeader", "Header must begin with `bearer `");
       return await this.engine.runtime.authenticator.verify(header.slice("Bearer ".length));
     } catch (e) {
       if (e instanceof AuthError) throw new HttpError(401, e.message, e.code);

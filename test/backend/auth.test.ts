@@ -49,7 +49,7 @@ function jwt(claims: Record<string, unknown>, header: Record<string, unknown> = 
 let backend: RunningBackend;
 
 beforeAll(async () => {
-  backend = await startFixture();
+  backend = await startFixture(undefined, { adminKey: "test-admin-key" });
 });
 
 afterAll(async () => {
@@ -82,6 +82,16 @@ describe("auth", () => {
     } finally {
       await c.close();
     }
+  });
+
+  it("lets the admin key act as a user, and refuses a wrong admin key", async () => {
+    const admin = new ConvexHttpClient(backend.url);
+    (admin as unknown as { setAdminAuth(key: string, actingAs?: object): void }).setAdminAuth("test-admin-key", { subject: "acted", issuer: "https://issuer.test" });
+    expect(await admin.query(api.notes.whoAmI, {})).toBe("acted");
+    const wrong = new ConvexHttpClient(backend.url);
+    (wrong as unknown as { setAdminAuth(key: string): void }).setAdminAuth("guess");
+    const err = await wrong.query(api.notes.whoAmI, {}).catch((e: Error) => e);
+    expect(String(err)).toContain("admin key was invalid");
   });
 
   it("refuses unsigned, forged, expired, future and foreign tokens with Convex's codes", async () => {
