@@ -124,6 +124,7 @@ export class HistoryView implements vscode.TreeDataProvider<HistoryItem>, vscode
     this.headWatch?.dispose();
     this.headWatch = undefined;
     clearTimeout(this.refreshTimer);
+    this.refreshTimer = undefined;
     this.pages = [];
     this.shown = undefined;
     const connection = this.registry.space;

@@ -125,4 +125,23 @@ describe("note history", () => {
     assert.equal(await vscode.commands.executeCommand("sharedNotes.undo"), true);
     await waitFor("our undo to take back the restore only", () => doc.getText() === "Xalpha beta" && theirs.text === "Xalpha beta", 20_000);
   });
+
+  it("restore changes only the lines that differ: a teammate's deletion in a line between is kept", async () => {
+    const other = await openNewNote(api, mate, "Lines", "one\ntwo\nthree\n");
+    const mine = other.editor.document;
+    const mates = await mate.open(other.noteId);
+    mates.applyLocal(["ONE", -3, 5, "THREE", -5, 1]);
+    await mates.flush();
+    await waitFor("the teammate's change in the document", () => mine.getText() === "ONE\ntwo\nTHREE\n");
+    const view = api.history.view;
+    await waitFor("the history view to show the new note", () => view.sessions[0]?.lastRev === 1, 20_000);
+    const [item] = view.items();
+    assert.ok(item);
+    const toFirst = Object.assign(Object.create(Object.getPrototypeOf(item) as object) as typeof item, item, { session: { ...item.session, lastRev: 0 } });
+    assert.equal(await vscode.commands.executeCommand("sharedNotes.history.restore", toFirst, "confirmed"), true);
+    mates.applyLocal([5, -1, 8]); // "two" → "to", while the restore is on its way
+    await waitFor("the restored lines with the teammate's deletion", () => mine.getText() === "one\nto\nthree\n" && mates.text === "one\nto\nthree\n", 20_000);
+    assert.equal(await vscode.commands.executeCommand("sharedNotes.undo"), true);
+    await waitFor("undo of the restore only", () => mine.getText() === "ONE\nto\nTHREE\n" && mates.text === "ONE\nto\nTHREE\n", 20_000);
+  });
 });
