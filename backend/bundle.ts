@@ -127,11 +127,19 @@ export function projectFiles(functionsDir: string): Record<Realm, string[]> {
 }
 
 /** Evaluates a "use node" bundle in this process, with `Convex` bound as a parameter. */
-export function evaluateInNode(code: string, functionsDir: string, convex: ConvexGlobal, console: Pick<Console, "log" | "info" | "warn" | "error" | "debug">): Record<string, unknown> {
+export function evaluateInNode(
+  code: string,
+  functionsDir: string,
+  convex: ConvexGlobal,
+  console: Pick<Console, "log" | "info" | "warn" | "error" | "debug">,
+  env: Readonly<Record<string, string>>,
+): Record<string, unknown> {
   const mod: { exports: Record<string, unknown> } = { exports: {} };
   const entryFile = path.join(functionsDir, "functions-node.js");
-  const evaluate = new Function("Convex", "console", "module", "exports", "require", "__filename", "__dirname", code);
-  evaluate(convex, console, mod, mod.exports, createRequire(entryFile), entryFile, functionsDir);
+  // The functions see the declared environment variables, not the server's.
+  const processView = Object.create(process, { env: { get: () => ({ ...env }) } }) as NodeJS.Process;
+  const evaluate = new Function("Convex", "console", "module", "exports", "require", "__filename", "__dirname", "process", code);
+  evaluate(convex, console, mod, mod.exports, createRequire(entryFile), entryFile, functionsDir, processView);
   return mod.exports;
 }
 

@@ -57,9 +57,9 @@ type Validators = { args: ValidatorJson | null; returns: ValidatorJson | null };
 /**
  * How long an action's code may run without awaiting. Convex gives actions 10 minutes in
  * all, in their own isolate; here they share one thread with everything else, so one
- * synchronous stretch is held to the same limit as a query.
+ * synchronous stretch is bounded (the longest the server can be held up by an action).
  */
-const ACTION_SLICE_MS = USER_TIMEOUT_MS;
+const ACTION_SLICE_MS = 5 * USER_TIMEOUT_MS;
 
 /**
  * Convex limits a query or mutation to 1 s of user time, not counting database calls:
@@ -157,7 +157,7 @@ export class Runtime {
         };
         const log = (level: string) => (...args: unknown[]) => runs.getStore()?.log(level, args);
         const console = { log: log("log"), info: log("info"), warn: log("warn"), error: log("error"), debug: log("debug") };
-        bundles.push({ realm: "node", exports: evaluateInNode(code, functionsDir, convex, console) });
+        bundles.push({ realm: "node", exports: evaluateInNode(code, functionsDir, convex, console, options.env) });
       }
       const project = collectProject(bundles);
       const authFile = ["auth.config.ts", "auth.config.js"].find((f) => existsSync(path.join(functionsDir, f)));

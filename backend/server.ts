@@ -201,7 +201,12 @@ export class BackendServer {
         headers,
         ...(body ? { body } : {}),
       });
-      const response = await this.engine.httpAction(request, await this.identityFromHeader(req.headers.authorization));
+      // An HTTP action sees its request's headers as sent; only a valid token gives it an identity.
+      const identity = await this.identityFromHeader(req.headers.authorization).catch((e: unknown) => {
+        if (e instanceof HttpError) return null;
+        throw e;
+      });
+      const response = await this.engine.httpAction(request, identity);
       const out = Buffer.from(await response.arrayBuffer());
       const outHeaders: Record<string, string | string[]> = {};
       response.headers.forEach((value, name) => {
