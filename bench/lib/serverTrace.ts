@@ -30,6 +30,7 @@ export type RealmEntries = { count: number; ms: number };
 export type ServerTrace = { frames: Frame[]; runs: Run[]; commits: Commit[]; realm: RealmEntries };
 
 type Invoke = (this: unknown, udfPath: string, kind: string, args: unknown, ...rest: unknown[]) => Promise<unknown>;
+type InvokeWith = (this: unknown, udfPath: string, kind: string, args: unknown, ...rest: unknown[]) => void;
 
 const trace: ServerTrace = { frames: [], runs: [], commits: [], realm: { count: 0, ms: 0 } };
 const connIds = new WeakMap<object, number>();
@@ -62,7 +63,7 @@ function describe(text: string, dir: "in" | "out", conn: number): Frame {
 /**
  * Installs the wrappers. `runtimePrototype` is the backend's Runtime.prototype from the
  * same bundle as the backend that will run (a copy from another bundle would not be the
- * one called); when it has no `invoke`, function runs are simply not timed.
+ * one called); when it has neither `invokeWith` nor `invoke`, function runs are not timed.
  */
 export function installServerTrace(runtimePrototype: object | undefined): ServerTrace {
   const wsProto = WebSocket.prototype as unknown as {
@@ -99,15 +100,29 @@ export function installServerTrace(runtimePrototype: object | undefined): Server
       trace.realm.ms += monoMs() - start;
     }
   };
-  const runtime = runtimePrototype as { invoke?: Invoke } | undefined;
+  // The runtime's callback entry point when it has one (its promise form calls it), else the promise form.
+  const runtime = runtimePrototype as { invokeWith?: InvokeWith; invoke?: Invoke } | undefined;
+  const codesOf = (kind: string, args: unknown): number[] =>
+    kind === "mutation" ? benchCodesIn(typeof args === "string" ? args : JSON.stringify(args)) : [];
+  const invokeWith = runtime?.invokeWith;
   const invoke = runtime?.invoke;
-  if (runtime && invoke) {
+  if (runtime && invokeWith) {
+    runtime.invokeWith = function (this: unknown, udfPath, kind, args, ...rest) {
+      const start = monoMs();
+      const done = rest[rest.length - 1] as (result: unknown) => void;
+      const timed = (result: unknown): void => {
+        trace.runs.push({ udfPath, kind, start, end: monoMs(), codes: codesOf(kind, args) });
+        done(result);
+      };
+      return invokeWith.call(this, udfPath, kind, args, ...rest.slice(0, -1), timed);
+    };
+  } else if (runtime && invoke) {
     runtime.invoke = async function (this: unknown, udfPath, kind, args, ...rest) {
       const start = monoMs();
       try {
         return await invoke.call(this, udfPath, kind, args, ...rest);
       } finally {
-        trace.runs.push({ udfPath, kind, start, end: monoMs(), codes: kind === "mutation" ? benchCodesIn(JSON.stringify(args)) : [] });
+        trace.runs.push({ udfPath, kind, start, end: monoMs(), codes: codesOf(kind, args) });
       }
     };
   }

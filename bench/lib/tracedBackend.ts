@@ -7,8 +7,9 @@ export { takeServerTrace, type ServerTrace };
 
 export async function startTracedBackend(options: BackendOptions): Promise<RunningBackend & { tracesRuns: boolean }> {
   // Looked up by name so a reshaped runtime only costs the function-run timings.
-  const runtime = (runtimeModule as Record<string, unknown>)["Runtime"] as { prototype?: { invoke?: unknown } } | undefined;
-  const prototype = typeof runtime?.prototype?.invoke === "function" ? runtime.prototype : undefined;
+  const runtime = (runtimeModule as Record<string, unknown>)["Runtime"] as { prototype?: { invoke?: unknown; invokeWith?: unknown } } | undefined;
+  const entry = runtime?.prototype?.invokeWith ?? runtime?.prototype?.invoke;
+  const prototype = typeof entry === "function" ? runtime!.prototype : undefined;
   installServerTrace(prototype);
   const backend = await startBackend(options);
   return { ...backend, tracesRuns: prototype !== undefined };
