@@ -52,8 +52,9 @@ const SUFFIX = ".json";
  * file system: of two processes moving the same entry, exactly one succeeds.
  */
 export class FilePendingStore implements PendingStore {
+  /** Unconfirmed text is the user's private writing: the folder is theirs alone (0700, files 0600). */
   constructor(private readonly dir: string) {
-    mkdirSync(dir, { recursive: true });
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
   }
 
   private pathOf(key: string): string {
@@ -77,7 +78,7 @@ export class FilePendingStore implements PendingStore {
     }
     const tmp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
     try {
-      writeFileSync(tmp, value);
+      writeFileSync(tmp, value, { mode: 0o600 });
       renameSync(tmp, path);
     } catch (err) {
       rmSync(tmp, { force: true });

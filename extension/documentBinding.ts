@@ -232,7 +232,7 @@ export class DocumentBinding implements vscode.Disposable, NoteBinding {
     const ranges = edits.map((e) => ({ range: new vscode.Range(e.start.line, e.start.character, e.end.line, e.end.character), text: e.text }));
     const inFlight: InFlight = { version, accepted: false, arrived: undefined };
     this.inFlight = inFlight;
-    let ok = false;
+    let ok: boolean;
     try {
       if (editor) {
         // No undo stops: VS Code's own undo is taken back in shared notes (see the pipeline).

@@ -8,33 +8,6 @@ import { showRejected, showReplaced } from "./rejections";
 import type { SpaceConnection } from "./spaceConnection";
 
 /** Unconfirmed edits kept in global state, so they survive a window reload or a crash. */
-export class GlobalStatePendingStore implements PendingStore {
-  constructor(private readonly state: vscode.Memento) {}
-
-  load(key: string): string | undefined {
-    return this.state.get<string>(`sharedNotes.pending:${key}`);
-  }
-
-  save(key: string, value: string | undefined): void {
-    // Memento updates are visible at once; the write to disk finishes on its own.
-    void this.state.update(`sharedNotes.pending:${key}`, value);
-  }
-
-  keys(): readonly string[] {
-    const prefix = "sharedNotes.pending:";
-    return this.state.keys().filter((k) => k.startsWith(prefix)).map((k) => k.slice(prefix.length));
-  }
-
-  /** Atomic within this window; across windows globalState gives no compare-and-set. */
-  move(from: string, to: string): boolean {
-    const value = this.load(from);
-    if (value === undefined) return false;
-    this.save(to, value);
-    this.save(from, undefined);
-    return true;
-  }
-}
-
 /** What a document binding offers the note it shows. */
 export interface NoteBinding {
   /** The pipeline has something new for the document. */

@@ -6,6 +6,7 @@ import { Space } from "../client/space";
 import type { ConnectionState, NoteSummary } from "../client/types";
 import { DEFAULT_SPACE_NAME } from "../sync/rules";
 import { describeError, type Log } from "./log";
+import { showRejected } from "./rejections";
 import type { JoinedSpace } from "./spaceStore";
 
 /** The joined space: one Convex connection, the live note list and the connection state. */
@@ -20,6 +21,7 @@ export class SpaceConnection implements vscode.Disposable {
   private readonly firstList: Promise<void>;
   private readonly subscription: { dispose(): void };
   private readonly statusListener: { dispose(): void };
+  private readonly orphanListener: { dispose(): void };
   private readonly stateChanged = new vscode.EventEmitter<ConnectionState>();
   readonly onConnection = this.stateChanged.event;
 
@@ -36,6 +38,9 @@ export class SpaceConnection implements vscode.Disposable {
     });
     let listed: () => void = () => undefined;
     this.firstList = new Promise((resolve) => (listed = resolve));
+    // Edits a closed window left behind are sent by a background session; a refusal of
+    // those has no editor to show it, so the user is told here.
+    this.orphanListener = this.space.onOrphanRejected((edit) => showRejected(this.titleOf(edit.noteId) ?? "a note", edit, log));
     this.subscription = this.space.onNotes(
       (notes) => {
         this.notesList = notes;
@@ -84,6 +89,7 @@ export class SpaceConnection implements vscode.Disposable {
 
   dispose(): void {
     this.subscription.dispose();
+    this.orphanListener.dispose();
     this.statusListener.dispose();
     this.status.dispose();
     this.notesChanged.dispose();
