@@ -78,6 +78,10 @@ export class PresenceTracker {
       this.recompute();
       // A newcomer has no revisions older than its copy of the note: give it ours in a rev it can map.
       if (joined && this.published !== undefined && this.published.rev < this.sync().rev) this.request(true);
+    }, (err) => {
+      // A deleted note (or a revoked key) ends presence with it; the session says so to the user.
+      this.log(`Presence in note ${this.auth.noteId} stopped: ${err.message}`);
+      clearInterval(this.heartbeat);
     });
     this.heartbeat = setInterval(() => this.beat(), HEARTBEAT_MS);
     this.heartbeat.unref?.();
