@@ -86,7 +86,7 @@ export function describeThrown(thrown: unknown, logLines: string[]): Failure {
   if (thrown !== null && typeof thrown === "object") {
     const e = thrown as { name?: unknown; message?: unknown; data?: unknown; [k: symbol]: unknown };
     const message = typeof e.message === "string" ? e.message : String(e.message);
-    if (Symbol.for("ConvexError") in e || e.name === "ConvexError") {
+    if (Symbol.for("ConvexError") in e) {
       let data: JSONValue = null;
       if (typeof e.data === "string") {
         try {

@@ -31,7 +31,6 @@ export interface HostSyscalls {
   asyncSyscall(op: string, json: string): string | Promise<string>;
 }
 
-export type EntryResult = { settled: true; ok: true; value: unknown } | { settled: true; ok: false; error: unknown } | { settled: false };
 
 const NOT_IN_UDF = (what: string) =>
   `Can't use ${what} in queries and mutations. Please consider using an action. See https://docs.convex.dev/functions/actions for more details.`;

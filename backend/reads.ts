@@ -2,8 +2,8 @@
 // lazily with filters and limits, and recording exactly the part that was read (the read
 // set reactivity and conflict checks rely on). Also the opaque pagination cursors.
 import { jsonToConvex, type JSONValue, type Value } from "convex/values";
-import { indexKey, type Doc, type IndexDef } from "./catalog.js";
-import { NOT_SUPPORTED, SystemError } from "./errors.js";
+import type { Doc, IndexDef } from "./catalog.js";
+import { SystemError } from "./errors.js";
 import { matches } from "./filter.js";
 import { afterPrefix, encodeKey, successor, type KeyRange } from "./keys.js";
 import type { Storage } from "./storage.js";
