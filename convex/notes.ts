@@ -182,6 +182,12 @@ export const remove = spaceMutation({
           .unique();
         if (row !== null) await ctx.db.delete(table, row._id);
       }
+      // Authorship keeps the latest row per note (a few while a newer one lands).
+      const authorship = await ctx.db
+        .query("authorship")
+        .withIndex("by_note_rev", (q) => q.eq("noteId", noteId))
+        .take(16);
+      for (const row of authorship) await ctx.db.delete("authorship", row._id);
       await ctx.db.delete("notes", noteId);
     }
     // Only a full batch can leave rows behind; then one bounded look tells whether any did.

@@ -97,20 +97,21 @@ describe("storage: head, op log, snapshots", () => {
     expect(await t.query(api.ops.textAtRevision, { ...s, noteId: second, rev: 1 })).toBe("hi");
   });
 
-  test("removing a note removes its head, snapshots and ops", async () => {
+  test("removing a note removes its head, snapshots, ops and authorship", async () => {
     const t = backend();
     const s = await newSpace(t);
     const noteId = await t.mutation(api.notes.create, { ...s, title: "n", text: "x" });
     await typed(t, s, noteId, [[1, "y"]]);
+    await t.run((ctx) => ctx.db.insert("authorship", { noteId, rev: 1, names: ["Ann"], runs: "" }));
     await expect(t.mutation(api.notes.remove, { ...s, noteId })).resolves.toEqual({ done: true });
     const rows = await t.run(async (ctx) =>
       Promise.all(
-        (["heads", "snapshots", "ops"] as const).map(async (table) =>
+        (["heads", "snapshots", "ops", "authorship"] as const).map(async (table) =>
           (await ctx.db.query(table).take(10)).filter((r) => r.noteId === noteId).length,
         ),
       ),
     );
-    expect(rows).toEqual([0, 0, 0]);
+    expect(rows).toEqual([0, 0, 0, 0]);
   });
 });
 
