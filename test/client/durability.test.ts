@@ -55,7 +55,7 @@ describe("durability", () => {
       const counts = countChars(text);
       for (const [i, n] of typed.entries()) expect(counts.get("pqr"[i]!)).toBe(n);
     } catch (err) {
-      throw new Error(`seed ${seed}: ${(err as Error).message}`);
+      throw new Error(`seed ${seed}: ${(err as Error).message}`, { cause: err });
     } finally {
       serve.child.kill("SIGKILL");
     }

@@ -32,7 +32,7 @@ describe("note sessions", () => {
       const text = await converged(backend.url, creds, noteId, sessions);
       expect(text.length).toBeGreaterThan(0);
     } catch (err) {
-      throw new Error(`seed ${seed}: ${(err as Error).message}`);
+      throw new Error(`seed ${seed}: ${(err as Error).message}`, { cause: err });
     } finally {
       await backend.close();
     }
@@ -60,7 +60,7 @@ describe("note sessions", () => {
       expect(text.length).toBe(typed.join("").length);
       for (const [i, t] of typed.entries()) expect(counts.get("xyz"[i]!)).toBe(t.length);
     } catch (err) {
-      throw new Error(`seed ${seed}: ${(err as Error).message}`);
+      throw new Error(`seed ${seed}: ${(err as Error).message}`, { cause: err });
     } finally {
       await proxy.close();
       await backend.close();

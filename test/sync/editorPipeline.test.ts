@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { EditorPipeline, type LocalEdit, type PipelineSession } from "../../sync/editorPipeline";
+import { EditorPipeline, type LocalEdit } from "../../sync/editorPipeline";
 import type { DocumentChange, DocumentEdit, Position } from "../../sync/editorText";
 import { OpBuilder, apply, type TextOp } from "../../sync/textOp";
 import { Random } from "../support/random";
