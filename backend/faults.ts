@@ -58,7 +58,7 @@ export function faultsFromEnv(env: NodeJS.ProcessEnv = process.env): Faults | un
   try {
     return parseFaults(text);
   } catch (e) {
-    throw new Error(`${FAULTS_ENV}: ${(e as Error).message}`);
+    throw new Error(`${FAULTS_ENV}: ${(e as Error).message}`, { cause: e });
   }
 }
 
