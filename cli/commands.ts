@@ -8,7 +8,7 @@ import { connect } from "../client/connect";
 import { joinLink } from "../client/joinLink";
 import { FilePendingStore } from "../client/pendingStore";
 import { createSpace, Space } from "../client/space";
-import type { NoteSession } from "../client/types";
+import type { NoteSession, RejectedEdit } from "../client/types";
 import { DEFAULT_WAIT_SECONDS, parseOptions, requireCredentials, UsageError, type CliOptions } from "./options";
 import { catVersionCommand, HISTORY_USAGE, logCommand, wantsVersion } from "./history";
 
@@ -66,10 +66,17 @@ const commands: Record<string, Command> = {
     const title = needTitle(options, "append");
     const text = options.positional.length > 1 ? options.positional.slice(1).join(" ") : await readStdin();
     const { session, lastProblem } = await openByTitle(options, convex, "append", title);
+    // A refusal for good empties the queue too: it must not read as success.
+    let refused: RejectedEdit | undefined;
+    const listener = session.onRejected((edit) => (refused ??= edit));
     try {
       session.applyLocal(new OpBuilder().retain(session.text.length).insert(text).build());
       await confirmed(session, options.waitMs, lastProblem);
+      if (refused) {
+        throw new Error(`the server refused the edit (${refused.code}): ${refused.message} Nothing was appended; the text is still where you gave it from.`);
+      }
     } finally {
+      listener.dispose();
       await session.close();
     }
   },

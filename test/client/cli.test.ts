@@ -4,6 +4,7 @@ import type { ChildProcess } from "node:child_process";
 import { cleanup, cli, newSpaceWithNote, startLocalBackend, tempDir } from "./helpers";
 import { freePort } from "../backend/helpers";
 import { DEFAULT_WAIT_SECONDS, parseOptions } from "../../cli/options";
+import { MAX_NOTE_BYTES } from "../../convex/limits";
 
 afterEach(cleanup);
 
@@ -31,6 +32,20 @@ describe("shared-notes CLI", () => {
       expect((await run(cli(["cat", "Diary"], env))).out).toBe("first line\nfrom stdin\n");
       expect((await run(cli(["rm", "Diary"], env))).code).toBe(0);
       expect((await run(cli(["ls"], env))).out).toBe("Plan\n");
+    } finally {
+      await backend.close();
+    }
+  });
+
+  it("an append the server refuses for good fails and says so, and changes nothing", async () => {
+    const backend = await startLocalBackend();
+    const { creds } = await newSpaceWithNote(backend.url, "Plan");
+    const env = { SHARED_NOTES_URL: backend.url, SHARED_NOTES_SPACE: creds.spaceId, SHARED_NOTES_KEY: creds.key, XDG_STATE_HOME: tempDir() };
+    try {
+      const tooLarge = await run(cli(["append", "Plan"], env), "x".repeat(MAX_NOTE_BYTES + 1));
+      expect(tooLarge.code).toBe(1);
+      expect(tooLarge.err).toMatch(/refused the edit \(TOO_LARGE\).*Nothing was appended/);
+      expect((await run(cli(["cat", "Plan"], env))).out).toBe("");
     } finally {
       await backend.close();
     }
