@@ -63,14 +63,20 @@ function tracingSocket(trace: ClientFrames): typeof WebSocket {
       this.on("message", (data: Buffer) => {
         const at = monoMs();
         for (const code of benchCodesIn(data.toString())) {
-          if (!received.has(code)) received.add(code) && trace.received.push([code, at]);
+          if (received.has(code)) continue;
+          received.add(code);
+          trace.received.push([code, at]);
         }
       });
     }
     override send(data: string, ...rest: unknown[]): void {
       const at = monoMs();
       if (typeof data === "string") {
-        for (const code of benchCodesIn(data)) if (!sent.has(code)) sent.add(code) && trace.sent.push([code, at]);
+        for (const code of benchCodesIn(data)) {
+          if (sent.has(code)) continue;
+          sent.add(code);
+          trace.sent.push([code, at]);
+        }
       }
       (super.send as (...a: unknown[]) => void)(data, ...rest);
     }
