@@ -7,8 +7,8 @@
 //   node scripts/run-ts.mjs <entry.ts> [args...]      run a script
 //   import { importTs } from "./run-ts.mjs"           load a module (used by bin/)
 import { build } from "esbuild";
-import { createHash } from "node:crypto";
-import { mkdirSync, realpathSync } from "node:fs";
+import { createHash, randomBytes } from "node:crypto";
+import { mkdirSync, realpathSync, rmSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
@@ -19,7 +19,9 @@ export async function importTs(entry) {
   const outDir = path.join(repo, "node_modules", ".cache", "run-ts");
   mkdirSync(outDir, { recursive: true });
   const hash = createHash("sha1").update(entryPath).digest("hex").slice(0, 12);
-  const outfile = path.join(outDir, `${path.basename(entryPath, path.extname(entryPath))}-${hash}.mjs`);
+  // One file per load: processes started together (tests run several CLIs at once) would
+  // otherwise rewrite one shared file while another imports it.
+  const outfile = path.join(outDir, `${path.basename(entryPath, path.extname(entryPath))}-${hash}-${process.pid}-${randomBytes(4).toString("hex")}.mjs`);
   await build({
     entryPoints: [entryPath],
     outfile,
@@ -31,7 +33,11 @@ export async function importTs(entry) {
     sourcemap: "inline",
     logLevel: "error",
   });
-  return import(`${pathToFileURL(outfile).href}?t=${Date.now()}`);
+  try {
+    return await import(pathToFileURL(outfile).href);
+  } finally {
+    rmSync(outfile, { force: true });
+  }
 }
 
 const invokedDirectly = process.argv[1] && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url);
