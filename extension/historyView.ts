@@ -135,8 +135,16 @@ export class HistoryView implements vscode.TreeDataProvider<HistoryItem>, vscode
       this.view.title = `History: ${parsed.title}`;
       this.view.message = undefined;
       this.headWatch = shown.history.onHead(
-        () => this.scheduleRefresh(),
-        (err) => this.log.error(`Watching the history of "${shown.title}" failed`, describeError(err)),
+        () => {
+          if (this.shown === shown) this.view.message = undefined;
+          this.scheduleRefresh();
+        },
+        // A failed run of this small query (a busy server, say) is answered again when the
+        // note next changes: the view says so instead of raising an error for a moment's delay.
+        (err) => {
+          this.log.info(`The history of "${shown.title}" could not be watched for now (${describeError(err)}); it updates when the note next changes.`);
+          if (this.shown === shown) this.view.message = "History is not up to date for now; it updates when the note next changes.";
+        },
       );
     } else {
       this.view.title = "History";
