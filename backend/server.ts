@@ -183,19 +183,13 @@ export class BackendServer {
     try {
       const refused = this.refusal(req);
       if (refused) throw new HttpError(403, refused);
-      const chunks: Buffer[] = [];
-      let size = 0;
-      for await (const chunk of req) {
-        size += (chunk as Buffer).length;
-        if (size > MAX_BODY) throw new HttpError(413, "Request body too large");
-        chunks.push(chunk as Buffer);
-      }
+      const received = await readBody(req);
       const headers = new Headers();
       for (const [name, value] of Object.entries(req.headers)) {
         if (typeof value === "string") headers.set(name, value);
         else if (Array.isArray(value)) for (const v of value) headers.append(name, v);
       }
-      const body = chunks.length > 0 && req.method !== "GET" && req.method !== "HEAD" ? Buffer.concat(chunks) : undefined;
+      const body = received.length > 0 && req.method !== "GET" && req.method !== "HEAD" ? received : undefined;
       const request = new Request(new URL(req.url ?? "/", `http://${req.headers.host ?? "localhost"}`), {
         method: req.method ?? "GET",
         headers,
@@ -274,10 +268,8 @@ export class BackendServer {
   }
 }
 
-async function readJson(req: IncomingMessage): Promise<Record<string, JSONValue>> {
-  // Only JSON is read as JSON: a form post from a web page (no preflight) is refused.
-  const type = (req.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase();
-  if (type !== "application/json") throw new HttpError(415, "Request body must be JSON, sent with Content-Type: application/json");
+/** A request's body, refused past MAX_BODY while it arrives. */
+async function readBody(req: IncomingMessage): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
@@ -285,9 +277,17 @@ async function readJson(req: IncomingMessage): Promise<Record<string, JSONValue>
     if (size > MAX_BODY) throw new HttpError(413, "Request body too large");
     chunks.push(chunk as Buffer);
   }
+  return Buffer.concat(chunks);
+}
+
+async function readJson(req: IncomingMessage): Promise<Record<string, JSONValue>> {
+  // Only JSON is read as JSON: a form post from a web page (no preflight) is refused.
+  const type = (req.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase();
+  if (type !== "application/json") throw new HttpError(415, "Request body must be JSON, sent with Content-Type: application/json");
+  const body = await readBody(req);
   let parsed: unknown;
   try {
-    parsed = JSON.parse(Buffer.concat(chunks).toString("utf8"));
+    parsed = JSON.parse(body.toString("utf8"));
   } catch {
     throw new HttpError(400, "Request body is not JSON");
   }
