@@ -14,7 +14,7 @@
  */
 import * as vscode from "vscode";
 import type { LocalEdit, PlannedEdit } from "../sync/editorPipeline";
-import type { DocumentChange } from "../sync/editorText";
+import { toWire, type DocumentChange } from "../sync/editorText";
 import { CaretPolicy } from "./caretPolicy";
 import { describeError, type Log } from "./log";
 import type { NoteBinding, OpenNote } from "./noteRegistry";
@@ -145,10 +145,16 @@ export class DocumentBinding implements vscode.Disposable, NoteBinding {
       e.reason === vscode.TextDocumentChangeReason.Undo ? "undo" : e.reason === vscode.TextDocumentChangeReason.Redo ? "redo" : undefined;
     if (reason) {
       this.log.info(`${this.document.uri.toString()}: VS Code's own ${reason} ran in a shared note; it is taken back and the shared note's ${reason} runs instead.`);
-    } else {
-      this.caret.typed();
     }
-    this.pipeline.userChange(changesOf(e), reason);
+    const changes = changesOf(e);
+    this.pipeline.userChange(changes, reason);
+    if (!reason) this.caret.typed(this.caretAfter(changes), this.pipeline.text);
+  }
+
+  /** Where a one-range change leaves the caret (in the text after it). */
+  private caretAfter(changes: readonly DocumentChange[]): number | undefined {
+    const [only] = changes;
+    return changes.length === 1 && only ? this.pipeline.offsetAt(only.range.start) + toWire(only.text).length : undefined;
   }
 
   /** The change event of an edit we made. */

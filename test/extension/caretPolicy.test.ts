@@ -22,9 +22,22 @@ describe("caret policy", () => {
     const atEnd = new OpBuilder().retain(3).insert("Z").build();
     const inMiddle = new OpBuilder().retain(1).insert("Z").retain(2).build();
     expect(policy.holdFor(atEnd, "abc", [3])).toBe(0);
-    policy.typed();
+    policy.typed(1, "abc");
     expect(policy.holdFor(atEnd, "abc", [3])).toBeGreaterThan(0);
     expect(policy.holdFor(atEnd, "abc", [1])).toBe(0);
     expect(policy.holdFor(inMiddle, "abc", [3])).toBe(0);
+  });
+
+  it("trusts the caret the user's last key left when the editor's carets lag behind it", () => {
+    const policy = new CaretPolicy();
+    const atEnd = new OpBuilder().retain(3).insert("Z").build();
+    // The key made "abc" with the caret at the end; VS Code still reports the caret before it.
+    policy.typed(3, "abc");
+    expect(policy.holdFor(atEnd, "abc", [2])).toBeGreaterThan(0);
+    // In the middle: the insert at the user's caret is spelled so the caret stays before it.
+    policy.typed(1, "abc");
+    expect(policy.keepBefore([{ offset: 1, deleteCount: 0, insert: "Z" }], "abc", [0])).toEqual([{ offset: 1, deleteCount: 1, insert: "Zb" }]);
+    // Once the text has changed since the key, only the editor's carets count.
+    expect(policy.keepBefore([{ offset: 1, deleteCount: 0, insert: "Z" }], "aXbc", [0])).toEqual([{ offset: 1, deleteCount: 0, insert: "Z" }]);
   });
 });
