@@ -26,6 +26,13 @@ export const HEARTBEAT_MS = PRESENCE_HEARTBEAT_MS;
 /** Least time between two selection updates: at most 10 a second per client. */
 export const PRESENCE_UPDATE_MS = 100;
 
+/**
+ * How long closing waits for the server to confirm we left. The Convex client holds a
+ * mutation until its link is back, so an unbounded wait would keep a window that closes
+ * offline from ever finishing; the note's sweep removes a client that went silent anyway.
+ */
+export const LEAVE_WAIT_MS = 2000;
+
 /** Selections in the server's text at `rev`: what the server shows of us, or where we carried a teammate's. */
 interface RevSelections {
   readonly rev: number;
@@ -109,11 +116,20 @@ export class PresenceTracker {
     clearTimeout(this.timer);
     this.unsubscribe();
     this.changed.dispose();
-    try {
-      await this.convex.mutation(api.presence.leave, { ...this.auth, clientId: this.clientId });
-    } catch (e) {
-      // Leaving is a courtesy: the note's sweep removes a silent client anyway.
-      this.log(`Leaving presence in note ${this.auth.noteId} failed (the server will time it out): ${String(e)}`);
+    const left = this.convex.mutation(api.presence.leave, { ...this.auth, clientId: this.clientId }).then(
+      () => true,
+      (e: unknown) => {
+        // Leaving is a courtesy: the note's sweep removes a silent client anyway.
+        this.log(`Leaving presence in note ${this.auth.noteId} failed (the server will time it out): ${String(e)}`);
+        return true;
+      },
+    );
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const waited = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), LEAVE_WAIT_MS)));
+    const confirmed = await Promise.race([left, waited]);
+    clearTimeout(timer);
+    if (!confirmed) {
+      this.log(`Leaving presence in note ${this.auth.noteId} was not confirmed within ${LEAVE_WAIT_MS} ms (is the link down?); it is sent when the link returns, and the server times us out otherwise.`);
     }
   }
 

@@ -93,9 +93,8 @@ describe("note sessions", () => {
   });
 
   // Found by the real-session fuzz (a window closed while offline never finished closing):
-  // close() awaits presence:leave, which the Convex client holds until the link returns.
-  // Skipped until presence's leave stops holding close (client/presence.ts).
-  it.skip("closing a session while its link is down returns without waiting for the link", async () => {
+  // close() awaited presence:leave, which the Convex client holds until the link returns.
+  it("closing a session while its link is down returns without waiting for the link", async () => {
     const backend = await startLocalBackend();
     const proxy = await new TcpProxy({ targetPort: backend.port }).start();
     const { creds, noteId } = await newSpaceWithNote(backend.url);
