@@ -16,7 +16,7 @@ import { Sequencer } from "../sync/sequencer";
 import { SyncClient } from "../sync/syncClient";
 import { TextDoc } from "../sync/textDoc";
 import { OpBuilder } from "../sync/textOp";
-import { hasAstral, loadSequentialTrace, type SequentialTrace } from "../test/support/traces";
+import { hasAstral, loadSequentialTrace, type SequentialTrace } from "../harness/traces";
 
 const RUNS = Number(process.env.RUNS ?? 5);
 const TRACES = process.argv.slice(2).length > 0 ? process.argv.slice(2) : ["automerge-paper", "seph-blog1"];

@@ -18,7 +18,7 @@ import { api } from "../convex/_generated/api";
 import type { Id } from "../convex/_generated/dataModel";
 import { SNAPSHOT_REVS } from "../convex/limits";
 import { opWeight } from "../sync/serverStep";
-import { Random } from "../test/support/random";
+import { Random } from "../harness/random";
 
 const { values } = parseArgs({
   options: {

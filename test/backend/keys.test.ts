@@ -3,37 +3,29 @@ import { compareValues, type Value } from "convex/values";
 import { describe, expect, it } from "vitest";
 import { idTableNumber, makeId } from "../../backend/ids.js";
 import { encodeKey } from "../../backend/keys.js";
+import { Random } from "../../harness/random";
 
-function randomValue(rand: () => number, depth = 0): Value {
-  const pick = Math.floor(rand() * (depth > 1 ? 6 : 8));
-  const str = () => ["", "a", "ab", "b", "a\u0000", "é", "\u{1F600}", "Z"][Math.floor(rand() * 8)]!;
+function randomValue(rng: Random, depth = 0): Value {
+  const pick = rng.int(depth > 1 ? 6 : 8);
+  const str = () => ["", "a", "ab", "b", "a\u0000", "é", "\u{1F600}", "Z"][rng.int(8)]!;
   switch (pick) {
     case 0: return null;
-    case 1: return BigInt(Math.floor((rand() - 0.5) * 2 ** 40)) * (rand() < 0.1 ? 2n ** 22n : 1n);
-    case 2: return [0, -0, 1.5, -1.5, 1e300, -1e300, Infinity, -Infinity, 2, -2][Math.floor(rand() * 10)]!;
-    case 3: return rand() < 0.5;
+    case 1: return BigInt(Math.floor((rng.next() - 0.5) * 2 ** 40)) * (rng.chance(0.1) ? 2n ** 22n : 1n);
+    case 2: return [0, -0, 1.5, -1.5, 1e300, -1e300, Infinity, -Infinity, 2, -2][rng.int(10)]!;
+    case 3: return rng.chance(0.5);
     case 4: return str();
-    case 5: return new Uint8Array([0, 1, 255].slice(0, Math.floor(rand() * 4))).buffer;
-    case 6: return Array.from({ length: Math.floor(rand() * 3) }, () => randomValue(rand, depth + 1));
-    default: return Object.fromEntries(Array.from({ length: Math.floor(rand() * 3) }, () => [str() || "k", randomValue(rand, depth + 1)]));
+    case 5: return new Uint8Array([0, 1, 255].slice(0, rng.int(4))).buffer;
+    case 6: return Array.from({ length: rng.int(3) }, () => randomValue(rng, depth + 1));
+    default: return Object.fromEntries(Array.from({ length: rng.int(3) }, () => [str() || "k", randomValue(rng, depth + 1)]));
   }
-}
-
-function mulberry32(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 describe("encodeKey", () => {
   it("orders scalars, arrays and tuples like compareValues", () => {
-    const rand = mulberry32(7);
+    const rng = new Random(7);
     for (let i = 0; i < 5000; i++) {
-      const a = [randomValue(rand), randomValue(rand)];
-      const b = rand() < 0.3 ? [a[0]!, randomValue(rand)] : [randomValue(rand), randomValue(rand)];
+      const a = [randomValue(rng), randomValue(rng)];
+      const b = rng.chance(0.3) ? [a[0]!, randomValue(rng)] : [randomValue(rng), randomValue(rng)];
       const expected = Math.sign(compareValues(a, b));
       const actual = Math.sign(Buffer.compare(encodeKey(a), encodeKey(b)));
       // Objects: Convex compares sorted key/value pairs; only check the non-object cases strictly.

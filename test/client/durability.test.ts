@@ -5,8 +5,8 @@ import path from "node:path";
 import { FilePendingStore } from "../../client/pendingStore";
 import { Space } from "../../client/space";
 import { freePort } from "../backend/helpers";
-import { TcpProxy } from "../support/tcpProxy";
-import { seededRandom } from "../support/random";
+import { TcpProxy } from "../../harness/tcpProxy";
+import { seededRandom } from "../../harness/random";
 import {
   cleanup,
   cli,

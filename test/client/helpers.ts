@@ -11,7 +11,7 @@ import { connect } from "../../client/connect";
 import { createSpace, Space } from "../../client/space";
 import type { NoteSession, SpaceCredentials } from "../../client/types";
 import { OpBuilder } from "../../sync/textOp";
-import type { Random } from "../support/random";
+import type { Random } from "../../harness/random";
 import { spawnServe as spawnFixtureServe, waitFor, type ServeProcess } from "../backend/helpers";
 
 export { waitFor };

@@ -7,7 +7,7 @@ import { PendingEntry } from "../../client/pendingEntry";
 import { FilePendingStore, MemoryPendingStore, type PendingStore } from "../../client/pendingStore";
 import { Space } from "../../client/space";
 import { OpBuilder } from "../../sync/textOp";
-import { TcpProxy } from "../support/tcpProxy";
+import { TcpProxy } from "../../harness/tcpProxy";
 import {
   cleanup,
   client,

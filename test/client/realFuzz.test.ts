@@ -31,9 +31,9 @@ import { Space } from "../../client/space";
 import type { NoteSession, RejectedEdit, SpaceCredentials } from "../../client/types";
 import { OpBuilder } from "../../sync/textOp";
 import { freePort } from "../backend/helpers";
-import { Random } from "../support/random";
-import { boundaries } from "../support/textGen";
-import { TcpProxy } from "../support/tcpProxy";
+import { Random } from "../../harness/random";
+import { boundaries } from "../../harness/textGen";
+import { TcpProxy } from "../../harness/tcpProxy";
 import { FUZZ_CASES } from "./fuzzCases";
 import { cleanup, client, countChars, newSpaceWithNote, sleep, tempDir, waitFor } from "./helpers";
 

@@ -1,7 +1,7 @@
 // Several real sessions over real ConvexClients against the real local backend.
 import { afterEach, describe, expect, it } from "vitest";
-import { TcpProxy } from "../support/tcpProxy";
-import { seededRandom } from "../support/random";
+import { TcpProxy } from "../../harness/tcpProxy";
+import { seededRandom } from "../../harness/random";
 import { OpBuilder } from "../../sync/textOp";
 import {
   cleanup,

@@ -2,23 +2,13 @@ import { describe, expect, test } from "vitest";
 import { api } from "../../convex/_generated/api";
 import { checksum } from "../../sync/checksum";
 import { apply, OpBuilder, type TextOp } from "../../sync/textOp";
+import { Random } from "../../harness/random";
 import { backend, newSpace } from "./helpers";
-
-/** A small seeded generator (mulberry32) so a failure can be replayed from its seed. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = Math.imul(a ^ (a >>> 15), 1 | a);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe("many clients on stale bases", () => {
   for (const seed of [1, 2, 3]) {
     test(`seed ${seed}: every op lands once, the log replays to the text, inserted words stay whole`, async () => {
-      const rand = random(seed);
+      const rng = new Random(seed);
       const t = backend();
       const s = await newSpace(t);
       const initial = "start";
@@ -30,10 +20,10 @@ describe("many clients on stale bases", () => {
       const words: string[] = [];
 
       for (let round = 0; round < 120; round++) {
-        const clientId = clients[Math.floor(rand() * clients.length)] ?? "ann";
+        const clientId = rng.pick(clients);
         // Each client is a few revisions behind, as on a slow link.
         const head = texts.length - 1;
-        const baseRev = Math.max(0, head - Math.floor(rand() * 6));
+        const baseRev = Math.max(0, head - rng.int(6));
         const base = texts[baseRev] ?? "";
         // Edit only between words, never inside one (a word is "<…>"), so each stays checkable.
         const outside: number[] = [];
@@ -43,16 +33,16 @@ describe("many clients on stale bases", () => {
           if (base[i] === "<") depth++;
           else if (base[i] === ">") depth--;
         }
-        const at = outside[Math.floor(rand() * outside.length)] ?? 0;
+        const at = outside[rng.int(outside.length)] ?? 0;
         const b = new OpBuilder().retain(at);
-        if (rand() < 0.7 || base.length - at < 1) {
+        if (rng.chance(0.7) || base.length - at < 1) {
           const word = `<${clientId}${round}>`;
           words.push(word);
           b.insert(word);
           b.retain(base.length - at);
         } else {
           // Delete a little of the plain text between words.
-          const n = Math.min(base.length - at, 1 + Math.floor(rand() * 3));
+          const n = Math.min(base.length - at, 1 + rng.int(3));
           const cut = base.slice(at, at + n);
           if (/[<>]/.test(cut) || n === 0) b.retain(base.length - at);
           else b.delete(n).retain(base.length - at - n);
@@ -65,7 +55,7 @@ describe("many clients on stale bases", () => {
         if (r.kind !== "applied") throw new Error(`unexpected ${r.kind}`);
         expect(r.rev).toBe(head + 1);
         // Now and then the answer is "lost" and the client retries.
-        if (rand() < 0.2) expect(await t.mutation(api.ops.submit, args)).toEqual(r);
+        if (rng.chance(0.2)) expect(await t.mutation(api.ops.submit, args)).toEqual(r);
         const since = await t.query(api.ops.since, { ...s, noteId, afterRev: head });
         if (since.kind !== "ops" || since.ops[0] === undefined) throw new Error("missing op");
         const next = apply(texts[head] ?? "", since.ops[0].op);

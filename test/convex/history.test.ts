@@ -7,8 +7,8 @@ import { SNAPSHOT_MIN_WEIGHT } from "../../convex/limits";
 import { Authorship, UNKNOWN_AUTHOR } from "../../sync/historyAuthorship";
 import { SESSION_PAUSE_MS } from "../../sync/historySessions";
 import { apply, type TextOp } from "../../sync/textOp";
-import { randomKeystroke } from "../support/textGen";
-import { seededRandom } from "../support/random";
+import { randomKeystroke } from "../../harness/textGen";
+import { seededRandom } from "../../harness/random";
 import { backend, expectError, newKey, newSpace, type Backend, type Space } from "./helpers";
 
 afterEach(() => {

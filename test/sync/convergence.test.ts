@@ -2,9 +2,9 @@ import { describe, expect, it } from "vitest";
 import { convexTest } from "convex-test";
 import schema from "../../convex/schema";
 import { newSpace, type Backend, type Space } from "../convex/helpers";
-import { Random } from "../support/random";
-import { SimNetwork } from "../support/simNetwork";
-import { randomKeystroke, randomOp, randomText, seedsToRun } from "../support/textGen";
+import { Random } from "../../harness/random";
+import { SimNetwork } from "../../harness/simNetwork";
+import { randomKeystroke, randomOp, randomText, seedsToRun } from "../../harness/textGen";
 
 // The fuzz checks the logic, so it runs without convex-test's per-transaction limit
 // accounting (test/convex covers the limits), which halves the cost of every call.
@@ -30,7 +30,7 @@ const SAVED_SEEDS = [10155, 20863];
 async function runSchedule(seed: number, where: { t: Backend; space: Space }): Promise<void> {
   const rng = new Random(seed);
   const ids = ["alice", "bob", "carol", "dave"].slice(0, rng.chance(0.1) ? 4 : 2 + rng.int(2));
-  const net = await SimNetwork.create(rng, randomText(rng, 8), ids, {}, where);
+  const net = await SimNetwork.create(rng, randomText(rng, 8), ids, where);
   // Short schedules, many of them: every call goes through the real functions.
   const steps = 6 + rng.int(20);
   try {

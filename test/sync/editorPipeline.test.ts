@@ -2,8 +2,8 @@ import { describe, expect, it } from "vitest";
 import { EditorPipeline, type LocalEdit } from "../../sync/editorPipeline";
 import type { DocumentChange, DocumentEdit, Position } from "../../sync/editorText";
 import { OpBuilder, apply, type TextOp } from "../../sync/textOp";
-import { Random } from "../support/random";
-import { boundaries, seedsToRun } from "../support/textGen";
+import { Random } from "../../harness/random";
+import { boundaries, seedsToRun } from "../../harness/textGen";
 
 /**
  * A document as VS Code keeps one, and no more: lines joined by one line ending

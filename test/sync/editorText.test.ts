@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { Lines, documentEdits, lineBreakFix, opFromChanges, toWire } from "../../sync/editorText";
 import { apply, editsFromOp } from "../../sync/textOp";
-import { Random } from "../support/random";
-import { randomText, seedsToRun, withSeed } from "../support/textGen";
+import { Random } from "../../harness/random";
+import { randomText, seedsToRun, withSeed } from "../../harness/textGen";
 
 const at = (line: number, character: number) => ({ line, character });
 

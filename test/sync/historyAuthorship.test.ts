@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { Authorship, spanAt, UNKNOWN_AUTHOR, type AuthorRun } from "../../sync/historyAuthorship";
 import { SESSION_PAUSE_MS } from "../../sync/historySessions";
 import { apply, type TextOp } from "../../sync/textOp";
-import { randomKeystroke, randomOp, randomText, seedsToRun, withSeed } from "../support/textGen";
+import { randomKeystroke, randomOp, randomText, seedsToRun, withSeed } from "../../harness/textGen";
 
 /** The plainest model of authorship: one (author, time) per code unit. */
 type Owner = { author: string; at: number };

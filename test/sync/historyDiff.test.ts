@@ -2,8 +2,8 @@ import { describe, expect, it } from "vitest";
 import { replacementOp } from "../../sync/diff";
 import { versionOp } from "../../sync/historyDiff";
 import { apply, checkOp, editsFromOp, type TextOp } from "../../sync/textOp";
-import type { Random } from "../support/random";
-import { randomText, seedsToRun, withSeed } from "../support/textGen";
+import type { Random } from "../../harness/random";
+import { randomText, seedsToRun, withSeed } from "../../harness/textGen";
 
 function randomLines(rng: Random): string[] {
   return Array.from({ length: rng.int(12) }, () => `${randomText(rng, 3)}${rng.chance(0.9) ? "\n" : ""}`);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { authorName, SESSION_PAUSE_MS, SessionGrouper, sessionPage, type EditSession, type RevisionInfo } from "../../sync/historySessions";
-import type { Random } from "../support/random";
-import { seedsToRun, withSeed } from "../support/textGen";
+import type { Random } from "../../harness/random";
+import { seedsToRun, withSeed } from "../../harness/textGen";
 
 const NAMES = ["Ada", "Grace", undefined];
 

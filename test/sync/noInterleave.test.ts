@@ -1,8 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { transformPosition } from "../../sync/textOp";
-import { Random } from "../support/random";
-import { SimNetwork } from "../support/simNetwork";
-import { seedsToRun } from "../support/textGen";
+import { Random } from "../../harness/random";
+import { SimNetwork } from "../../harness/simNetwork";
+import { seedsToRun } from "../../harness/textGen";
+import { backend, newSpace } from "../convex/helpers";
 
 /**
  * When people type at one spot at the same time, each person's run of characters must
@@ -21,7 +22,8 @@ interface Typist {
 async function setUp(rng: Random, clients: number, runLength: number): Promise<{ net: SimNetwork; typists: Typist[] }> {
   const typists: Typist[] = Array.from({ length: clients }, () => ({ cursor: 1, left: runLength }));
   const ids = ["u1-ann", "u2-ben", "u3-cat", "u4-dan"].slice(0, clients);
-  const net = await SimNetwork.create(rng, "[]", ids, {
+  const t = backend();
+  const net = await SimNetwork.create(rng, "[]", ids, { t, space: await newSpace(t) }, {
     onRemote: (i, op) => {
       const t = typists[i] as Typist;
       t.cursor = transformPosition(t.cursor, op, "before");

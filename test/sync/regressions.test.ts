@@ -9,12 +9,14 @@ import { MAX_NOTE_BYTES, SINCE_BYTES, TRANSFORM_WINDOW } from "../../convex/limi
 import { Space } from "../../client/space";
 import type { RejectedEdit } from "../../client/types";
 import { cleanup, client, newSpaceWithNote, startLocalBackend, waitFor } from "../client/helpers";
-import { Random } from "../support/random";
-import { CONFLICT_ERROR, OVERLOADED_ERROR, SimNetwork } from "../support/simNetwork";
-import { TcpProxy } from "../support/tcpProxy";
+import { backend, newSpace } from "../convex/helpers";
+import { Random } from "../../harness/random";
+import { CONFLICT_ERROR, OVERLOADED_ERROR, SimNetwork } from "../../harness/simNetwork";
+import { TcpProxy } from "../../harness/tcpProxy";
 
 async function network(text: string, names: string[]): Promise<SimNetwork> {
-  return await SimNetwork.create(new Random(7), text, names, { faults: false });
+  const t = backend();
+  return await SimNetwork.create(new Random(7), text, names, { t, space: await newSpace(t) }, { faults: false });
 }
 
 /** Appends `text` at the end of client i's text. */

@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { replayTrace } from "../../bench/replay";
-import { Random } from "../support/random";
-import { seedsToRun } from "../support/textGen";
-import { loadTrace, tracesMissing, type ConcurrentTrace, type ConcurrentTxn, type Patch } from "../support/traces";
+import { replayTrace } from "../../harness/replay";
+import { Random } from "../../harness/random";
+import { seedsToRun } from "../../harness/textGen";
+import { loadTrace, tracesMissing, type ConcurrentTrace, type ConcurrentTxn, type Patch } from "../../harness/traces";
 
-describe("concurrent trace replay (bench/replay.ts)", () => {
+describe("concurrent trace replay (harness/replay.ts)", () => {
   const missing = tracesMissing();
   it.skipIf(missing)(`friendsforever: the server and both clients end with endContent${missing ? ` (${missing})` : ""}`, () => {
     const result = replayTrace(loadTrace("friendsforever"), { seed: 1, extra: 0.3 });

@@ -17,8 +17,8 @@ import {
   transformSelection,
   type TextOp,
 } from "../../sync/textOp";
-import type { Random } from "../support/random";
-import { boundaries, randomKeystroke, randomOp, randomText, seedsToRun, withSeed } from "../support/textGen";
+import type { Random } from "../../harness/random";
+import { boundaries, randomKeystroke, randomOp, randomText, seedsToRun, withSeed } from "../../harness/textGen";
 
 const LAW_SEEDS = seedsToRun(Number(process.env.LAW_SEEDS ?? 2000));
 

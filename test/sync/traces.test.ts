@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { Sequencer } from "../../sync/sequencer";
 import { SyncClient } from "../../sync/syncClient";
 import { apply } from "../../sync/textOp";
-import { codeUnitOffset, loadSequentialTrace, sequentialOps, tracesMissing } from "../support/traces";
+import { codeUnitOffset, loadSequentialTrace, sequentialOps, tracesMissing } from "../../harness/traces";
 
 /**
  * Real editing histories, keystroke by keystroke, through the product path: each patch is

@@ -16,14 +16,22 @@
  * really turn the editor into the engine's text.
  */
 import { ConvexError } from "convex/values";
-import { api } from "../../convex/_generated/api";
-import { readHead } from "../../convex/noteStore";
-import type { Id } from "../../convex/_generated/dataModel";
-import { SyncClient, type Submission } from "../../sync/syncClient";
-import { classifyFailure, SyncDriver, type LogPage, type RejectedEdit, type SubmitAnswer, type SyncTransport } from "../../sync/syncDriver";
-import { apply, type TextOp } from "../../sync/textOp";
-import { backend, newSpace, type Backend, type Space } from "../convex/helpers";
+import { api } from "../convex/_generated/api";
+import { readHead } from "../convex/noteStore";
+import type { Id } from "../convex/_generated/dataModel";
+import { SyncClient, type Submission } from "../sync/syncClient";
+import { classifyFailure, SyncDriver, type LogPage, type RejectedEdit, type SubmitAnswer, type SyncTransport } from "../sync/syncDriver";
+import { apply, type TextOp } from "../sync/textOp";
+import type schema from "../convex/schema";
+import type { TestConvex } from "convex-test";
 import type { Random } from "./random";
+
+/** The convex/ functions under convex-test, made by the test (it alone can list the modules). */
+export type SimBackend = TestConvex<typeof schema>;
+export interface SimSpace {
+  readonly spaceId: Id<"spaces">;
+  readonly key: string;
+}
 
 /** Convex's own error texts for a mutation that did not commit (what a client sees). */
 export const CONFLICT_ERROR =
@@ -77,8 +85,8 @@ export class SimNetwork {
 
   private constructor(
     private readonly rng: Random,
-    readonly t: Backend,
-    readonly space: Space,
+    readonly t: SimBackend,
+    readonly space: SimSpace,
     readonly noteId: Id<"notes">,
     private readonly options: SimOptions,
   ) {
@@ -87,19 +95,19 @@ export class SimNetwork {
   }
 
   /**
-   * A new note on `where` (a backend and space shared by many schedules: making a backend
-   * costs more than a whole short schedule), followed by one client per name.
+   * A new note on `where` (a backend and space may be shared by many schedules: making a
+   * backend costs more than a whole short schedule), followed by one client per name.
+   * `names` are client ids; a name given twice makes two clients that share one id (two
+   * windows restored from one saved state).
    */
-  /** `names` are client ids; a name given twice makes two clients that share one id (two windows restored from one saved state). */
   static async create(
     rng: Random,
     initialText: string,
     names: readonly string[],
+    where: { readonly t: SimBackend; readonly space: SimSpace },
     options: SimOptions = {},
-    where?: { t: Backend; space: Space },
   ): Promise<SimNetwork> {
-    const t = where?.t ?? backend();
-    const space = where?.space ?? (await newSpace(t));
+    const { t, space } = where;
     const noteId = await t.mutation(api.notes.create, { ...space, title: `fuzz ${rng.next()}`, text: initialText });
     const net = new SimNetwork(rng, t, space, noteId, options);
     for (const name of names) {

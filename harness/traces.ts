@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gunzipSync } from "node:zlib";
-import { OpBuilder, type TextOp } from "../../sync/textOp";
+import { OpBuilder, type TextOp } from "../sync/textOp";
 
 /** [position, code points to delete, text to insert], positions in code points. */
 export type Patch = readonly [number, number, string];
@@ -39,7 +39,7 @@ const here = dirname(fileURLToPath(import.meta.url));
  */
 export function tracesDir(): string {
   if (process.env.TRACES_DIR) return process.env.TRACES_DIR;
-  const candidates = [resolve(here, "..", "..", "..", "shared", "traces"), resolve(process.cwd(), "..", "shared", "traces")];
+  const candidates = [resolve(here, "..", "..", "shared", "traces"), resolve(process.cwd(), "..", "shared", "traces")];
   return candidates.find((dir) => existsSync(dir)) ?? (candidates[0] as string);
 }
 

@@ -3,7 +3,7 @@
  * letters and astral-plane emoji (surrogate pairs), and are often empty, because those
  * are where offsets in UTF-16 code units go wrong.
  */
-import { OpBuilder, type TextOp } from "../../sync/textOp";
+import { OpBuilder, type TextOp } from "../sync/textOp";
 import { Random } from "./random";
 
 const PIECES = ["a", "b", "c", "x", " ", "\n", "\r\n", "é", "😀", "👍🏽", "中", "\t"];

@@ -49,8 +49,8 @@ import { resolve } from "node:path";
 import { Sequencer } from "../sync/sequencer";
 import { SyncClient, type Submission } from "../sync/syncClient";
 import { compose, identity, OpBuilder, type TextOp } from "../sync/textOp";
-import { Random } from "../test/support/random";
-import { hasAstral, isConcurrent, loadTrace, type ConcurrentTrace, type ConcurrentTxn, type SequentialTrace } from "../test/support/traces";
+import { Random } from "./random";
+import { hasAstral, isConcurrent, loadTrace, type ConcurrentTrace, type ConcurrentTxn, type SequentialTrace } from "./traces";
 
 export interface ReplayOptions {
   /** Seed for the extra deliveries. Default 1. */
@@ -440,7 +440,7 @@ function main(argv: readonly string[]): number {
 }
 
 const entry = process.argv[1];
-if (entry && /bench[\\/]replay\.(ts|mjs|js)$/.test(safeRealpath(entry))) {
+if (entry && /harness[\\/]replay\.(ts|mjs|js)$/.test(safeRealpath(entry))) {
   process.exitCode = main(process.argv.slice(2));
 }
 
