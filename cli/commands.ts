@@ -1,7 +1,7 @@
 import type { ConvexClient } from "convex/browser";
-import { ConvexError } from "convex/values";
 import { homedir } from "node:os";
 import { join } from "node:path";
+import { describeError } from "../sync/describeError";
 import { DEFAULT_SPACE_NAME, spaceNameProblem } from "../sync/rules";
 import { OpBuilder } from "../sync/textOp";
 import { connect } from "../client/connect";
@@ -125,19 +125,11 @@ export async function runCli(argv: readonly string[]): Promise<number> {
     await command(options, convex);
     return 0;
   } catch (err) {
-    process.stderr.write(`shared-notes ${name}: ${describe(err)}\n`);
+    process.stderr.write(`shared-notes ${name}: ${describeError(err)}\n`);
     return err instanceof NotConfirmedError ? EXIT_NOT_CONFIRMED : 1;
   } finally {
     await convex?.close();
   }
-}
-
-function describe(err: unknown): string {
-  if (err instanceof ConvexError) {
-    const data = err.data as { message?: string } | string;
-    return typeof data === "string" ? data : (data.message ?? JSON.stringify(data));
-  }
-  return err instanceof Error ? err.message : String(err);
 }
 
 /** Fails fast with advice when nothing listens at the URL, instead of retrying forever. */

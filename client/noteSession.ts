@@ -13,6 +13,7 @@ import type { ConvexClient } from "convex/browser";
 import { ConvexError } from "convex/values";
 import { api } from "../convex/_generated/api";
 import type { Id } from "../convex/_generated/dataModel";
+import { describeError } from "../sync/describeError";
 import { SyncClient, type Submission } from "../sync/syncClient";
 import { classifyFailure, SyncDriver, type Failure, type SyncEvents, type SyncTransport } from "../sync/syncDriver";
 import type { TextOp, Selection } from "../sync/textOp";
@@ -71,7 +72,7 @@ function restorePending(options: OpenOptions, storeKey: string, entry: PendingEn
     return SyncClient.restore(JSON.parse(stored));
   } catch (err) {
     // Unreadable saved state cannot be sent anyway; opening the note must not fail over it.
-    options.log?.(`Unconfirmed edits saved for ${storeKey} could not be read and are dropped: ${err instanceof Error ? err.message : String(err)}`);
+    options.log?.(`Unconfirmed edits saved for ${storeKey} could not be read and are dropped: ${describeError(err)}`);
     return undefined;
   }
 }
@@ -212,7 +213,7 @@ class LiveNoteSession implements NoteSession {
         this.subscribe();
       },
       (err) => {
-        this.log(`following the note's edits failed: ${describe(err)}`);
+        this.log(`following the note's edits failed: ${describeError(err)}`);
         const failure = this.failure(err);
         if (failure.kind === "gone") void this.driver.recover("the note's edits could not be followed");
       },
@@ -238,12 +239,8 @@ class LiveNoteSession implements NoteSession {
   }
 
   private failure(err: unknown): Failure {
-    if (err instanceof ConvexError) {
-      const data = err.data as { code?: unknown; message?: unknown };
-      const code = typeof data?.code === "string" ? data.code : undefined;
-      return classifyFailure(code, typeof data?.message === "string" ? data.message : describe(err));
-    }
-    return classifyFailure(undefined, describe(err));
+    const data = err instanceof ConvexError ? (err.data as { code?: unknown }) : undefined;
+    return classifyFailure(typeof data?.code === "string" ? data.code : undefined, describeError(err));
   }
 
   private driverEvents(): SyncEvents {
@@ -288,9 +285,4 @@ class LiveNoteSession implements NoteSession {
   private log(message: string): void {
     this.options.log?.(`Note ${this.noteId}: ${message}`);
   }
-}
-
-function describe(err: unknown): string {
-  if (err instanceof ConvexError) return JSON.stringify(err.data);
-  return err instanceof Error ? err.message : String(err);
 }

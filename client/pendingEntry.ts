@@ -16,6 +16,7 @@
  * a live process, or of another machine sharing the folder, are never taken.
  */
 import { hostname } from "node:os";
+import { describeError } from "../sync/describeError";
 import type { PendingStore } from "./pendingStore";
 
 const FREE = "free";
@@ -150,7 +151,7 @@ export class PendingEntry {
       this.store.move(this.key, keyOf({ ...parsed, holder: FREE }));
     } catch (err) {
       // Left under our holder it is still adopted once this process is gone.
-      this.log(`Could not hand over the unconfirmed edits of note ${this.note}: ${describe(err)}`);
+      this.log(`Could not hand over the unconfirmed edits of note ${this.note}: ${describeError(err)}`);
     }
   }
 
@@ -167,13 +168,9 @@ export class PendingEntry {
       this.failing = false;
     } catch (err) {
       if (!this.failing) {
-        this.log(`Could not save the unconfirmed edits of note ${this.note} (kept in memory; retried with the next change): ${describe(err)}`);
+        this.log(`Could not save the unconfirmed edits of note ${this.note} (kept in memory; retried with the next change): ${describeError(err)}`);
       }
       this.failing = true;
     }
   }
-}
-
-function describe(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

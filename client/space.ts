@@ -1,6 +1,7 @@
 import type { ConvexClient } from "convex/browser";
 import { api } from "../convex/_generated/api";
 import type { Id } from "../convex/_generated/dataModel";
+import { describeError } from "../sync/describeError";
 import { Emitter, type Disposable } from "./events";
 import { openNoteSession, type OpenOptions } from "./noteSession";
 import { PendingEntry } from "./pendingEntry";
@@ -117,7 +118,7 @@ export class Space {
           await session.close();
           return 1;
         } catch (err) {
-          options.log?.(`Unconfirmed edits left for note ${note} could not be sent yet: ${err instanceof Error ? err.message : String(err)}`);
+          options.log?.(`Unconfirmed edits left for note ${note} could not be sent yet: ${describeError(err)}`);
           return 0;
         }
       }),

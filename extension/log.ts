@@ -1,5 +1,9 @@
 import { appendFileSync } from "node:fs";
 import * as vscode from "vscode";
+import { describeError } from "../sync/describeError";
+
+// The extension's modules take the one describer (sync/describeError.ts) from here, beside the log they report to.
+export { describeError };
 
 /**
  * The extension's one place to report things. Everything goes to the "Shared Notes"
@@ -43,15 +47,4 @@ export class Log implements vscode.Disposable {
   dispose(): void {
     this.channel.dispose();
   }
-}
-
-/** A sentence for a user from whatever was thrown, preferring a Convex error's message. */
-export function describeError(err: unknown): string {
-  if (err && typeof err === "object" && "data" in err) {
-    const data = (err as { data: unknown }).data;
-    if (typeof data === "string") return data;
-    if (data && typeof data === "object" && "message" in data && typeof data.message === "string") return data.message;
-  }
-  if (err instanceof Error) return err.message;
-  return String(err);
 }

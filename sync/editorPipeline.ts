@@ -17,6 +17,7 @@
  * Nothing is dropped when things do not line up: any mismatch between the document, the
  * shadow and the session is repaired by a three-way diff (`repair`), and reported.
  */
+import { describeError } from "./describeError";
 import { replacementOp } from "./diff";
 import { documentEdits, insertsCarriageReturn, lineBreakFix, Lines, opFromChanges, toWire, type DocumentChange, type DocumentEdit, type Position } from "./editorText";
 import { UndoHistory } from "./editorUndo";
@@ -192,7 +193,7 @@ export class EditorPipeline {
     try {
       op = opFromChanges(base, changes);
     } catch (err) {
-      this.repair(`a change did not fit the text we track (${describe(err)})`);
+      this.repair(`a change did not fit the text we track (${describeError(err)})`);
       return;
     }
     if (isNoop(op)) return;
@@ -259,7 +260,7 @@ export class EditorPipeline {
         this.history.dropTaken();
         flight.request.done(false);
       }
-      this.repair(`our own edit came back in an unexpected shape (${describe(err)})`);
+      this.repair(`our own edit came back in an unexpected shape (${describeError(err)})`);
       return;
     }
     const expected = apply(before, flight.edit.op);
@@ -410,7 +411,7 @@ export class EditorPipeline {
       this.sessionRefuses = false;
       return true;
     } catch (err) {
-      if (!this.sessionRefuses) this.events.warn(`The note session refused an edit (the document keeps it): ${describe(err)}`);
+      if (!this.sessionRefuses) this.events.warn(`The note session refused an edit (the document keeps it): ${describeError(err)}`);
       this.sessionRefuses = true;
       return false;
     }
@@ -444,8 +445,4 @@ export class EditorPipeline {
     if (this.lines?.text !== this.shadow) this.lines = new Lines(this.shadow);
     return this.lines;
   }
-}
-
-function describe(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

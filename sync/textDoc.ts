@@ -12,7 +12,7 @@
  * never shown on their own, so that is harmless.
  */
 import { checksumOfParts } from "./checksum";
-import { baseLength, OpBuilder, OpError, type TextOp } from "./textOp";
+import { baseLength, invert, OpError, type TextOp } from "./textOp";
 
 const CHUNK = 128;
 const MAX_CHUNK = 2 * CHUNK;
@@ -118,19 +118,7 @@ export class TextDoc {
 
   /** The op that undoes `op`, which must fit this text (call it before applying `op`). */
   invert(op: TextOp): TextOp {
-    const b = new OpBuilder();
-    let at = 0;
-    for (const c of op) {
-      if (typeof c === "string") b.delete(c.length);
-      else if (c > 0) {
-        b.retain(c);
-        at += c;
-      } else {
-        b.insert(this.slice(at, at - c));
-        at -= c;
-      }
-    }
-    return b.build();
+    return invert(op, this);
   }
 
   /** Moves (ci, co) to position `pos`; (chunks.length, 0) at the very end. */

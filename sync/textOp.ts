@@ -124,8 +124,11 @@ export function apply(text: string, op: TextOp): string {
   return out.join("");
 }
 
-/** The op that undoes `op`, given the text `op` was applied to. */
-export function invert(op: TextOp, before: string): TextOp {
+/**
+ * The op that undoes `op`, given the text `op` was applied to (a string, or any text that
+ * can hand out a slice, such as a TextDoc: only the deleted parts are read).
+ */
+export function invert(op: TextOp, before: { slice(from: number, to: number): string }): TextOp {
   const b = new OpBuilder();
   let at = 0;
   for (const c of op) {
