@@ -188,7 +188,7 @@ export class Connection implements Subscriber {
         if (this.queries.has(mod.queryId)) {
           return this.close(CLOSE_PROTOCOL_ERROR, `Query ${mod.queryId} is already in the query set`);
         }
-        const entry = await this.reactivity.subscribe(this, mod.queryId, mod.udfPath, firstArg(mod.args), this.identity);
+        const entry = await this.reactivity.subscribe(this, mod.queryId, mod.udfPath, firstArg(mod.args), this.identity, mod.journal);
         this.queries.set(mod.queryId, entry);
         this.removed.delete(mod.queryId);
         this.changed.add(mod.queryId);
@@ -207,7 +207,7 @@ export class Connection implements Subscriber {
   private async changeIdentity(identity: UserIdentity | null): Promise<void> {
     this.identity = identity;
     for (const [queryId, old] of this.queries) {
-      const entry = await this.reactivity.subscribe(this, queryId, old.udfPath, old.args, identity);
+      const entry = await this.reactivity.subscribe(this, queryId, old.udfPath, old.args, identity, old.journal);
       this.reactivity.unsubscribe(this, queryId, old);
       this.queries.set(queryId, entry);
       this.changed.add(queryId);
@@ -265,14 +265,14 @@ export class Connection implements Subscriber {
       const { outcome } = entry;
       modifications.push(
         outcome.ok
-          ? { type: "QueryUpdated", queryId, value: outcome.value, logLines: outcome.logLines, journal: null }
+          ? { type: "QueryUpdated", queryId, value: outcome.value, logLines: outcome.logLines, journal: entry.journal }
           : {
               type: "QueryFailed",
               queryId,
               errorMessage: serverErrorText(outcome),
               logLines: outcome.logLines,
               ...(outcome.data !== undefined ? { errorData: outcome.data } : {}),
-              journal: null,
+              journal: entry.journal,
             },
       );
     }

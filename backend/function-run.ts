@@ -8,7 +8,7 @@ import { indexKey, type Doc, type IndexDef } from "./catalog.js";
 import { NestedCallError, NOT_SUPPORTED, SystemError, type Outcome } from "./errors.js";
 import { idTableNumber, makeId } from "./ids.js";
 import type { GuestRun, RunKind } from "./isolate.js";
-import { afterPrefix, encodeKey, successor, type KeyRange } from "./keys.js";
+import { afterPrefix, encodeKey, type KeyRange } from "./keys.js";
 import {
   checkTableName,
   MAX_DOCUMENTS_READ,
@@ -17,17 +17,8 @@ import {
   MAX_WRITE_BYTES,
   OVER_LIMIT_HELP,
 } from "./limits.js";
-import {
-  addRange,
-  decodeCursor,
-  encodeCursor,
-  END_CURSOR,
-  keyRange,
-  parseDoc,
-  QueryStream,
-  type ReadSet,
-  type SerializedQuery,
-} from "./reads.js";
+import { checkPageRequest, decodeCursor, encodeCursor, readPage, type QueryJournal } from "./pages.js";
+import { addRange, keyRange, parseDoc, QueryStream, type ReadSet, type SerializedQuery } from "./reads.js";
 import type { Runtime } from "./runtime.js";
 import type { Storage } from "./storage.js";
 
@@ -76,6 +67,8 @@ export class FunctionRun implements GuestRun {
   readonly startedPerf = performance.now();
   syscallMs = 0;
   readonly random: () => number;
+  /** The journal of this run, for its next one: set by its paginate. */
+  journal: QueryJournal = null;
 
   constructor(
     readonly runtime: Runtime,
@@ -85,6 +78,8 @@ export class FunctionRun implements GuestRun {
     /** Commit timestamp of a mutation (nanoseconds); also the source of _creationTime. */
     readonly ts: bigint,
     private readonly bridge: ActionBridge | null = null,
+    /** The journal of the run this one repeats (a subscription's re-run or resubscription). */
+    private readonly previousJournal: QueryJournal = null,
   ) {
     this.random = seededRandom(ts ^ BigInt(this.startedAt));
   }
@@ -382,40 +377,33 @@ export class FunctionRun implements GuestRun {
   private queryPage(args: Record<string, JSONValue>): JSONValue {
     const query = args.query as unknown as SerializedQuery;
     const { index, range, order } = this.resolveSource(query);
-    const pageSize = Number(args.pageSize);
+    checkPageRequest(args.pageSize, args.maximumRowsRead, args.maximumBytesRead);
+    // The journal holds one end cursor, so a run may paginate once (Convex's rule too).
+    if (this.journal !== null) {
+      throw new SystemError(
+        "This query or mutation function ran multiple paginated queries. Convex only supports a single paginated query in each function.",
+      );
+    }
     const start = decodeCursor(args.cursor, index.name, order);
-    const end = decodeCursor(args.endCursor, index.name, order);
-    const narrowed = { ...range };
-    if (start === "end") return { page: [], isDone: true, continueCursor: END_CURSOR, splitCursor: null, pageStatus: null };
-    if (start) {
-      if (order === "asc") narrowed.lo = successor(start);
-      else narrowed.hi = start;
-    }
-    if (end && end !== "end") {
-      if (order === "asc") narrowed.hi = successor(end);
-      else narrowed.lo = end;
-    }
-    const limitless = query.operators;
-    const stream = new QueryStream(this.storage, this.readSet, index, narrowed, order, limitless, this.meterRead);
-    const page: JSONValue[] = [];
-    let lastKey: Buffer | null = null;
-    // With an endCursor the page is pinned to it (a reactive re-run of the same page);
-    // otherwise it is the next pageSize matching documents.
-    while (end !== null || page.length < pageSize) {
-      const doc = stream.next();
-      if (!doc) break;
-      page.push(convexToJson(doc));
-      lastKey = indexKey(index, doc);
-    }
-    const more = end === null && page.length >= pageSize ? stream.next() !== null : false;
-    stream.finish();
-    const isDone = !more && (end === null || end === "end");
+    // An explicit end cursor (a split page) wins; otherwise a re-run ends where the first run did.
+    const explicitEnd = args.endCursor ?? null;
+    const end = decodeCursor(explicitEnd ?? this.previousJournal, index.name, order);
+    const limit = (v: JSONValue | undefined) => (typeof v === "number" ? v : null);
+    const page = readPage(this.storage, this.readSet, index, range, order, query.operators, this.meterRead, {
+      start,
+      end,
+      pageSize: args.pageSize as number,
+      maximumRowsRead: limit(args.maximumRowsRead),
+      maximumBytesRead: limit(args.maximumBytesRead),
+    });
+    const continueCursor = encodeCursor(index.name, order, page.end);
+    this.journal = continueCursor;
     return {
-      page,
-      isDone,
-      continueCursor: isDone && end === null ? END_CURSOR : lastKey ? encodeCursor(index.name, order, lastKey) : (args.cursor ?? END_CURSOR),
-      splitCursor: null,
-      pageStatus: null,
+      page: page.docs.map((doc) => convexToJson(doc)),
+      isDone: page.end === "end",
+      continueCursor,
+      splitCursor: page.split ? encodeCursor(index.name, order, page.split) : null,
+      pageStatus: page.status,
     };
   }
 

@@ -2,10 +2,12 @@
 // at the edge: anything that is not exactly a message we understand becomes a
 // ProtocolError with a reason, and the connection that sent it is closed.
 import type { JSONValue } from "convex/values";
+import type { QueryJournal } from "./pages.js";
 
 export class ProtocolError extends Error {}
 
-export type AddQuery = { type: "Add"; queryId: number; udfPath: string; args: JSONValue[] };
+/** `journal`: the one the client last received for this query (it resends it on reconnect). */
+export type AddQuery = { type: "Add"; queryId: number; udfPath: string; args: JSONValue[]; journal: QueryJournal };
 export type RemoveQuery = { type: "Remove"; queryId: number };
 
 export type ClientMessage =
@@ -25,7 +27,7 @@ export type ClientMessage =
 export type StateVersion = { querySet: number; ts: bigint; identity: number };
 
 export type StateModification =
-  | { type: "QueryUpdated"; queryId: number; value: JSONValue; logLines: string[]; journal: null }
+  | { type: "QueryUpdated"; queryId: number; value: JSONValue; logLines: string[]; journal: QueryJournal }
   | {
       type: "QueryFailed";
       queryId: number;
@@ -33,7 +35,7 @@ export type StateModification =
       logLines: string[];
       /** Only for a ConvexError: the client turns a failure with errorData into one. */
       errorData?: JSONValue;
-      journal: null;
+      journal: QueryJournal;
     }
   | { type: "QueryRemoved"; queryId: number };
 
@@ -95,6 +97,17 @@ const isNat = (v: unknown): v is number => typeof v === "number" && Number.isInt
 const isString = (v: unknown): v is string => typeof v === "string";
 const isArgs = (v: unknown): v is JSONValue[] => Array.isArray(v);
 const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
+/** Our journals are one cursor: far below this. */
+const MAX_JOURNAL = 4096;
+
+function decodeJournal(m: Obj): QueryJournal {
+  const journal = m.journal;
+  if (journal === undefined || journal === null) return null;
+  if (typeof journal !== "string" || journal.length > MAX_JOURNAL) {
+    throw new ProtocolError(`Add.journal must be null or a string of at most ${MAX_JOURNAL} characters`);
+  }
+  return journal;
+}
 
 export function decodeClientMessage(text: string): ClientMessage {
   let raw: unknown;
@@ -134,6 +147,7 @@ export function decodeClientMessage(text: string): ClientMessage {
               queryId: field(m, "queryId", "a non-negative integer", isNat),
               udfPath: field(m, "udfPath", "a string", isString),
               args: field(m, "args", "an array", isArgs),
+              journal: decodeJournal(m),
             };
           }
           if (m.type === "Remove") return { type: "Remove", queryId: field(m, "queryId", "a non-negative integer", isNat) };

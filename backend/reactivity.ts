@@ -5,6 +5,7 @@
 import type { JSONValue } from "convex/values";
 import type { Engine } from "./engine.js";
 import { rangeContains } from "./keys.js";
+import type { QueryJournal } from "./pages.js";
 import type { Outcome, ReadSet, UserIdentity, WriteSet } from "./runtime.js";
 
 export interface Subscriber {
@@ -23,6 +24,8 @@ export class QueryEntry {
     readonly udfPath: string,
     readonly args: JSONValue,
     readonly identity: UserIdentity | null,
+    /** Each run repeats the last one's decisions (where its page ends); starts as the client's. */
+    public journal: QueryJournal = null,
   ) {}
 }
 
@@ -46,11 +49,12 @@ export class Reactivity {
     udfPath: string,
     args: JSONValue,
     identity: UserIdentity | null,
+    journal: QueryJournal = null,
   ): Promise<QueryEntry> {
-    const key = `${udfPath}\u0000${JSON.stringify(args)}\u0000${identity ? JSON.stringify(identity) : ""}`;
+    const key = `${udfPath}\u0000${JSON.stringify(args)}\u0000${identity ? JSON.stringify(identity) : ""}\u0000${JSON.stringify(journal)}`;
     let entry = this.entries.get(key);
     if (!entry) {
-      entry = new QueryEntry(key, udfPath, args, identity);
+      entry = new QueryEntry(key, udfPath, args, identity, journal);
       await this.evaluate(entry);
       this.entries.set(key, entry);
     }
@@ -79,8 +83,9 @@ export class Reactivity {
 
   private evaluateWith(entry: QueryEntry, done: () => void): void {
     for (const index of entry.readSet.keys()) this.byIndex.get(index)?.delete(entry);
-    this.engine.runtime.invokeWith(entry.udfPath, "query", entry.args, entry.identity, this.engine.currentTs(), {}, ({ outcome, run }) => {
+    this.engine.runtime.invokeWith(entry.udfPath, "query", entry.args, entry.identity, this.engine.currentTs(), { journal: entry.journal }, ({ outcome, run }) => {
       entry.outcome = outcome;
+      if (outcome.ok) entry.journal = run.journal;
       entry.readSet = run.readSet;
       entry.fingerprint = fingerprint(outcome);
       for (const index of entry.readSet.keys()) {

@@ -1,6 +1,6 @@
 // Reading an index range: turning Convex's serialized query into a key range, walking it
 // lazily with filters and limits, and recording exactly the part that was read (the read
-// set reactivity and conflict checks rely on). Also the opaque pagination cursors.
+// set reactivity and conflict checks rely on). Pages of a range are cut in pages.ts.
 import { jsonToConvex, type JSONValue, type Value } from "convex/values";
 import type { Doc, IndexDef } from "./catalog.js";
 import { SystemError } from "./errors.js";
@@ -79,6 +79,12 @@ export function addRange(set: ReadSet, index: string, range: KeyRange): void {
   else set.set(index, [range]);
 }
 
+/**
+ * What a paginated read may still scan (Convex's maximumRowsRead / maximumBytesRead): a
+ * stream that reaches either stops there, before the next row, as Convex's index range does.
+ */
+export type ReadBudget = { rows: number | null; bytes: number | null };
+
 /** Iterates one index range in order, applying filter/limit operators lazily. */
 export class QueryStream {
   private buffered: Array<{ key: Buffer; json: string }> = [];
@@ -89,6 +95,13 @@ export class QueryStream {
   private batch = 8;
   private limitCounts: number[];
   private recorded = false;
+  /** Index rows read so far (whether or not the filters passed them) and their bytes. */
+  rowsRead = 0;
+  bytesRead = 0;
+  /** The stream stopped at its budget rather than at the end of its range. */
+  overBudget = false;
+  /** Keys of the rows read, in order (pagination's split cursor), when asked for. */
+  readonly keysRead: Buffer[] = [];
 
   constructor(
     private readonly storage: Storage,
@@ -99,10 +112,21 @@ export class QueryStream {
     private readonly operators: SerializedQuery["operators"],
     /** Told the size of every document read (transaction limits). */
     private readonly meter: (bytes: number) => void,
+    private readonly budget: ReadBudget | null = null,
   ) {
     this.position = { ...range };
     this.limitCounts = operators.map(() => 0);
     if (operators.some((op) => "limit" in op && op.limit <= 0)) this.done = true;
+  }
+
+  /** Index key of the last row read (a paginated read's cursor), if any was. */
+  get lastKeyRead(): Buffer | null {
+    return this.lastKey;
+  }
+
+  /** The whole range was read: nothing in it is left after the last row. */
+  get reachedEnd(): boolean {
+    return this.exhausted && this.buffered.length === 0;
   }
 
   /** The next matching document, or null at the end. */
@@ -145,9 +169,19 @@ export class QueryStream {
         else this.position.hi = last.key;
       }
     }
+    if (this.budget && !this.reachedEnd) {
+      const { rows, bytes } = this.budget;
+      if ((rows !== null && this.rowsRead >= rows) || (bytes !== null && this.bytesRead >= bytes)) {
+        this.overBudget = true;
+        return null;
+      }
+    }
     const row = this.buffered.shift() ?? null;
     if (row) {
       this.lastKey = row.key;
+      this.rowsRead++;
+      this.bytesRead += row.json.length;
+      if (this.budget) this.keysRead.push(row.key);
       this.meter(row.json.length);
     }
     return row;
@@ -158,40 +192,15 @@ export class QueryStream {
     if (this.recorded) return;
     this.recorded = true;
     this.done = true;
-    const fullyRead = this.exhausted && this.buffered.length === 0;
     let covered = this.range;
-    if (!fullyRead && this.lastKey) {
+    if (!this.reachedEnd && this.lastKey) {
       covered =
         this.order === "asc"
           ? { lo: this.range.lo, hi: successor(this.lastKey) }
           : { lo: this.lastKey, hi: this.range.hi };
-    } else if (!fullyRead) {
+    } else if (!this.reachedEnd) {
       return; // Nothing read yet.
     }
     addRange(this.readSet, this.index.name, covered);
   }
-}
-
-export const END_CURSOR = "_end_cursor";
-
-/** Convex's error for a cursor of another query (a ConvexError the pagination hooks recognise). */
-export class InvalidCursor extends SystemError {
-  readonly data: JSONValue = { isConvexSystemError: true, paginationError: "InvalidCursor" };
-  constructor() {
-    super("InvalidCursor: Tried to run a query starting from a cursor, but it looks like this cursor is from a different query.");
-  }
-}
-
-/** A cursor names the index and order it belongs to, so one from another query is refused. */
-export function encodeCursor(index: string, order: "asc" | "desc", key: Buffer): string {
-  return Buffer.from(`${index}\u0000${order}\u0000${key.toString("base64url")}`).toString("base64url");
-}
-
-export function decodeCursor(cursor: JSONValue | undefined, index: string, order: "asc" | "desc"): Buffer | "end" | null {
-  if (cursor === null || cursor === undefined) return null;
-  if (cursor === END_CURSOR) return "end";
-  if (typeof cursor !== "string") throw new InvalidCursor();
-  const [cursorIndex, cursorOrder, key, ...rest] = Buffer.from(cursor, "base64url").toString("utf8").split("\u0000");
-  if (cursorIndex !== index || cursorOrder !== order || key === undefined || rest.length > 0) throw new InvalidCursor();
-  return Buffer.from(key, "base64url");
 }

@@ -38,6 +38,7 @@ import { FunctionRun, type ActionBridge, type UserIdentity } from "./function-ru
 import { idTableNumber } from "./ids.js";
 import { Isolate, SliceTimeout } from "./isolate.js";
 import { checkDocumentShape, MAX_RESULT_SIZE } from "./limits.js";
+import type { QueryJournal } from "./pages.js";
 import { parseDoc } from "./reads.js";
 import type { Storage } from "./storage.js";
 import { checkValue, type ValidatorJson } from "./validate.js";
@@ -276,7 +277,7 @@ export class Runtime {
     argsJson: JSONValue,
     identity: UserIdentity | null,
     ts: bigint,
-    options: { allowInternal?: boolean; bridge?: ActionBridge } = {},
+    options: { allowInternal?: boolean; bridge?: ActionBridge; journal?: QueryJournal } = {},
   ): Promise<Invoked> {
     return new Promise((resolve) => this.invokeWith(udfPath, kind, argsJson, identity, ts, options, resolve));
   }
@@ -293,10 +294,10 @@ export class Runtime {
     argsJson: JSONValue,
     identity: UserIdentity | null,
     ts: bigint,
-    options: { allowInternal?: boolean; bridge?: ActionBridge },
+    options: { allowInternal?: boolean; bridge?: ActionBridge; journal?: QueryJournal },
     done: (invoked: Invoked) => void,
   ): void {
-    const run = new FunctionRun(this, this.storage, kind, identity, ts, options.bridge ?? null);
+    const run = new FunctionRun(this, this.storage, kind, identity, ts, options.bridge ?? null, options.journal ?? null);
     const found = this.lookup(udfPath, kind, options.allowInternal);
     if (typeof found === "string") return done({ outcome: failure(found), run });
     const validators = this.validatorsOf(found);
