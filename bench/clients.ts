@@ -111,7 +111,7 @@ async function waitForLine(child: ChildProcess, pattern: RegExp, what: string): 
 }
 
 async function startOurs(dataDir: string): Promise<Server> {
-  const child = spawn(process.execPath, [...serverNodeArgs, path.join(repo, "bin/shared-notes.mjs"), "serve", "--port", "0", "--data", dataDir], { stdio: ["ignore", "pipe", "inherit"] });
+  const child = spawn(process.execPath, [...serverNodeArgs, path.join(repo, "dist/cli.mjs"), "serve", "--port", "0", "--data", dataDir], { stdio: ["ignore", "pipe", "inherit"] });
   const m = await waitForLine(child, /listening on (\S+)/, "shared-notes serve");
   return { url: m[1]!, pid: child.pid!, child, stop: () => child.kill("SIGTERM") };
 }

@@ -35,7 +35,7 @@ function percentile(sorted, p) {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
 }
 
-const built = spawnSync(process.execPath, [join(root, 'extension/build.mjs')], { cwd: root, stdio: 'inherit' });
+const built = spawnSync(process.execPath, [join(root, 'scripts/build.mjs')], { cwd: root, stdio: 'inherit' });
 if (built.status !== 0) process.exit(1);
 const server = await importTs(join(root, 'test/e2e/backend.ts'));
 const traced = await importTs(join(root, 'bench/lib/e2eServer.ts'));

@@ -17,6 +17,7 @@ export const EXIT_NOT_CONFIRMED = 3;
 
 export const USAGE = `usage: shared-notes <command> [--url URL] [--space ID --key KEY]
 
+  serve [options]              run the local Convex-compatible backend (serve --help lists them)
   space create [name]          make a space; prints its id, key and join link
   ls                           list the notes of the space
   create <title>               make an empty note

@@ -5,7 +5,7 @@
 // the bundle resolve against the repo's node_modules.
 //
 //   node scripts/run-ts.mjs <entry.ts> [args...]      run a script
-//   import { importTs } from "./run-ts.mjs"           load a module (used by bin/)
+//   import { importTs } from "./run-ts.mjs"           load a module (tests and benchmarks)
 import { build } from "esbuild";
 import { createHash, randomBytes } from "node:crypto";
 import { mkdirSync, realpathSync, rmSync } from "node:fs";

@@ -43,7 +43,7 @@ export type ServeProcess = { child: ChildProcess; url: string; exited: Promise<n
 export async function spawnServe(dataDir: string, port: number, functionsDir = fixtureDir): Promise<ServeProcess> {
   const child = spawn(
     process.execPath,
-    [path.join(repo, "bin", "shared-notes.mjs"), "serve", "--port", String(port), "--data", dataDir, "--functions", functionsDir],
+    [path.join(repo, "dist", "cli.mjs"), "serve", "--port", String(port), "--data", dataDir, "--functions", functionsDir],
     { stdio: ["ignore", "pipe", "pipe"] },
   );
   const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));

@@ -108,7 +108,7 @@ export function sleep(ms: number): Promise<void> {
 
 /** Runs the shared-notes command as another process. */
 export function cli(args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
-  const child = spawn(process.execPath, [path.join(repo, "bin", "shared-notes.mjs"), ...args], {
+  const child = spawn(process.execPath, [path.join(repo, "dist", "cli.mjs"), ...args], {
     env: { ...process.env, ...env },
     stdio: ["pipe", "pipe", "pipe"],
   });

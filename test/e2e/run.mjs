@@ -64,7 +64,7 @@ function writeResults() {
 
 // ---- setup ------------------------------------------------------------------------------
 lap('building the extension');
-const built = spawnSync(process.execPath, [join(repoRoot, 'extension/build.mjs')], { cwd: repoRoot, stdio: 'inherit' });
+const built = spawnSync(process.execPath, [join(repoRoot, 'scripts/build.mjs')], { cwd: repoRoot, stdio: 'inherit' });
 if (built.status !== 0) {
   writeResults();
   process.exit(1);

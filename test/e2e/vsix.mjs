@@ -6,7 +6,7 @@ import { cpSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-const SOURCES = ['extension', 'client', 'sync', 'convex', 'media', 'package.json', 'README.md', 'LICENSE', '.vscodeignore'];
+const SOURCES = ['extension', 'client', 'sync', 'convex', 'scripts', 'media', 'package.json', 'README.md', 'LICENSE', '.vscodeignore'];
 
 /** Returns the VSIX path and a function that removes the snapshot (VSIX included). */
 export function packageVsix(repoRoot) {

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Runs the extension's integration suites (test/vscode/suite) inside real VS Code against
 // a real local backend:
-//   1. bundles the extension and the suites (extension/build.mjs),
+//   1. bundles the extension and the suites (scripts/build.mjs),
 //   2. starts the embedded backend on a free port with a temporary data folder,
 //   3. creates a space on it,
 //   4. runs the suites in code-server (default) or desktop VS Code (--electron), passing
@@ -44,7 +44,7 @@ function writeStage(tests) {
   writeFileSync(join(resultsDir, 'vscode.json'), JSON.stringify({ tests }, null, 2));
 }
 
-const built = spawnSync(process.execPath, [join(root, 'extension/build.mjs')], { cwd: root, stdio: 'inherit' });
+const built = spawnSync(process.execPath, [join(root, 'scripts/build.mjs')], { cwd: root, stdio: 'inherit' });
 if (built.status !== 0) {
   writeStage([{ file: 'test/vscode/run-suites.mjs', title: 'build the extension and suites', passed: false }]);
   process.exit(1);
