@@ -10,6 +10,8 @@
 // stops code inside a promise job leaves Node's async-id stack unbalanced, and Node aborts.
 // Queries and mutations run one at a time (the engine's worker), so their realm knows its
 // current run from a variable; each action gets a realm of its own.
+import { createHash } from "node:crypto";
+import { types } from "node:util";
 import vm from "node:vm";
 
 export type RunKind = "query" | "mutation" | "action";
@@ -69,8 +71,10 @@ export class Isolate {
   private session: { started: number; current: Job | null; jobs: Array<{ job: Job; waitLimitMs?: number }> } | null = null;
   private readonly runInRealm: (job: Job) => void;
   private timers = new Map<GuestRun, Set<NodeJS.Timeout>>();
-  /** Calls waiting on outside promises (Web Crypto, fetch, bodies...): polled until they settle. */
-  private waiting = new Set<() => boolean>();
+  /** Calls that went on waiting for something outside the realm after their entry returned. */
+  private waiting = new Set<Job>();
+  /** Outside promises handed in through `watch` and not settled yet. */
+  private watched = 0;
   private poller: NodeJS.Timeout | NodeJS.Immediate | null = null;
   private pollDelay = 0;
 
@@ -86,12 +90,10 @@ export class Isolate {
       asyncSyscall: (op: string, json: string, resolve: (v: string) => void, reject: (e: unknown) => void): string | undefined => {
         const answer = host.asyncSyscall(op, json);
         if (typeof answer === "string") return answer;
-        answer.then(
-          (value) => this.reenter(() => resolve(value)),
-          (error: unknown) => this.reenter(() => reject(error)),
-        );
+        this.watch(answer, (value) => resolve(value as string), reject);
         return undefined;
       },
+      watch: (promise: Promise<unknown>, resolve: (v: unknown) => void, reject: (e: unknown) => void) => this.watch(promise, resolve, reject),
       now: () => {
         const run = this.current();
         return run && run.kind !== "action" ? run.startedAt : Date.now();
@@ -115,6 +117,7 @@ export class Isolate {
         return job;
       },
       fetch: (...args: Parameters<typeof fetch>) => fetch(...args),
+      digestNow,
       webGlobals: {
         TextEncoder,
         TextDecoder,
@@ -169,8 +172,8 @@ export class Isolate {
 
   /**
    * Starts `start` inside the realm and lets it go as far as it can; whatever it waits for
-   * later settles it through `settle` (polled, and after `waitLimitMs` failed with a
-   * SliceTimeout). A run past `timeoutMs` is stopped and settled with a SliceTimeout.
+   * later settles it through `settle` (resumed when the outside answer settles, and after
+   * `waitLimitMs` failed with a SliceTimeout). A run past `timeoutMs` is stopped and settled with a SliceTimeout.
    */
   start(start: () => unknown, settle: (ok: boolean, value: unknown) => void, timeoutMs: number, waitLimitMs?: number): void {
     const job: Job = {
@@ -217,32 +220,49 @@ export class Isolate {
   }
 
   private awaitOutside(job: Job, waitLimitMs: number | undefined): void {
-    this.waitFor(() => job.settled === true);
+    this.waiting.add(job);
+    this.pollIfUnwatched();
     if (waitLimitMs === undefined) return;
     const timer = setTimeout(() => job.settle(false, new SliceTimeout()), waitLimitMs);
     timer.unref();
   }
 
   /**
-   * Keeps running the realm's promise jobs until `done()` says the call settled. An
-   * outside promise (crypto.subtle, fetch, a body read) resolves on Node's own queue and
-   * only queues work in the realm; nothing runs it unless we enter. Polls back off to
-   * 10 ms, so a long wait costs next to nothing.
+   * An outside promise (Web Crypto, fetch, an async syscall) settles on Node's own queue and
+   * only queues the realm's reaction in the realm, where nothing runs it unless we enter.
+   * So the realm is given a promise of its own, settled (and its jobs run, once, within the
+   * slice limit) from the host's reaction to the outside one: the waiting call resumes as
+   * soon as its answer exists, with no polling.
    */
-  waitFor(done: () => boolean): void {
-    this.waiting.add(done);
-    this.pollDelay = 0;
-    this.schedulePoll();
+  private watch(promise: Promise<unknown>, resolve: (v: unknown) => void, reject: (e: unknown) => void): void {
+    this.watched++;
+    const settle = (deliver: () => void) => {
+      this.watched--;
+      this.reenter(deliver);
+    };
+    promise.then(
+      (value) => settle(() => resolve(value)),
+      (error: unknown) => settle(() => reject(error)),
+    );
   }
 
-  private schedulePoll(): void {
-    if (this.poller || this.waiting.size === 0) return;
+  /**
+   * The fallback for a call left waiting on an outside promise that did not come through
+   * `watch` (e.g. a body read in an action): poll the realm, backing off to 10 ms, while
+   * no watched promise is pending (each of those drains the realm when it settles anyway).
+   */
+  private pollIfUnwatched(): void {
+    for (const job of this.waiting) if (job.settled) this.waiting.delete(job);
+    if (this.waiting.size === 0 || this.watched > 0) {
+      this.pollDelay = 0;
+      return;
+    }
+    if (this.poller) return;
     const tick = () => {
       this.poller = null;
       this.drain();
-      for (const done of this.waiting) if (done()) this.waiting.delete(done);
       this.pollDelay = Math.min(10, this.pollDelay === 0 ? 1 : this.pollDelay * 2);
-      this.schedulePoll();
+      this.pollIfUnwatched();
     };
     this.poller = this.pollDelay === 0 ? setImmediate(tick) : setTimeout(tick, this.pollDelay);
   }
@@ -251,7 +271,12 @@ export class Isolate {
     try {
       this.drainScript.runInContext(this.context, { timeout: this.sliceMs });
     } catch (e) {
-      this.onTimerError((e as NodeJS.ErrnoException).code === "ERR_SCRIPT_EXECUTION_TIMEOUT" ? new SliceTimeout() : e);
+      const error = (e as NodeJS.ErrnoException).code === "ERR_SCRIPT_EXECUTION_TIMEOUT" ? new SliceTimeout() : e;
+      // What ran was the rest of a call that waited on the outside (queries and mutations
+      // run one at a time; an action has its realm to itself): that call fails now.
+      const victims = [...this.waiting].filter((job) => !job.settled);
+      if (victims.length === 0) this.onTimerError(error);
+      for (const job of victims) job.settle(false, error);
     }
   }
 
@@ -278,6 +303,7 @@ export class Isolate {
   private reenter(deliver: () => void): void {
     deliver();
     this.drain();
+    this.pollIfUnwatched();
   }
 
   private setTimer(callback: (...a: unknown[]) => void, ms: number, args: unknown[], repeat: boolean): NodeJS.Timeout {
@@ -314,6 +340,30 @@ export class Isolate {
     for (const timers of this.timers.values()) for (const t of timers) clearTimeout(t);
     this.timers.clear();
   }
+}
+
+/** Web Crypto's digest names, as node:crypto knows them. */
+const DIGESTS: Readonly<Record<string, string>> = { "SHA-1": "sha1", "SHA-256": "sha256", "SHA-384": "sha384", "SHA-512": "sha512" };
+/** Above this, hashing waits for the thread pool rather than holding up the server. */
+const DIGEST_NOW_MAX_BYTES = 64 * 1024;
+
+/**
+ * crypto.subtle.digest of a small input, computed at once: the same bytes Web Crypto gives,
+ * without a trip through the thread pool and a second entry into the realm (every note
+ * function hashes the space key). Undefined when Web Crypto itself should answer (other
+ * algorithms, large or malformed input, and so its exact errors).
+ */
+export function digestNow(algorithm: unknown, data: unknown): ArrayBuffer | undefined {
+  const name = typeof algorithm === "string" ? algorithm : (algorithm as { name?: unknown } | null)?.name;
+  const hash = typeof name === "string" ? DIGESTS[name.toUpperCase()] : undefined;
+  if (!hash) return undefined;
+  let bytes: Uint8Array;
+  if (ArrayBuffer.isView(data)) bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  else if (types.isAnyArrayBuffer(data)) bytes = new Uint8Array(data);
+  else return undefined;
+  if (bytes.byteLength > DIGEST_NOW_MAX_BYTES) return undefined;
+  const out = createHash(hash).update(bytes).digest();
+  return out.buffer.slice(out.byteOffset, out.byteOffset + out.byteLength);
 }
 
 /** A slice of user code ran past its limit and was stopped. */
@@ -374,9 +424,29 @@ const BOOTSTRAP = String.raw`
   define("clearTimeout", (handle) => host.clearTimer(handle));
   define("clearInterval", (handle) => host.clearTimer(handle));
   define("queueMicrotask", (callback) => { Promise.resolve().then(() => callback()); });
-  define("fetch", (...args) => { host.refuseInUdf("fetch()"); return host.fetch(...args); });
+  // Outside promises the realm awaits come back as its own, settled through host.watch.
+  const adopt = (promise) => new Promise((resolve, reject) => host.watch(promise, resolve, reject));
+  define("fetch", (...args) => { host.refuseInUdf("fetch()"); return adopt(host.fetch(...args)); });
 
-  for (const [name, value] of Object.entries(host.webGlobals)) define(name, value);
+  const { crypto: hostCrypto, ...webGlobals } = host.webGlobals;
+  for (const [name, value] of Object.entries(webGlobals)) define(name, value);
+  const subtle = {};
+  for (const name of ["encrypt", "decrypt", "sign", "verify", "digest", "generateKey", "deriveKey", "deriveBits", "importKey", "exportKey", "wrapKey", "unwrapKey"]) {
+    subtle[name] = (...args) => {
+      try {
+        const now = name === "digest" ? host.digestNow(args[0], args[1]) : undefined;
+        if (now !== undefined) return Promise.resolve(now);
+        return adopt(hostCrypto.subtle[name](...args));
+      } catch (e) {
+        return Promise.reject(e);
+      }
+    };
+  }
+  define("crypto", Object.freeze({
+    subtle: Object.freeze(subtle),
+    getRandomValues: (array) => hostCrypto.getRandomValues(array),
+    randomUUID: () => hostCrypto.randomUUID(),
+  }));
   define("self", globalThis);
   define("global", undefined);
 
