@@ -31,14 +31,11 @@ const SAMPLES = Number(values.samples);
 const GAP_MS = Number(values.gap);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-function percentile(sorted, p) {
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
-}
-
 const built = spawnSync(process.execPath, [join(root, 'scripts/build.mjs')], { cwd: root, stdio: 'inherit' });
 if (built.status !== 0) process.exit(1);
 const server = await importTs(join(root, 'test/e2e/backend.ts'));
 const traced = await importTs(join(root, 'bench/lib/e2eServer.ts'));
+const { percentile } = await importTs(join(root, 'bench/lib/stats.ts'));
 const dataDir = mkdtempSync(join(tmpdir(), 'shared-notes-bench-e2e-'));
 const backend = await traced.startTracedBackend({ port: 0, dataDir });
 let proxy = await new traced.TcpProxy({ targetPort: backend.port }).start();

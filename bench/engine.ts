@@ -17,6 +17,7 @@ import { SyncClient } from "../sync/syncClient";
 import { TextDoc } from "../sync/textDoc";
 import { OpBuilder } from "../sync/textOp";
 import { hasAstral, loadSequentialTrace, type SequentialTrace } from "../harness/traces";
+import { median } from "./lib/stats";
 
 const RUNS = Number(process.env.RUNS ?? 5);
 const TRACES = process.argv.slice(2).length > 0 ? process.argv.slice(2) : ["automerge-paper", "seph-blog1"];
@@ -60,12 +61,6 @@ function yjs(trace: SequentialTrace): string {
     });
   }
   return text.toString();
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
 }
 
 function time(name: string, trace: SequentialTrace, run: (t: SequentialTrace) => string): number {

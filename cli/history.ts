@@ -7,7 +7,7 @@ import type { ConvexClient } from "convex/browser";
 import { NoteHistory } from "../client/noteHistory";
 import { Space } from "../client/space";
 import { sizeLabel } from "../sync/historySessions";
-import { requireCredentials, UsageError, type CliOptions } from "./options";
+import { requireCredentials, takeFlags, UsageError, type CliOptions } from "./options";
 
 export const HISTORY_USAGE = `  log <title> [--limit N]      the note's editing sessions, newest first: revisions, times, authors, +/-
   cat <title> --rev N          print the note as it was at revision N
@@ -22,19 +22,7 @@ interface HistoryFlags {
 
 /** Takes --rev/--at/--limit out of the positional arguments. */
 function parseFlags(command: string, positional: readonly string[]): HistoryFlags {
-  const rest: string[] = [];
-  const flags = new Map<string, string>();
-  for (let i = 0; i < positional.length; i++) {
-    const arg = positional[i] as string;
-    const match = /^--(rev|at|limit)(?:=(.*))?$/.exec(arg);
-    if (!match) {
-      rest.push(arg);
-      continue;
-    }
-    const value = match[2] ?? positional[++i];
-    if (value === undefined) throw new UsageError(`--${match[1]} needs a value`);
-    flags.set(match[1] as string, value);
-  }
+  const { flags, rest } = takeFlags(positional, ["rev", "at", "limit"]);
   const title = rest[0];
   if (title === undefined || rest.length > 1) throw new UsageError(`usage: shared-notes ${command} <title>${command === "log" ? " [--limit N]" : " [--rev N | --at TIME]"}`);
   const out: { title: string; rev?: number; at?: number; limit?: number } = { title };

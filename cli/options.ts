@@ -18,21 +18,31 @@ export interface CliOptions {
 /** Default for --wait: long enough for a backend restart, short enough for a script to notice. */
 export const DEFAULT_WAIT_SECONDS = 30;
 
-/** Reads --url/--space/--key/--wait (or SHARED_NOTES_URL/_SPACE/_KEY/_WAIT) and leaves the rest positional. */
-export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): CliOptions {
+/**
+ * Takes the flags named in `names` (`--name value` or `--name=value`, each with a value) out
+ * of `argv`; the other arguments stay, in order, in `rest`.
+ */
+export function takeFlags(argv: readonly string[], names: readonly string[]): { flags: Map<string, string>; rest: string[] } {
   const flags = new Map<string, string>();
-  const positional: string[] = [];
+  const rest: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string;
-    const match = /^--(url|space|key|wait)(?:=(.*))?$/.exec(arg);
-    if (!match) {
-      positional.push(arg);
+    const match = /^--([a-z-]+)(?:=(.*))?$/.exec(arg);
+    const name = match?.[1];
+    if (name === undefined || !names.includes(name)) {
+      rest.push(arg);
       continue;
     }
-    const value = match[2] ?? argv[++i];
-    if (value === undefined) throw new UsageError(`--${match[1]} needs a value`);
-    flags.set(match[1] as string, value);
+    const value = match?.[2] ?? argv[++i];
+    if (value === undefined) throw new UsageError(`--${name} needs a value`);
+    flags.set(name, value);
   }
+  return { flags, rest };
+}
+
+/** Reads --url/--space/--key/--wait (or SHARED_NOTES_URL/_SPACE/_KEY/_WAIT) and leaves the rest positional. */
+export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): CliOptions {
+  const { flags, rest: positional } = takeFlags(argv, ["url", "space", "key", "wait"]);
   const wait = flags.get("wait") ?? env.SHARED_NOTES_WAIT ?? String(DEFAULT_WAIT_SECONDS);
   const seconds = Number(wait);
   if (wait.trim() === "" || !Number.isFinite(seconds) || seconds < 0) {

@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { ChildProcess } from "node:child_process";
 import { cleanup, cli, newSpaceWithNote, startLocalBackend, tempDir } from "./helpers";
 import { freePort } from "../backend/helpers";
-import { DEFAULT_WAIT_SECONDS, parseOptions } from "../../cli/options";
+import { DEFAULT_WAIT_SECONDS, parseOptions, takeFlags } from "../../cli/options";
 import { MAX_NOTE_BYTES } from "../../convex/limits";
 
 afterEach(cleanup);
@@ -78,5 +78,12 @@ describe("shared-notes CLI", () => {
     expect(parseOptions(["--wait", "2.5"], {}).waitMs).toBe(2500);
     expect(parseOptions([], { SHARED_NOTES_WAIT: "0" }).waitMs).toBe(0);
     for (const bad of ["soon", "-1", ""]) expect(() => parseOptions([`--wait=${bad}`], {})).toThrow(/--wait takes a number of seconds/);
+  });
+
+  it("takes only the flags it is given, in either form, and leaves the rest in order", () => {
+    const { flags, rest } = takeFlags(["Plan", "--rev", "3", "--url=http://x", "--other", "text"], ["rev", "url"]);
+    expect(Object.fromEntries(flags)).toEqual({ rev: "3", url: "http://x" });
+    expect(rest).toEqual(["Plan", "--other", "text"]);
+    expect(() => takeFlags(["Plan", "--rev"], ["rev"])).toThrow(/--rev needs a value/);
   });
 });
