@@ -19,6 +19,7 @@ import { ConvexError } from "convex/values";
 import { api } from "../convex/_generated/api";
 import { readHead } from "../convex/noteStore";
 import type { Id } from "../convex/_generated/dataModel";
+import { describeError } from "../sync/describeError";
 import { SyncClient, type Submission } from "../sync/syncClient";
 import { classifyFailure, SyncDriver, type LogPage, type RejectedEdit, type SubmitAnswer, type SyncTransport } from "../sync/syncDriver";
 import { apply, type TextOp } from "../sync/textOp";
@@ -311,13 +312,7 @@ export class SimNetwork {
       submit: (submission) => queue((settle) => ({ kind: "submit", submission, settle })),
       page: (afterRev) => queue((settle) => ({ kind: "page", afterRev, settle })),
       open: () => queue((settle) => ({ kind: "open", settle })),
-      failure: (err) => {
-        if (err instanceof ConvexError) {
-          const data = err.data as { code: string; message: string };
-          return classifyFailure(data.code, data.message);
-        }
-        return classifyFailure(undefined, err instanceof Error ? err.message : String(err));
-      },
+      failure: (err) => classifyFailure(err instanceof ConvexError ? (err.data as { code: string }).code : undefined, describeError(err)),
       wait: () => new Promise<void>((resolve) => c.timers.push(resolve)),
       newClientId: () => `${id}.${generation}.${++this.ids}`,
     };

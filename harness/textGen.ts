@@ -3,6 +3,7 @@
  * letters and astral-plane emoji (surrogate pairs), and are often empty, because those
  * are where offsets in UTF-16 code units go wrong.
  */
+import { describeError } from "../sync/describeError";
 import { OpBuilder, type TextOp } from "../sync/textOp";
 import { Random } from "./random";
 
@@ -68,8 +69,7 @@ export function withSeed(seed: number, body: (rng: Random) => void): void {
   try {
     body(new Random(seed));
   } catch (err) {
-    const message = err instanceof Error ? err.message : String(err);
-    throw new Error(`failed with seed ${seed} (rerun with SEED=${seed}): ${message}`, { cause: err });
+    throw new Error(`failed with seed ${seed} (rerun with SEED=${seed}): ${describeError(err)}`, { cause: err });
   }
 }
 
