@@ -100,6 +100,9 @@ export async function bundleRealm(functionsDir: string, files: string[], realm: 
     format: "cjs",
     target: "node20",
     logLevel: "silent",
+    // Mapped back by stack.ts for the user's frames in error messages.
+    sourcemap: "inline",
+    sourcesContent: false,
     plugins:
       realm === "node"
         ? [

@@ -3,6 +3,7 @@
 // message and the request id side by side, so nothing parses that text back.
 import { randomBytes } from "node:crypto";
 import type { JSONValue } from "convex/values";
+import { userFrames } from "./stack.js";
 
 export type Outcome =
   | { ok: true; value: JSONValue; logLines: string[] }
@@ -78,14 +79,25 @@ export class NestedCallError extends Error {
 }
 
 /**
+ * Convex's text for an uncaught error: its name and message, then the user's own stack
+ * frames, one per line, and a final newline (a nested call's failure, quoted as the
+ * message of the error its caller threw, is thus followed by a blank line).
+ */
+function uncaught(name: string, message: string, stack: unknown): string {
+  const frames = typeof stack === "string" ? userFrames(stack) : [];
+  return `Uncaught ${name}: ${message}${frames.length > 0 ? `\n${frames.join("\n")}\n` : ""}`;
+}
+
+/**
  * Turns whatever a function threw into Convex's message. Thrown values may come from the
  * functions' own realm, so nothing here relies on `instanceof` but NestedCallError (ours).
  */
 export function describeThrown(thrown: unknown, logLines: string[]): Failure {
   if (thrown instanceof NestedCallError) return { ...thrown.failure, logLines };
   if (thrown !== null && typeof thrown === "object") {
-    const e = thrown as { name?: unknown; message?: unknown; data?: unknown; [k: symbol]: unknown };
+    const e = thrown as { name?: unknown; message?: unknown; data?: unknown; stack?: unknown; [k: symbol]: unknown };
     const message = typeof e.message === "string" ? e.message : String(e.message);
+    const name = typeof e.name === "string" ? e.name : "Error";
     if (Symbol.for("ConvexError") in e) {
       let data: JSONValue = null;
       if (typeof e.data === "string") {
@@ -95,9 +107,9 @@ export function describeThrown(thrown: unknown, logLines: string[]): Failure {
           data = e.data;
         }
       }
-      return failure(`Uncaught ConvexError: ${message}`, logLines, data);
+      return failure(uncaught(name, message, e.stack), logLines, data);
     }
-    if ("message" in e) return failure(`Uncaught ${typeof e.name === "string" ? e.name : "Error"}: ${message}`, logLines);
+    if ("message" in e) return failure(uncaught(name, message, e.stack), logLines);
   }
   return failure(`Uncaught ${String(thrown)}`, logLines);
 }

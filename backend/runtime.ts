@@ -40,6 +40,7 @@ import { Isolate, SliceTimeout } from "./isolate.js";
 import { checkDocumentShape, MAX_RESULT_SIZE } from "./limits.js";
 import type { QueryJournal } from "./pages.js";
 import { parseDoc } from "./reads.js";
+import { rememberBundle } from "./stack.js";
 import type { Storage } from "./storage.js";
 import { checkValue, type ValidatorJson } from "./validate.js";
 
@@ -142,7 +143,8 @@ export class Runtime {
       const files = projectFiles(functionsDir);
       const bundles: Array<{ realm: Realm; exports: Record<string, unknown> }> = [];
       if (files.isolate.length > 0) {
-        runtime.defaultBundle = Isolate.compile(await bundleRealm(functionsDir, files.isolate, "isolate"), "functions.js");
+        const code = await bundleRealm(functionsDir, files.isolate, "isolate");
+        runtime.defaultBundle = Isolate.compile(code, rememberBundle(path.join(functionsDir, "functions.js"), code, functionsDir));
         bundles.push({ realm: "isolate", exports: runtime.udfRealm.evaluate(runtime.defaultBundle) });
       }
       if (files.node.length > 0) {
@@ -158,7 +160,9 @@ export class Runtime {
         };
         const log = (level: string) => (...args: unknown[]) => runs.getStore()?.log(level, args);
         const console = { log: log("log"), info: log("info"), warn: log("warn"), error: log("error"), debug: log("debug") };
-        bundles.push({ realm: "node", exports: evaluateInNode(code, functionsDir, convex, console, options.env) });
+        // `new Function` puts two lines before the code; sourceURL names its frames.
+        const named = `${code}\n//# sourceURL=${rememberBundle(path.join(functionsDir, "functions-node.js"), code, functionsDir, 2)}`;
+        bundles.push({ realm: "node", exports: evaluateInNode(named, functionsDir, convex, console, options.env) });
       }
       const project = collectProject(bundles);
       const authFile = ["auth.config.ts", "auth.config.js"].find((f) => existsSync(path.join(functionsDir, f)));

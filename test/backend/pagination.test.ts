@@ -26,7 +26,7 @@ const remove = makeFunctionReference<"mutation", { list: string; n: number }, nu
 const page = makeFunctionReference<"query", PageArgs, PageResult>("items:page");
 const twoPages = makeFunctionReference<"query", { list: string }, number>("items:twoPages");
 
-const functionsDir = path.join(path.dirname(fileURLToPath(import.meta.url)), "fixture-pages", "convex");
+const functionsDir = path.join(path.dirname(fileURLToPath(import.meta.url)), "fixture-reads", "convex");
 let backend: RunningBackend;
 let client: ConvexClient;
 

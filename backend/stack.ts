@@ -1,0 +1,61 @@
+// The user's stack frames in a failed call's message, as Convex prints them: only frames of
+// the project's own convex/ files (none of the `convex` package or other dependencies), each
+// "    at <function or <anonymous>> (../convex/<file>:<line>:<column>)", with "async " before
+// frames V8 reached through an await. The bundles carry inline source maps; frames of a
+// bundle are mapped back to the project's files through them.
+import { SourceMap, type SourceMapPayload } from "node:module";
+import path from "node:path";
+
+type Bundle = { payload: string; map: SourceMap | null; functionsDir: string; lineOffset: number };
+
+/** By the file name the bundle runs under (its frames carry it). */
+const bundles = new Map<string, Bundle>();
+
+const INLINE_MAP = /\n\/\/# sourceMappingURL=data:application\/json;base64,([A-Za-z0-9+/=]+)\s*$/;
+
+/**
+ * Remembers the source map of a bundle about to run as `filename` (a path in the project, so
+ * two projects never share one), for `userFrames`. `lineOffset`: lines the runner puts before
+ * the code. Returns `filename`.
+ */
+export function rememberBundle(filename: string, code: string, functionsDir: string, lineOffset = 0): string {
+  const inline = INLINE_MAP.exec(code);
+  if (inline) bundles.set(filename, { payload: inline[1]!, map: null, functionsDir, lineOffset });
+  return filename;
+}
+
+function mapOf(bundle: Bundle): SourceMap {
+  if (!bundle.map) {
+    const payload = JSON.parse(Buffer.from(bundle.payload, "base64").toString("utf8")) as SourceMapPayload;
+    // esbuild names sources relative to the directory it ran in (it wrote no file).
+    payload.sources = payload.sources.map((s) => path.resolve(s));
+    bundle.map = new SourceMap(payload);
+  }
+  return bundle.map;
+}
+
+// "    at [async ]name (file:line:column)" or "    at [async ]file:line:column".
+const FRAME = /^\s*at (async )?(?:(.*?) \()?(.+?):(\d+):(\d+)\)?$/;
+
+/** The stack's frames in the project's own files, mapped to them, in Convex's format. */
+export function userFrames(stack: string): string[] {
+  const frames: string[] = [];
+  for (const line of stack.split("\n")) {
+    const m = FRAME.exec(line);
+    const bundle = m && bundles.get(m[3]!);
+    if (!m || !bundle) continue;
+    const entry = mapOf(bundle).findEntry(Number(m[4]) - 1 - bundle.lineOffset, Number(m[5]) - 1) as {
+      originalSource?: string;
+      originalLine?: number;
+      originalColumn?: number;
+    };
+    if (entry.originalSource === undefined || entry.originalLine === undefined || entry.originalColumn === undefined) continue;
+    const relative = path.relative(bundle.functionsDir, entry.originalSource);
+    if (relative.startsWith("..") || path.isAbsolute(relative) || relative.split(path.sep).includes("node_modules")) continue;
+    // The bundle's generated entry (bundle.ts names it functions-<realm>.js) is not the user's.
+    if (/^functions-[a-z]+\.js$/.test(relative)) continue;
+    const file = `../${path.basename(bundle.functionsDir)}/${relative.split(path.sep).join("/")}`;
+    frames.push(`    at ${m[1] ?? ""}${m[2] || "<anonymous>"} (${file}:${entry.originalLine + 1}:${entry.originalColumn + 1})`);
+  }
+  return frames;
+}
