@@ -26,7 +26,7 @@ export default tseslint.config(
   },
   {
     // Browser automation: functions these pass to page.evaluate run in the workbench page.
-    files: ["test/e2e/**/*.mjs", "bench/e2e.mjs"],
+    files: ["test/e2e/**/*.mjs", "harness/e2e/**/*.mjs", "bench/e2e.mjs"],
     languageOptions: { globals: { ...globals.node, ...globals.browser } },
   },
   {

@@ -15,8 +15,8 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { spawnSync } from 'node:child_process';
 import { importTs } from '../scripts/run-ts.mjs';
-import { ACTIVE_EDITOR, startUsers } from '../test/e2e/harness.mjs';
-import { caretTo, openNote, waitUntil } from '../test/e2e/notes.mjs';
+import { ACTIVE_EDITOR, startUsers } from '../harness/e2e/users.mjs';
+import { caretTo, openNote, waitUntil } from '../harness/e2e/notes.mjs';
 
 const root = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const { values } = parseArgs({
@@ -33,7 +33,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 const built = spawnSync(process.execPath, [join(root, 'scripts/build.mjs')], { cwd: root, stdio: 'inherit' });
 if (built.status !== 0) process.exit(1);
-const server = await importTs(join(root, 'test/e2e/backend.ts'));
+const server = await importTs(join(root, 'harness/e2e/backend.ts'));
 const traced = await importTs(join(root, 'bench/lib/e2eServer.ts'));
 const { percentile } = await importTs(join(root, 'bench/lib/stats.ts'));
 const dataDir = mkdtempSync(join(tmpdir(), 'shared-notes-bench-e2e-'));

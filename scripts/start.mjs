@@ -53,8 +53,8 @@ if (!vscodeAvailable()) {
 }
 // Imported only now: the runner refuses to load pieces of a VS Code that is not there.
 const { startCodeServer } = await import('../harness/vscode/codeServer.mjs');
-const { packageVsix } = await import('../test/e2e/vsix.mjs');
-const server = await importTs(join(root, 'test/e2e/backend.ts'));
+const { packageVsix } = await import('./vsix.mjs');
+const server = await importTs(join(root, 'harness/e2e/backend.ts'));
 
 const stops = [];
 let stopping = false;

@@ -4,7 +4,7 @@
 // each page renders, and each extension host sees its own user's environment.
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
-import { startUsers } from './harness.mjs';
+import { startUsers } from '../../harness/e2e/users.mjs';
 
 const probe = fileURLToPath(new URL('../vscode/fixtures/probe-extension', import.meta.url));
 const t0 = Date.now();

@@ -11,9 +11,9 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { importTs } from '../../scripts/run-ts.mjs';
-import { startUsers } from './harness.mjs';
-import { caretTo, joinByWebLink, nameLabels, openNote, waitUntil } from './notes.mjs';
-import { packageVsix } from './vsix.mjs';
+import { startUsers } from '../../harness/e2e/users.mjs';
+import { caretTo, joinByWebLink, nameLabels, openNote, waitUntil } from '../../harness/e2e/notes.mjs';
+import { packageVsix } from '../../scripts/vsix.mjs';
 
 const repoRoot = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const resultsRoot = join(repoRoot, 'test-results');
@@ -72,7 +72,7 @@ if (built.status !== 0) {
 
 // The fresh window of the persistence flow runs what users install: the packaged VSIX.
 const packaged = packageVsix(repoRoot);
-const server = await importTs(join(repoRoot, 'test/e2e/backend.ts'));
+const server = await importTs(join(repoRoot, 'harness/e2e/backend.ts'));
 const dataDir = mkdtempSync(join(tmpdir(), 'shared-notes-e2e-data-'));
 let backend = await server.startBackend({ port: 0, dataDir });
 const proxy = await new server.TcpProxy({ targetPort: backend.port }).start();

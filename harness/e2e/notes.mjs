@@ -1,7 +1,7 @@
 // What a person does and sees with Shared Notes in a harness window: open a note from
 // the Notes view, find teammates' name labels in the editor. Shared by the e2e run, the
 // latency bench and nothing else, so the selectors live in one place.
-import { ACTIVE_EDITOR } from './harness.mjs';
+import { ACTIVE_EDITOR } from './users.mjs';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 

@@ -12,8 +12,8 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { launchChromium } from '../../harness/vscode/chromium.mjs';
-import { startCodeServer, workbenchUrl } from '../../harness/vscode/codeServer.mjs';
+import { launchChromium } from '../vscode/chromium.mjs';
+import { startCodeServer, workbenchUrl } from '../vscode/codeServer.mjs';
 
 const repoRoot = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));

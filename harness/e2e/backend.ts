@@ -8,7 +8,7 @@ import { createSpace, Space } from "../../client/space";
 import type { SpaceCredentials } from "../../client/types";
 
 export { startBackend } from "../../backend/serve";
-export { TcpProxy } from "../../harness/tcpProxy";
+export { TcpProxy } from "../tcpProxy";
 export { joinLink, webJoinLink } from "../../client/joinLink";
 
 export async function createSpaceWithNote(url: string, title: string, text = "", spaceName?: string): Promise<SpaceCredentials> {
