@@ -126,14 +126,14 @@ function check(validator: ValidatorJson, value: Value | undefined, path: string,
     }
     case "object": {
       if (value === undefined || value === null || !isPlainObject(value)) return fail();
-      const pathLine = path ? `Path: ${path}\n` : "";
-      const context = `${pathLine}Object: ${printValue(value)}\nValidator: ${printValidator(validator)}`;
+      // Printed only for a failure: printing every object checked made a check O(size²).
+      const context = () => `${path ? `Path: ${path}\n` : ""}Object: ${printValue(value)}\nValidator: ${printValidator(validator)}`;
       for (const [k, field] of Object.entries(validator.value)) {
         if (value[k] === undefined) {
           if (field.optional) continue;
           return (
             `Object is missing the required field \`${k}\`. Consider wrapping the field validator in ` +
-            `\`v.optional(...)\` if this is expected.\n\n${context}`
+            `\`v.optional(...)\` if this is expected.\n\n${context()}`
           );
         }
         const err = check(field.fieldType, value[k], `${path}.${k}`, isId);
@@ -141,7 +141,7 @@ function check(validator: ValidatorJson, value: Value | undefined, path: string,
       }
       for (const k of Object.keys(value)) {
         if (value[k] !== undefined && !(k in validator.value)) {
-          return `Object contains extra field \`${k}\` that is not in the validator.\n\n${context}`;
+          return `Object contains extra field \`${k}\` that is not in the validator.\n\n${context()}`;
         }
       }
       return null;
