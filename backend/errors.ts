@@ -68,6 +68,21 @@ export function serverErrorText(outcome: Failure): string {
   return `[Request ID: ${outcome.requestId}] Server Error\n${outcome.message}`;
 }
 
+/**
+ * The JSON body of a failed HTTP action, as Convex sends it: `code` the request-id line with
+ * the error (without its frames), `trace` the error with its frames, `data` for a ConvexError.
+ */
+export function httpErrorBody(outcome: Failure): { code: string; trace: string; data?: JSONValue } {
+  const frames = outcome.message.indexOf("\n    at ");
+  const headline = frames < 0 ? outcome.message : outcome.message.slice(0, frames);
+  const body: { code: string; trace: string; data?: JSONValue } = {
+    code: `[Request ID: ${outcome.requestId}] Server Error: ${headline}`,
+    trace: outcome.message,
+  };
+  if (outcome.data !== undefined) body.data = outcome.data;
+  return body;
+}
+
 /** A failed nested call, shaped the way convex's performAsyncSyscall rethrows it (ConvexError when `data` is set). */
 export class NestedCallError extends Error {
   constructor(readonly failure: Failure) {

@@ -25,10 +25,10 @@ import { Catalog, indexKey, type Doc } from "./catalog.js";
 import {
   describeThrown,
   failure,
+  httpErrorBody,
   newRequestId,
   NOT_SUPPORTED,
   SystemError,
-  serverErrorText,
   TIMEOUT_MESSAGE,
   USER_TIMEOUT_MS,
   type Failure,
@@ -371,7 +371,7 @@ export class Runtime {
       if (!handler?.invokeHttpAction) throw new SystemError(`No HttpAction routed for ${path}`);
       return handler.invokeHttpAction(request);
     });
-    if (!outcome.ok) return new Response(serverErrorText(outcome), { status: 500 });
+    if (!outcome.ok) return Response.json(httpErrorBody(outcome), { status: 500 });
     return outcome.value instanceof Response ? outcome.value : new Response(String(outcome.value));
   }
 

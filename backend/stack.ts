@@ -55,7 +55,10 @@ export function userFrames(stack: string): string[] {
     // The bundle's generated entry (bundle.ts names it functions-<realm>.js) is not the user's.
     if (/^functions-[a-z]+\.js$/.test(relative)) continue;
     const file = `../${path.basename(bundle.functionsDir)}/${relative.split(path.sep).join("/")}`;
-    frames.push(`    at ${m[1] ?? ""}${m[2] || "<anonymous>"} (${file}:${entry.originalLine + 1}:${entry.originalColumn + 1})`);
+    // V8 calls an anonymous function of code run by `new Function` "eval" (no module code can
+    // name a function so: modules are strict).
+    const name = !m[2] || m[2] === "eval" ? "<anonymous>" : m[2];
+    frames.push(`    at ${m[1] ?? ""}${name} (${file}:${entry.originalLine + 1}:${entry.originalColumn + 1})`);
   }
   return frames;
 }

@@ -16,6 +16,7 @@ const plain = makeFunctionReference<"query", Record<string, never>, null>("error
 const coded = makeFunctionReference<"query", { subclass: boolean }, null>("errors:coded");
 const nested = makeFunctionReference<"action", Record<string, never>, null>("errors:nested");
 const nodeFail = makeFunctionReference<"action", Record<string, never>, null>("nodeErrors:fail");
+const nodeAnonymous = makeFunctionReference<"action", Record<string, never>, null>("nodeErrors:anonymous");
 
 let backend: RunningBackend;
 let client: ConvexClient;
@@ -65,6 +66,22 @@ it("ends a failed call's message with the user's frames, mapped to the convex/ f
   const node = await failure(client.action(nodeFail, {}));
   expect(node).toBeInstanceOf(ConvexError);
   expect(serverText(node)).toBe(`Uncaught ConvexError: node failure\n    at handler (${where("nodeErrors.ts", 'throw new ConvexError("node failure")')})\n`);
+  const anonymous = await failure(client.action(nodeAnonymous, {}));
+  expect(serverText(anonymous)).toBe(
+    `Uncaught Error: anonymous node failure\n    at <anonymous> (${where("nodeErrors.ts", 'throw new Error("anonymous node failure")')})\n`,
+  );
+});
+
+it("answers a failed HTTP action with Convex's JSON: code, trace, and data for a ConvexError", async () => {
+  const crash = await fetch(`${backend.siteUrl}/crash`);
+  expect(crash.status).toBe(500);
+  const body = (await crash.json()) as { code: string; trace: string; data?: unknown };
+  expect(body.code).toMatch(/^\[Request ID: [0-9a-f]{16}\] Server Error: Uncaught Error: route failure$/);
+  expect(body.trace).toBe(`Uncaught Error: route failure\n    at <anonymous> (${where("http.ts", 'throw new Error("route failure")')})\n`);
+  expect(body.data).toBeUndefined();
+  const refused = (await (await fetch(`${backend.siteUrl}/refuse`)).json()) as { code: string; data?: unknown };
+  expect(refused.code).toContain('Server Error: Uncaught ConvexError: {"code":"REFUSED"}');
+  expect(refused.data).toEqual({ code: "REFUSED" });
 });
 
 it("sends errorData only for a ConvexError, named as thrown, for calls and live queries alike", async () => {

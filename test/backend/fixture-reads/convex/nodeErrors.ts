@@ -1,5 +1,5 @@
 "use node";
-// A Node.js action failing, for the error-format tests.
+// Node.js actions failing, for the error-format tests.
 import { ConvexError, v } from "convex/values";
 import { action } from "./_generated/server";
 
@@ -9,4 +9,11 @@ export const fail = action({
   handler: async () => {
     throw new ConvexError("node failure");
   },
+});
+
+// A handler passed bare, so its function has no name (V8 calls such frames of code run by
+// `new Function` "eval"; Convex prints "<anonymous>").
+// eslint-disable-next-line @convex-dev/no-old-registered-function-syntax, @convex-dev/require-args-validator
+export const anonymous = action(async (): Promise<null> => {
+  throw new Error("anonymous node failure");
 });
