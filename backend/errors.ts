@@ -43,9 +43,18 @@ export const RETRY_LATER_MESSAGE = "Your request couldn't be completed. Try agai
 /** Longest error message kept or sent: user errors quoting huge arguments are cut here. */
 export const MAX_ERROR_MESSAGE = 8 * 1024;
 
+/** Frames kept for a backend error: ours come first, the user's (which the message shows) after. */
+const SYSTEM_ERROR_FRAMES = 40;
+
 /** An error raised by the backend itself (bad id, missing index, limit...) rather than by user code. */
 export class SystemError extends Error {
   override name = "Error";
+  constructor(message: string) {
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = SYSTEM_ERROR_FRAMES;
+    super(message);
+    Error.stackTraceLimit = limit;
+  }
 }
 
 export function newRequestId(): string {

@@ -40,7 +40,7 @@ import { Isolate, SliceTimeout } from "./isolate.js";
 import { checkDocumentShape, MAX_RESULT_SIZE } from "./limits.js";
 import type { QueryJournal } from "./pages.js";
 import { parseDoc } from "./reads.js";
-import { rememberBundle } from "./stack.js";
+import { deepenStacks, rememberBundle } from "./stack.js";
 import type { Storage } from "./storage.js";
 import { checkValue, type ValidatorJson } from "./validate.js";
 
@@ -139,6 +139,7 @@ export class Runtime {
       ((error: unknown) => process.stderr.write(`[local backend] error outside any call: ${format("%o", error)}\n`));
     const runtime = new Runtime(storage, { env: options.env, onStrayError: stray });
     runtime.udfRealm = new Isolate(() => runtime.udfRun, hostFor(() => runtime.udfRun), options.env, stray, UDF_WATCHDOG_MS);
+    deepenStacks(runtime.udfRealm.context);
     try {
       const files = projectFiles(functionsDir);
       const bundles: Array<{ realm: Realm; exports: Record<string, unknown> }> = [];
@@ -388,6 +389,7 @@ export class Runtime {
   private async runAction(run: FunctionRun, start: (exports: Record<string, unknown>) => Promise<unknown>): Promise<RawOutcome> {
     if (!this.defaultBundle) return failure("The project has no functions for the default runtime.");
     const realm = new Isolate(() => run, hostFor(() => run), this.options.env, this.options.onStrayError, ACTION_SLICE_MS);
+    deepenStacks(realm.context);
     try {
       const exports = realm.evaluate(this.defaultBundle);
       return await this.runIn(realm, run, () => start(exports), ACTION_SLICE_MS);

@@ -5,6 +5,7 @@
 // bundle are mapped back to the project's files through them.
 import { SourceMap, type SourceMapPayload } from "node:module";
 import path from "node:path";
+import vm from "node:vm";
 
 type Bundle = { payload: string; map: SourceMap | null; functionsDir: string; lineOffset: number };
 
@@ -61,4 +62,15 @@ export function userFrames(stack: string): string[] {
     frames.push(`    at ${m[1] ?? ""}${name} (${file}:${entry.originalLine + 1}:${entry.originalColumn + 1})`);
   }
   return frames;
+}
+
+/**
+ * Frames a realm's errors keep. Our own frames (the engine, the realm's entry) sit under the
+ * user's in every stack, and V8 counts a call's awaiting callers after its own frames: with
+ * V8's default of 10 the user's frames were often cut off.
+ */
+const REALM_STACK_FRAMES = 40;
+
+export function deepenStacks(context: vm.Context): void {
+  vm.runInContext(`Error.stackTraceLimit = ${REALM_STACK_FRAMES};`, context);
 }

@@ -32,3 +32,21 @@ export const nested = action({
     return null;
   },
 });
+
+export const badIndex = query({
+  args: {},
+  returns: v.null(),
+  handler: async (ctx) => {
+    await ctx.db.query("items").withIndex("by_nothing" as "by_list_n").first();
+    return null;
+  },
+});
+
+export const notSupported = query({
+  args: {},
+  returns: v.null(),
+  handler: async (ctx) => {
+    await ctx.storage.getUrl("kg2bnzhq4ky5dpyz6a2fw0k3a97m6qaa" as never);
+    return null;
+  },
+});
