@@ -44,8 +44,10 @@ export class Connection implements Subscriber {
   private owesTransition = false;
   private pending = 0;
   private lastHeard = Date.now();
+  private readonly openedAt = Date.now();
   /** With a delay fault: messages waiting to go out, in order. */
-  private outbox: Array<{ due: number; text: string }> = [];
+  /** Messages held by the `delayMs` fault, and where the link is closed or cut after them. */
+  private outbox: Array<{ due: number; text: string } | { due: number; end: () => void }> = [];
   private outboxTimer: NodeJS.Timeout | null = null;
   closed = false;
 
@@ -226,10 +228,12 @@ export class Connection implements Subscriber {
     }
     const drop =
       this.hooks.afterMutationCommit?.(udfPath) === "drop" ||
-      (outcome.ok && this.engine.dice?.roll(this.faults.dropAfterCommitRate) === true);
+      (outcome.ok && this.engine.dice?.dropAfterCommit(this.openedAt) === true);
     if (drop) {
-      this.ws.terminate();
-      this.dispose();
+      this.afterSent(() => {
+        this.ws.terminate();
+        this.dispose();
+      });
       return;
     }
     if (outcome.ok) {
@@ -315,18 +319,32 @@ export class Connection implements Subscriber {
       this.outboxTimer = null;
       const now = Date.now();
       while (this.outbox.length > 0 && this.outbox[0]!.due <= now) {
-        const { text } = this.outbox.shift()!;
-        if (!this.closed && this.ws.readyState === this.ws.OPEN) this.ws.send(text);
+        const next = this.outbox.shift()!;
+        if ("end" in next) return next.end();
+        if (!this.closed && this.ws.readyState === this.ws.OPEN) this.ws.send(next.text);
       }
       this.drainOutbox();
     }, Math.max(0, head.due - Date.now()));
   }
 
+  /**
+   * Ends the link after what was already sent: messages still held by `delayMs` were on
+   * the wire, so a close or an injected drop loses only what comes after it.
+   */
+  private afterSent(end: () => void): void {
+    const last = this.outbox.at(-1);
+    if (last) this.outbox.push({ due: last.due, end });
+    else end();
+  }
+
   close(code: number, reason: string): void {
     if (this.closed) return;
-    // Close reasons are limited to 123 bytes.
-    this.ws.close(code, Buffer.from(reason).subarray(0, 120).toString());
-    this.dispose();
+    this.afterSent(() => {
+      if (this.closed) return;
+      // Close reasons are limited to 123 bytes.
+      this.ws.close(code, Buffer.from(reason).subarray(0, 120).toString());
+      this.dispose();
+    });
   }
 
   private dispose(): void {

@@ -6,7 +6,10 @@ export type Faults = {
   conflictRate?: number;
   /** Fraction of mutations refused as overloaded: nothing runs; the socket closes (HTTP: 503), the client resends. */
   overloadRate?: number;
-  /** Fraction of committed mutations whose socket is dropped before the response is sent. */
+  /**
+   * Fraction of committed mutations whose socket is dropped before the response is sent
+   * (never in a socket's first DROP_SPACING_MS: see there).
+   */
   dropAfterCommitRate?: number;
   /** Every message to a client is held this long (order kept). */
   delayMs?: number;
@@ -62,6 +65,13 @@ export function faultsFromEnv(env: NodeJS.ProcessEnv = process.env): Faults | un
   }
 }
 
+/**
+ * A link fails now and then, not once per message: a socket is never dropped in its first
+ * second. Otherwise a client resending a long queue after a drop would lose each new
+ * socket before its queue got through, and its reconnect backoff would grow without end.
+ */
+export const DROP_SPACING_MS = 1000;
+
 /** Draws the injected faults. */
 export class FaultDice {
   private state: number;
@@ -79,5 +89,10 @@ export class FaultDice {
 
   roll(rate: number | undefined): boolean {
     return rate !== undefined && rate > 0 && this.next() < rate;
+  }
+
+  /** Whether to drop the socket (opened at `openedAt`) of a mutation that just committed. */
+  dropAfterCommit(openedAt: number, now = Date.now()): boolean {
+    return now - openedAt >= DROP_SPACING_MS && this.roll(this.faults.dropAfterCommitRate);
   }
 }

@@ -26,6 +26,21 @@ describe("faults", () => {
     }
   });
 
+  // Found by the long real-session fuzz: with delayed messages, a drop threw away every
+  // answer still held, and a new socket was dropped as soon as the last, so a client
+  // resending a long queue after each reconnect never got through.
+  it("a client with many mutations in flight gets through drops after commit when messages are delayed", async () => {
+    const backend = await startFixture(undefined, { faults: { dropAfterCommitRate: 0.05, delayMs: 2, seed: 3 } });
+    const c = new ConvexClient(backend.url, { logger: false });
+    try {
+      await Promise.all(Array.from({ length: 150 }, () => c.mutation(api.counters.increment, { name: "burst" })));
+      expect(await new ConvexHttpClient(backend.url).query(api.counters.get, { name: "burst" })).toBe(150);
+    } finally {
+      await c.close();
+      await backend.close();
+    }
+  }, 60_000);
+
   it("keeps exactly-once when sockets drop after commit, with delayed responses and a restart", async () => {
     const backend = await startFixture(undefined, { faults: { dropAfterCommitRate: 0.25, delayMs: 5, seed: 7 } });
     const c = new ConvexClient(backend.url, { logger: false });
