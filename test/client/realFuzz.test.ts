@@ -77,8 +77,8 @@ const FAULTS: Faults = LONG
   ? { conflictRate: 0.05, overloadRate: 0.005, dropAfterCommitRate: 0.02, delayMs: Number(process.env.FUZZ_REAL_DELAY_MS ?? 0), seed: BASE_SEED }
   : { conflictRate: 0.03, overloadRate: 0.003, dropAfterCommitRate: 0.01, seed: BASE_SEED };
 
-// FUZZ_REAL_DELAY_MS=2 also holds every message to a client: with it, the 1,000-revision
-// burst of seed 7001 (SEED_BASE=7000, long mode) stalls for minutes; under diagnosis.
+// FUZZ_REAL_DELAY_MS=2 also holds every message to a client (seed 7001 in long mode once
+// stalled on it: see the faults test "many mutations in flight").
 
 /** Counts the faults the backend injects, by kind (observing its dice, changing nothing). */
 function countInjectedFaults(): void {
