@@ -118,62 +118,56 @@ function without<T extends Record<string, unknown>>(args: T, keys: readonly stri
   return rest as never;
 }
 
-/** A query of a space: `spaceId, key` plus `args`; the handler gets `{space}`. */
-export function spaceQuery<A extends PropertyValidators, R extends Returns>(
-  def: Definition<QueryCtx, A, R, InSpace>,
-): RegisteredQuery<"public", ObjectType<A & SpaceArgs>, Promise<Infer<R>>> {
-  return query({
+/** The `query`/`mutation` definition of a space's function: adds and checks `spaceId, key`. */
+function inSpace<Ctx extends QueryCtx, A extends PropertyValidators, R extends Returns>(def: Definition<Ctx, A, R, InSpace>) {
+  return {
     args: { ...def.args, ...spaceArgs },
     returns: def.returns,
-    handler: async (ctx, args: ObjectType<A & SpaceArgs>) => {
+    handler: async (ctx: Ctx, args: ObjectType<A & SpaceArgs>): Promise<Infer<R>> => {
       const { spaceId, key } = args as unknown as ObjectType<SpaceArgs>;
       const space = await requireSpace(ctx, spaceId, key);
       return await def.handler(ctx, without(args, ["spaceId", "key"]), { space });
     },
-  });
+  };
+}
+
+/** The `query`/`mutation` definition of a note's function: adds and checks `spaceId, key, noteId`. */
+function inNote<Ctx extends QueryCtx, A extends PropertyValidators, R extends Returns>(def: Definition<Ctx, A, R, InNote>) {
+  return {
+    args: { ...def.args, ...noteArgs },
+    returns: def.returns,
+    handler: async (ctx: Ctx, args: ObjectType<A & NoteArgs>): Promise<Infer<R>> => {
+      const { spaceId, key, noteId } = args as unknown as ObjectType<NoteArgs>;
+      const found = await requireNote(ctx, spaceId, key, noteId);
+      return await def.handler(ctx, without(args, ["spaceId", "key", "noteId"]), found);
+    },
+  };
+}
+
+/** A query of a space: `spaceId, key` plus `args`; the handler gets `{space}`. */
+export function spaceQuery<A extends PropertyValidators, R extends Returns>(
+  def: Definition<QueryCtx, A, R, InSpace>,
+): RegisteredQuery<"public", ObjectType<A & SpaceArgs>, Promise<Infer<R>>> {
+  return query(inSpace(def));
 }
 
 /** A mutation of a space: `spaceId, key` plus `args`; the handler gets `{space}`. */
 export function spaceMutation<A extends PropertyValidators, R extends Returns>(
   def: Definition<MutationCtx, A, R, InSpace>,
 ): RegisteredMutation<"public", ObjectType<A & SpaceArgs>, Promise<Infer<R>>> {
-  return mutation({
-    args: { ...def.args, ...spaceArgs },
-    returns: def.returns,
-    handler: async (ctx, args: ObjectType<A & SpaceArgs>) => {
-      const { spaceId, key } = args as unknown as ObjectType<SpaceArgs>;
-      const space = await requireSpace(ctx, spaceId, key);
-      return await def.handler(ctx, without(args, ["spaceId", "key"]), { space });
-    },
-  });
+  return mutation(inSpace(def));
 }
 
 /** A query of a note: `spaceId, key, noteId` plus `args`; the handler gets `{space, note}`. */
 export function noteQuery<A extends PropertyValidators, R extends Returns>(
   def: Definition<QueryCtx, A, R, InNote>,
 ): RegisteredQuery<"public", ObjectType<A & NoteArgs>, Promise<Infer<R>>> {
-  return query({
-    args: { ...def.args, ...noteArgs },
-    returns: def.returns,
-    handler: async (ctx, args: ObjectType<A & NoteArgs>) => {
-      const { spaceId, key, noteId } = args as unknown as ObjectType<NoteArgs>;
-      const found = await requireNote(ctx, spaceId, key, noteId);
-      return await def.handler(ctx, without(args, ["spaceId", "key", "noteId"]), found);
-    },
-  });
+  return query(inNote(def));
 }
 
 /** A mutation of a note: `spaceId, key, noteId` plus `args`; the handler gets `{space, note}`. */
 export function noteMutation<A extends PropertyValidators, R extends Returns>(
   def: Definition<MutationCtx, A, R, InNote>,
 ): RegisteredMutation<"public", ObjectType<A & NoteArgs>, Promise<Infer<R>>> {
-  return mutation({
-    args: { ...def.args, ...noteArgs },
-    returns: def.returns,
-    handler: async (ctx, args: ObjectType<A & NoteArgs>) => {
-      const { spaceId, key, noteId } = args as unknown as ObjectType<NoteArgs>;
-      const found = await requireNote(ctx, spaceId, key, noteId);
-      return await def.handler(ctx, without(args, ["spaceId", "key", "noteId"]), found);
-    },
-  });
+  return mutation(inNote(def));
 }
