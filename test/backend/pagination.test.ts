@@ -29,9 +29,20 @@ const twoPages = makeFunctionReference<"query", { list: string }, number>("items
 const functionsDir = path.join(path.dirname(fileURLToPath(import.meta.url)), "fixture-reads", "convex");
 let backend: RunningBackend;
 let client: ConvexClient;
+/** Lists whose next `items:add` loses the adding client's socket right after its commit. */
+const dropAfterAdd = new Set<string>();
 
 beforeAll(async () => {
-  backend = await startFixture(undefined, { functionsDir });
+  backend = await startFixture(undefined, {
+    functionsDir,
+    hooks: {
+      afterMutationCommit: (udfPath) => {
+        if (udfPath !== "items:add" || dropAfterAdd.size === 0) return;
+        dropAfterAdd.clear();
+        return "drop";
+      },
+    },
+  });
   client = new ConvexClient(backend.url, { logger: false });
 });
 
@@ -93,6 +104,24 @@ it("a delete in a live first page makes it shorter instead of showing the next p
   const second = await client.query(page, { list: "delete", order: "asc", paginationOpts: { numItems: 2, cursor: shrunk.continueCursor } });
   expect(second.ns).toEqual([3, 4]);
   first.stop();
+});
+
+it("a client that reconnects resends its journal, and its page keeps its end", async () => {
+  await fill("reconnect", [1, 2, 3]);
+  const own = new ConvexClient(backend.url, { logger: false });
+  const results: PageResult[] = [];
+  const stop = own.onUpdate(page, { list: "reconnect", order: "asc", paginationOpts: { numItems: 2, cursor: null } }, (r) => results.push(r));
+  await waitFor(() => results.length > 0, "the first page");
+  expect(results[0]!.ns).toEqual([1, 2]);
+  // The insert's socket drops before any update of it goes out: the page that comes back is
+  // the resubscription's, made from the journal the client sent with it.
+  dropAfterAdd.add("reconnect");
+  await own.mutation(add, { list: "reconnect", n: 1.5 });
+  await waitFor(() => results.some((r) => r.ns.includes(1.5)), "the page after the reconnect");
+  expect(results.at(-1)!.ns).toEqual([1, 1.5, 2]);
+  expect(dropAfterAdd.size).toBe(0);
+  stop();
+  await own.close();
 });
 
 it("a first page that reached the end keeps every item added after it", async () => {
