@@ -37,6 +37,8 @@ type Job =
   | { kind: "task"; run: () => Promise<void> };
 
 const MAX_GROUP = 256;
+/** A commit group's commit and query re-runs join its realm entry when it has run this long at most. */
+const INLINE_COMMIT_MS = 100;
 const TS_KEY = "last_ts";
 
 export type CommitListener = (ts: bigint, writes: WriteSet) => Promise<void>;
@@ -124,12 +126,8 @@ export class Engine {
    */
   async query(udfPath: string, args: JSONValue, identity: UserIdentity | null, allowInternal = false, atTs?: bigint): Promise<Outcome> {
     return this.exclusive(async () => {
-      if (atTs !== undefined && atTs !== this.lastTs) {
-        return failure(
-          `Reading at an earlier timestamp is ${NOT_SUPPORTED}: the data changed after it (consistentQuery across a write).`,
-        );
-      }
-      return (await this.runtime.invoke(udfPath, "query", args, identity, this.lastTs, { allowInternal })).outcome;
+      const readAt = atTs !== undefined && atTs !== this.lastTs ? atTs : undefined;
+      return (await this.runtime.invoke(udfPath, "query", args, identity, this.lastTs, { allowInternal, readAt })).outcome;
     });
   }
 
@@ -188,60 +186,97 @@ export class Engine {
     void this.work();
   }
 
+  /**
+   * Mutations go first: every one queued (up to MAX_GROUP) commits as one group, even past
+   * tasks queued among them, which then run on the state the group made. Under load the
+   * queue holds a subscription change from each client after each push; taken in arrival
+   * order they cut the mutations into groups of one, each paying its own commit and its own
+   * re-run of every subscribed query. A task only ever sees a later state than it would
+   * have in arrival order, which a client cannot tell from a mutation that was sent sooner.
+   */
   private async work(): Promise<void> {
     while (this.queue.length > 0) {
-      const head = this.queue[0]!;
-      if (head.kind === "task") {
-        this.queue.shift();
-        await head.run();
+      const group: Array<Extract<Job, { kind: "mutation" }>> = [];
+      const rest: Job[] = [];
+      for (const job of this.queue) {
+        if (job.kind === "mutation" && group.length < MAX_GROUP) group.push(job);
+        else rest.push(job);
+      }
+      if (group.length > 0) {
+        this.queue = rest;
+        await this.commitGroup(group);
         continue;
       }
-      let n = 0;
-      while (n < this.queue.length && n < MAX_GROUP && this.queue[n]!.kind === "mutation") n++;
-      const group = this.queue.splice(0, n) as Array<Extract<Job, { kind: "mutation" }>>;
-      await this.commitGroup(group);
+      const task = this.queue.shift() as Extract<Job, { kind: "task" }>;
+      await task.run();
     }
     this.running = false;
     this.markIdle();
   }
 
-  private async commitGroup(group: Array<Extract<Job, { kind: "mutation" }>>): Promise<void> {
+  /**
+   * Runs a group's mutations one after another, each started from the previous one's end,
+   * then commits them, answers them and re-runs the subscribed queries the commit touched:
+   * all in the group's one realm entry when the mutations needed nothing from outside (one
+   * watchdog per commit rather than one for the mutations and another for the queries).
+   */
+  private commitGroup(group: Array<Extract<Job, { kind: "mutation" }>>): Promise<void> {
     const results: MutationResult[] = [];
     const writes: WriteSet = new Map();
     const scheduled: Array<{ id: string; at: number }> = [];
-    try {
-      this.storage.begin();
-      // One after another, each started when the previous one finished: inside one realm
-      // session when they need nothing from outside (one watchdog for the group).
-      await new Promise<void>((resolve, reject) => {
-        const step = (i: number): void => {
-          const job = group[i];
-          if (!job) return resolve();
-          this.runOneWith(job.request, writes, scheduled, (result) => {
-            if (result instanceof Error) return reject(result);
-            results.push(result);
-            step(i + 1);
-          });
-        };
+    const started = performance.now();
+    return new Promise<void>((resolve) => {
+      let over = false;
+      const abandon = (e: unknown): void => {
+        if (over) return;
+        over = true;
+        this.storage.rollback();
+        // Busy, locked, full, I/O: nothing of the group is written, and every one of them may
+        // be sent again once the storage recovers. The server keeps serving meanwhile.
+        process.stderr.write(`[local backend] commit of ${group.length} mutation(s) failed, asking clients to retry: ${(e as Error).message}\n`);
+        for (const job of group) job.done({ outcome: failure(RETRY_LATER_MESSAGE), ts: 0n, retryable: true });
+        resolve();
+      };
+      const commit = (): void => {
+        if (over) return;
+        try {
+          this.storage.setMeta(TS_KEY, String(this.lastTs));
+          this.storage.commit();
+        } catch (e) {
+          abandon(e);
+          return;
+        }
+        over = true;
+        if (scheduled.length > 0) this.onScheduled(scheduled);
+        // Answered only now that the commit is in the database: a client drops an edit from
+        // its pending queue when it hears back.
+        group.forEach((job, i) => job.done(results[i]!));
+        this.onCommit(this.lastTs, writes)
+          .catch((e: Error) => process.emitWarning(`Reactive update failed: ${e.message}`))
+          .finally(resolve);
+      };
+      const step = (i: number): void => {
+        const job = group[i];
+        if (!job) {
+          // Host bookkeeping runs inside the realm entry only while the entry is young, far
+          // from its watchdog (which would cut it anywhere); later on a turn of its own.
+          if (performance.now() - started <= INLINE_COMMIT_MS) commit();
+          else setImmediate(commit);
+          return;
+        }
+        this.runOneWith(job.request, writes, scheduled, (result) => {
+          if (result instanceof Error) return abandon(result);
+          results.push(result);
+          step(i + 1);
+        });
+      };
+      try {
+        this.storage.begin();
         this.runtime.session(() => step(0));
-      });
-      this.storage.setMeta(TS_KEY, String(this.lastTs));
-      this.storage.commit();
-    } catch (e) {
-      this.storage.rollback();
-      // Busy, locked, full, I/O: nothing of the group is written, and every one of them may
-      // be sent again once the storage recovers. The server keeps serving meanwhile.
-      process.stderr.write(`[local backend] commit of ${group.length} mutation(s) failed, asking clients to retry: ${(e as Error).message}\n`);
-      for (const job of group) job.done({ outcome: failure(RETRY_LATER_MESSAGE), ts: 0n, retryable: true });
-      return;
-    }
-    if (scheduled.length > 0) this.onScheduled(scheduled);
-    group.forEach((job, i) => job.done(results[i]!));
-    try {
-      await this.onCommit(this.lastTs, writes);
-    } catch (e) {
-      process.emitWarning(`Reactive update failed: ${(e as Error).message}`);
-    }
+      } catch (e) {
+        abandon(e);
+      }
+    });
   }
 
   private runOneWith(
