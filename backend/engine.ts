@@ -4,7 +4,7 @@
 // committed as a group: each runs in its own savepoint, one COMMIT (one fsync) makes
 // them all durable, and only then are their responses released.
 import type { JSONValue } from "convex/values";
-import { conflictMessage, failure, NOT_SUPPORTED, OVERLOADED_MESSAGE, RETRY_LATER_MESSAGE } from "./errors.js";
+import { conflictMessage, failure, OVERLOADED_MESSAGE, RETRY_LATER_MESSAGE } from "./errors.js";
 import { FaultDice } from "./faults.js";
 import type { FunctionRun } from "./function-run.js";
 import { Runtime, type ActionBridge, type Outcome, type RuntimeOptions, type UserIdentity, type WriteSet } from "./runtime.js";
@@ -120,10 +120,7 @@ export class Engine {
     });
   }
 
-  /**
-   * Runs a query on the latest state. `atTs` (consistentQuery) must be that state: only the
-   * latest version of each document is kept, so an earlier snapshot cannot be served.
-   */
+  /** Runs a query on the latest state, or at `atTs` (consistentQuery) from recent writes' before-images (history.ts). */
   async query(udfPath: string, args: JSONValue, identity: UserIdentity | null, allowInternal = false, atTs?: bigint): Promise<Outcome> {
     return this.exclusive(async () => {
       const readAt = atTs !== undefined && atTs !== this.lastTs ? atTs : undefined;

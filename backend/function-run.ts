@@ -17,6 +17,7 @@ import {
   MAX_WRITE_BYTES,
   OVER_LIMIT_HELP,
 } from "./limits.js";
+import { historyOf, readerAt, type Reader, type WriteHistory } from "./history.js";
 import { checkPageRequest, decodeCursor, encodeCursor, readPage, type QueryJournal } from "./pages.js";
 import { addRange, keyRange, parseDoc, QueryStream, type ReadSet, type SerializedQuery } from "./reads.js";
 import type { Runtime } from "./runtime.js";
@@ -80,8 +81,25 @@ export class FunctionRun implements GuestRun {
     private readonly bridge: ActionBridge | null = null,
     /** The journal of the run this one repeats (a subscription's re-run or resubscription). */
     private readonly previousJournal: QueryJournal = null,
+    /** A query reading at an earlier timestamp than the latest (`ts`): consistentQuery. */
+    private readonly readAt: bigint | null = null,
   ) {
     this.random = seededRandom(ts ^ BigInt(this.startedAt));
+    // Actions have no timestamp of their own; queries and mutations start the history at theirs.
+    if (kind !== "action") this.history = historyOf(storage, kind === "mutation" ? ts - 1n : ts);
+  }
+
+  private history: WriteHistory | null = null;
+  /** Documents this mutation read by id or wrote, as stored (their before-images if it writes them). */
+  private readonly storedJson = new Map<string, string | null>();
+  private snapshot: Reader | null = null;
+
+  /** Where reads go: the latest state, or the state at `readAt`. */
+  private get reader(): Reader {
+    if (this.readAt === null || !this.history) return this.storage;
+    if (this.readAt > this.ts) throw new SystemError(`Cannot read at timestamp ${this.readAt}: it is later than the latest commit.`);
+    this.snapshot ??= readerAt(this.storage, this.runtime.catalog, this.history, this.readAt);
+    return this.snapshot;
   }
 
   async asyncSyscall(op: string, args: Record<string, JSONValue>): Promise<JSONValue> {
@@ -140,7 +158,7 @@ export class FunctionRun implements GuestRun {
         const table = String(args.table);
         const index = this.runtime.catalog.indexesOf(table)[0]!;
         addRange(this.readSet, index.name, { lo: Buffer.alloc(0), hi: Buffer.from([0xff]) });
-        return this.storage.countEntries(index.name);
+        return this.reader.countEntries(index.name);
       }
       default:
         throw new SystemError(`${op.replace(/^1\.0\//, "")} is ${NOT_SUPPORTED}.`);
@@ -174,8 +192,9 @@ export class FunctionRun implements GuestRun {
   private readById(id: string, table: string): Doc | null {
     const key = encodeKey([id]);
     addRange(this.readSet, `${table}.by_id`, { lo: key, hi: afterPrefix(key) });
-    const row = this.storage.getDocument(id);
+    const row = this.reader.getDocument(id);
     if (!row) return null;
+    if (this.history && this.kind === "mutation") this.storedJson.set(id, row.json);
     this.meterRead(row.json.length);
     return parseDoc(row.json);
   }
@@ -315,6 +334,9 @@ export class FunctionRun implements GuestRun {
 
   private write(table: string, id: string, before: Doc | null, after: Doc | null): void {
     this.meterWrite(after ? this.runtime.checkDocument(table, after) : 0);
+    // The document as stored before this write, for reads at earlier timestamps.
+    const beforeJson = before ? (this.storedJson.get(id) ?? JSON.stringify(convexToJson(before))) : null;
+    this.history?.record(this.ts, id, table, beforeJson);
     for (const index of this.runtime.catalog.indexesOf(table)) {
       const keys = this.writeSet.get(index.name) ?? [];
       this.writeSet.set(index.name, keys);
@@ -329,8 +351,10 @@ export class FunctionRun implements GuestRun {
         keys.push(key);
       }
     }
-    if (after) this.storage.putDocument(id, this.storage.tableNumber(table)!, JSON.stringify(convexToJson(after)));
+    const afterJson = after ? JSON.stringify(convexToJson(after)) : null;
+    if (afterJson !== null) this.storage.putDocument(id, this.storage.tableNumber(table)!, afterJson);
     else this.storage.deleteDocument(id);
+    if (this.history) this.storedJson.set(id, afterJson);
   }
 
   private resolveSource(query: SerializedQuery): { index: IndexDef; range: KeyRange; order: "asc" | "desc" } {
@@ -359,7 +383,7 @@ export class FunctionRun implements GuestRun {
   private queryStream(query: SerializedQuery): JSONValue {
     const { index, range, order } = this.resolveSource(query);
     const id = this.nextStreamId++;
-    this.streams.set(id, new QueryStream(this.storage, this.readSet, index, range, order, query.operators, this.meterRead));
+    this.streams.set(id, new QueryStream(this.reader, this.readSet, index, range, order, query.operators, this.meterRead));
     return { queryId: id };
   }
 
@@ -389,7 +413,7 @@ export class FunctionRun implements GuestRun {
     const explicitEnd = args.endCursor ?? null;
     const end = decodeCursor(explicitEnd ?? this.previousJournal, index.name, order);
     const limit = (v: JSONValue | undefined) => (typeof v === "number" ? v : null);
-    const page = readPage(this.storage, this.readSet, index, range, order, query.operators, this.meterRead, {
+    const page = readPage(this.reader, this.readSet, index, range, order, query.operators, this.meterRead, {
       start,
       end,
       pageSize: args.pageSize as number,

@@ -113,7 +113,7 @@ function between(range: KeyRange, order: "asc" | "desc", start: Buffer | null, e
 
 /** Reads one page of an index range; records what it read in `readSet`. */
 export function readPage(
-  storage: Storage,
+  storage: Pick<Storage, "scan">,
   readSet: ReadSet,
   index: IndexDef,
   range: KeyRange,

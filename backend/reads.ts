@@ -104,7 +104,7 @@ export class QueryStream {
   readonly keysRead: Buffer[] = [];
 
   constructor(
-    private readonly storage: Storage,
+    private readonly storage: Pick<Storage, "scan">,
     private readonly readSet: ReadSet,
     private readonly index: IndexDef,
     private readonly range: KeyRange,

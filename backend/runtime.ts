@@ -282,7 +282,7 @@ export class Runtime {
     argsJson: JSONValue,
     identity: UserIdentity | null,
     ts: bigint,
-    options: { allowInternal?: boolean; bridge?: ActionBridge; journal?: QueryJournal } = {},
+    options: { allowInternal?: boolean; bridge?: ActionBridge; journal?: QueryJournal; readAt?: bigint } = {},
   ): Promise<Invoked> {
     return new Promise((resolve) => this.invokeWith(udfPath, kind, argsJson, identity, ts, options, resolve));
   }
@@ -299,10 +299,10 @@ export class Runtime {
     argsJson: JSONValue,
     identity: UserIdentity | null,
     ts: bigint,
-    options: { allowInternal?: boolean; bridge?: ActionBridge; journal?: QueryJournal },
+    options: { allowInternal?: boolean; bridge?: ActionBridge; journal?: QueryJournal; readAt?: bigint },
     done: (invoked: Invoked) => void,
   ): void {
-    const run = new FunctionRun(this, this.storage, kind, identity, ts, options.bridge ?? null, options.journal ?? null);
+    const run = new FunctionRun(this, this.storage, kind, identity, ts, options.bridge ?? null, options.journal ?? null, options.readAt ?? null);
     const found = this.lookup(udfPath, kind, options.allowInternal);
     if (typeof found === "string") return done({ outcome: failure(found), run });
     const validators = this.validatorsOf(found);

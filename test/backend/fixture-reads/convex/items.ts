@@ -68,3 +68,21 @@ export const twoPages = query({
     return a.page.length + b.page.length;
   },
 });
+
+export const get = query({
+  args: { id: v.id("items") },
+  returns: v.union(v.number(), v.null()),
+  handler: async (ctx, { id }) => (await ctx.db.get("items", id))?.n ?? null,
+});
+
+export const count = query({
+  args: { list: v.string() },
+  returns: v.number(),
+  handler: async (ctx, { list }) =>
+    (
+      await ctx.db
+        .query("items")
+        .withIndex("by_list_n", (q) => q.eq("list", list))
+        .collect()
+    ).length,
+});
