@@ -31,13 +31,18 @@ export class WriteHistory {
   record(ts: bigint, id: string, table: string, before: string | null): void {
     this.writes.push({ ts, id, table, before });
     this.bytes += before?.length ?? 0;
+    if (this.writes.length > MAX_WRITES || this.bytes > MAX_BYTES) this.prune();
+  }
+
+  /** Forgets the oldest writes, down to 3/4 of the limits (so this runs once per many writes). */
+  private prune(): void {
     let drop = 0;
-    while (this.writes.length - drop > MAX_WRITES || (this.bytes > MAX_BYTES && drop < this.writes.length)) {
+    while (drop < this.writes.length && (this.writes.length - drop > (MAX_WRITES * 3) / 4 || this.bytes > (MAX_BYTES * 3) / 4)) {
       const gone = this.writes[drop++]!;
       this.bytes -= gone.before?.length ?? 0;
       if (gone.ts > this.horizon) this.horizon = gone.ts;
     }
-    if (drop > 0) this.writes.splice(0, drop);
+    this.writes.splice(0, drop);
   }
 
   /** The documents written after `ts`, each as it was at `ts` (null: it did not exist). */

@@ -6,6 +6,7 @@ import { fileURLToPath } from "node:url";
 import { ConvexHttpClient } from "convex/browser";
 import { makeFunctionReference } from "convex/server";
 import { afterAll, beforeAll, expect, it } from "vitest";
+import { WriteHistory } from "../../backend/history.js";
 import type { RunningBackend } from "../../backend/serve.js";
 import { removeTempDirs, startFixture } from "./helpers.js";
 
@@ -63,4 +64,13 @@ it("refuses a timestamp older than the history it keeps", async () => {
   });
   const body = (await res.json()) as { errorMessage?: string };
   expect(body.errorMessage).toContain("Reading at a timestamp this old is not supported by the local backend");
+});
+
+it("forgets the oldest writes past its limit, and then refuses the timestamps they covered", () => {
+  const history = new WriteHistory(0n);
+  for (let ts = 1n; ts <= 20_001n; ts++) history.record(ts, `doc${ts % 7n}`, "items", `{"v":${ts}}`);
+  expect(() => history.changedSince(10n)).toThrow("Reading at a timestamp this old is not supported by the local backend");
+  // Recent enough: each document as it was then, from its first write after the timestamp.
+  const changed = history.changedSince(20_000n);
+  expect([...changed]).toEqual([["doc2", { table: "items", json: '{"v":20001}' }]]);
 });
