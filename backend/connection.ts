@@ -102,6 +102,13 @@ export class Connection implements Subscriber {
           throw new ProtocolError(`Too many queries: at most ${MAX_QUERIES} may be subscribed on one connection`);
         }
         this.receivedQuerySet = message.newVersion;
+        // A removed query stops being re-run now, not when the change's turn in the engine
+        // comes: under load a client's old subscriptions would each re-run on every commit
+        // meanwhile. The set itself (and the version) still changes in order.
+        for (const mod of message.modifications) {
+          const entry = mod.type === "Remove" ? this.queries.get(mod.queryId) : undefined;
+          if (entry) this.reactivity.unsubscribe(this, mod.queryId, entry);
+        }
         this.queue(() => this.modifyQuerySet(message));
         return;
       }

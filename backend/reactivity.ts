@@ -18,6 +18,8 @@ export class QueryEntry {
   readSet: ReadSet = new Map();
   fingerprint = "";
   readonly subscribers = new Map<Subscriber, Set<number>>();
+  /** No one subscribes any more: a run still under way must not put it back in the index. */
+  dropped = false;
 
   constructor(
     readonly key: string,
@@ -73,6 +75,7 @@ export class Reactivity {
   }
 
   private drop(entry: QueryEntry): void {
+    entry.dropped = true;
     this.entries.delete(entry.key);
     for (const index of entry.readSet.keys()) this.byIndex.get(index)?.delete(entry);
   }
@@ -88,7 +91,7 @@ export class Reactivity {
       if (outcome.ok) entry.journal = run.journal;
       entry.readSet = run.readSet;
       entry.fingerprint = fingerprint(outcome);
-      for (const index of entry.readSet.keys()) {
+      for (const index of entry.dropped ? [] : entry.readSet.keys()) {
         let set = this.byIndex.get(index);
         if (!set) this.byIndex.set(index, (set = new Set()));
         set.add(entry);
@@ -113,6 +116,8 @@ export class Reactivity {
       const step = (i: number): void => {
         const entry = entries[i];
         if (!entry) return resolve();
+        // Unsubscribed since the commit (a client's Remove is applied as it arrives).
+        if (entry.dropped) return step(i + 1);
         const before = entry.fingerprint;
         this.evaluateWith(entry, () => {
           if (entry.fingerprint !== before) {
