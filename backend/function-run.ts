@@ -70,6 +70,11 @@ export class FunctionRun implements GuestRun {
   readonly random: () => number;
   /** The journal of this run, for its next one: set by its paginate. */
   journal: QueryJournal = null;
+  /** Recent writes' before-images (reads at earlier timestamps); none for actions. */
+  private history: WriteHistory | null = null;
+  /** Documents this mutation read by id or wrote, as stored (their before-images if it writes them). */
+  private readonly storedJson = new Map<string, string | null>();
+  private snapshot: Reader | null = null;
 
   constructor(
     readonly runtime: Runtime,
@@ -88,11 +93,6 @@ export class FunctionRun implements GuestRun {
     // Actions have no timestamp of their own; queries and mutations start the history at theirs.
     if (kind !== "action") this.history = historyOf(storage, kind === "mutation" ? ts - 1n : ts);
   }
-
-  private history: WriteHistory | null = null;
-  /** Documents this mutation read by id or wrote, as stored (their before-images if it writes them). */
-  private readonly storedJson = new Map<string, string | null>();
-  private snapshot: Reader | null = null;
 
   /** Where reads go: the latest state, or the state at `readAt`. */
   private get reader(): Reader {
