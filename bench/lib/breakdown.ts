@@ -35,7 +35,7 @@ export function hopBreakdown(typed: Typed[], arrivals: Arrival[], frames: Client
     "→ ops:submit starts (queue, group)",
     "ops:submit runs",
     "→ COMMIT starts (rest of the group)",
-    "COMMIT (fsync)",
+    "COMMIT (WAL write; fsync only at checkpoints)",
     "→ push to the other client sent",
     "   of which query re-runs",
     "   of which the rest (diff, serialise, other work)",

@@ -35,7 +35,7 @@ export function e2eHops(keys: Array<{ down: number; shown: number }>, trace: Ser
     "keydown → submission read by the server (Alice's window + link)",
     "→ ops:submit starts (queue, group)",
     "ops:submit runs",
-    "→ COMMIT ends (rest of the group + fsync)",
+    "→ COMMIT ends (rest of the group + COMMIT)",
     "→ revision pushed to Bob (query re-run, serialise)",
     "→ rendered in Bob's page (Bob's window)",
     "total",

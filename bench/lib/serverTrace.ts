@@ -1,7 +1,7 @@
 /**
  * Timestamps inside a running local backend, taken without changing it: the trace wraps
  * what every keystroke passes through — the `ws` socket (frames in and out), the function
- * runtime (each query/mutation run), SQLite (each COMMIT, i.e. the fsync) and entries into
+ * runtime (each query/mutation run), SQLite (each COMMIT) and entries into
  * a node:vm realm — and keeps a log on the shared monotonic clock. Benchmarks only: it
  * costs time.
  */
