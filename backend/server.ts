@@ -59,8 +59,9 @@ export class BackendServer {
     const hooks = config.hooks;
     this.reactivity = new Reactivity(engine);
     engine.onCommit = async (_ts, writes) => {
-      await this.reactivity.afterCommit(writes);
-      for (const connection of this.connections) connection.flush();
+      await this.reactivity.afterCommit(writes, () => {
+        for (const connection of this.connections) connection.flush();
+      });
     };
     this.http = createServer((req, res) => void this.handleHttp(req, res));
     this.site = createServer((req, res) => void this.handleSite(req, res));
