@@ -231,7 +231,7 @@ export class Engine {
         // Busy, locked, full, I/O: nothing of the group is written, and every one of them may
         // be sent again once the storage recovers. The server keeps serving meanwhile.
         process.stderr.write(`[local backend] commit of ${group.length} mutation(s) failed, asking clients to retry: ${(e as Error).message}\n`);
-        for (const job of group) job.done({ outcome: failure(RETRY_LATER_MESSAGE), ts: 0n, retryable: true });
+        for (const job of group) answer(job, { outcome: failure(RETRY_LATER_MESSAGE), ts: 0n, retryable: true });
         resolve();
       };
       const commit = (): void => {
@@ -247,7 +247,7 @@ export class Engine {
         if (scheduled.length > 0) this.onScheduled(scheduled);
         // Answered only now that the commit is in the database: a client drops an edit from
         // its pending queue when it hears back.
-        group.forEach((job, i) => job.done(results[i]!));
+        group.forEach((job, i) => answer(job, results[i]!));
         this.onCommit(this.lastTs, writes)
           .catch((e: Error) => process.emitWarning(`Reactive update failed: ${e.message}`))
           .finally(resolve);
@@ -339,6 +339,15 @@ export class Engine {
     while (this.running) await this.idle;
     this.runtime.close();
     this.storage.close();
+  }
+}
+
+/** Hands a mutation its result; a caller's failure to take it must not stop the engine. */
+function answer(job: { done: (result: MutationResult) => void }, result: MutationResult): void {
+  try {
+    job.done(result);
+  } catch (e) {
+    process.emitWarning(`A mutation's answer could not be delivered: ${(e as Error).message}`);
   }
 }
 
