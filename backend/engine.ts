@@ -1,8 +1,8 @@
 // The single writer. Every function run (and every piece of work that must see a
-// consistent database, like re-running subscribed queries) goes through one FIFO
-// worker, so transactions are trivially serializable. Consecutive mutations are
-// committed as a group: each runs in its own savepoint, one COMMIT (one fsync) makes
-// them all durable, and only then are their responses released.
+// consistent database, like re-running subscribed queries) goes through one worker, so
+// transactions are trivially serializable. Queued mutations are committed as a group
+// (ahead of queued tasks): each runs in its own savepoint, one COMMIT makes them all
+// durable (storage.ts says how durable), and only then are their responses released.
 import type { JSONValue } from "convex/values";
 import { conflictMessage, failure, OVERLOADED_MESSAGE, RETRY_LATER_MESSAGE } from "./errors.js";
 import { FaultDice } from "./faults.js";
