@@ -35,7 +35,7 @@ export function hopBreakdown(typed: Typed[], arrivals: Arrival[], frames: Client
     "→ ops:submit starts (queue, group)",
     "ops:submit runs",
     "→ COMMIT starts (rest of the group)",
-    "COMMIT (WAL write; fsync only at checkpoints)",
+    "COMMIT (with its fsync)",
     "→ push to the other client sent",
     "   of which query re-runs",
     "   of which the rest (diff, serialise, other work)",
