@@ -31,7 +31,7 @@ export default tseslint.config(
   },
   {
     // The backend's own test functions exercise older Convex syntax on purpose.
-    files: ["test/backend/fixture/**"],
+    files: ["harness/backendFixture/**"],
     rules: { "@convex-dev/explicit-table-ids": "off", "@convex-dev/no-filter-in-query": "off" },
   },
   {

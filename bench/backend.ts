@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { repoRoot, startBackend } from "../backend/serve.js";
-import { api } from "../test/backend/fixture/convex/_generated/api.js";
+import { api } from "../harness/backendFixture/convex/_generated/api.js";
 import { api as projectApi } from "../convex/_generated/api.js";
 
 const { values } = parseArgs({
@@ -20,7 +20,7 @@ const { values } = parseArgs({
 const totalMutations = Number(values.mutations);
 const rounds = Number(values.rounds);
 
-const functionsDir = path.join(repoRoot(), "test", "backend", "fixture", "convex");
+const functionsDir = path.join(repoRoot(), "harness", "backendFixture", "convex");
 const dataDir = mkdtempSync(path.join(tmpdir(), "shared-notes-bench-"));
 let commitAt = 0;
 const backend = await startBackend({

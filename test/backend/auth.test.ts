@@ -4,7 +4,7 @@ import { ConvexClient, ConvexHttpClient } from "convex/browser";
 import { createPrivateKey, sign } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunningBackend } from "../../backend/serve.js";
-import { api } from "./fixture/convex/_generated/api";
+import { api } from "../../harness/backendFixture/convex/_generated/api";
 import { removeTempDirs, startFixture, waitFor } from "./helpers.js";
 
 // Test-only key; its public half is the JWKS in fixture/convex/auth.config.ts.

@@ -1,6 +1,6 @@
 // The real ConvexClient and ConvexHttpClient against the local backend.
 import { ConvexClient, ConvexHttpClient } from "convex/browser";
-import { api } from "./fixture/convex/_generated/api";
+import { api } from "../../harness/backendFixture/convex/_generated/api";
 import { makeFunctionReference } from "convex/server";
 import { ConvexError } from "convex/values";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";

@@ -1,15 +1,15 @@
 /// <reference types="vite/client" />
 // The same scripted calls to the fixture project on the local backend and on convex-test.
 import { ConvexHttpClient } from "convex/browser";
-import { api } from "./fixture/convex/_generated/api";
+import { api } from "../../harness/backendFixture/convex/_generated/api";
 import type { FunctionReference } from "convex/server";
 import { convexTest } from "convex-test";
 import { afterAll, expect, it } from "vitest";
-import schema from "./fixture/convex/schema";
+import schema from "../../harness/backendFixture/convex/schema";
 import { runScript, type Step } from "./differential.js";
 import { removeTempDirs, startFixture } from "./helpers.js";
 
-const modules = import.meta.glob("./fixture/convex/**/*.ts");
+const modules = import.meta.glob("../../harness/backendFixture/convex/**/*.ts");
 
 const q = (fn: FunctionReference<"query">, args: Record<string, unknown>, save?: string) =>
   (() => ({ kind: "query" as const, fn, args, ...(save ? { save } : {}) })) as Step;

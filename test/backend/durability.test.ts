@@ -1,7 +1,7 @@
 // The backend as a child process (`shared-notes serve`): a clean restart keeps
 // everything and keeps time moving forward; a kill -9 loses no confirmed mutation.
 import { ConvexClient, ConvexHttpClient } from "convex/browser";
-import { api } from "./fixture/convex/_generated/api";
+import { api } from "../../harness/backendFixture/convex/_generated/api";
 import type { GenericId } from "convex/values";
 import { afterAll, describe, expect, it } from "vitest";
 import { decodeTs } from "../../backend/protocol.js";

@@ -2,7 +2,7 @@
 import { ConvexClient, ConvexHttpClient } from "convex/browser";
 import { afterAll, describe, expect, it } from "vitest";
 import { parseFaults } from "../../backend/faults.js";
-import { api } from "./fixture/convex/_generated/api";
+import { api } from "../../harness/backendFixture/convex/_generated/api";
 import { removeTempDirs, startFixture } from "./helpers.js";
 
 afterAll(() => removeTempDirs());

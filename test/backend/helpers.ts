@@ -10,7 +10,7 @@ import { startBackend, type RunningBackend } from "../../backend/serve.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const repo = path.resolve(here, "../..");
-export const fixtureDir = path.join(here, "fixture", "convex");
+export const fixtureDir = path.join(here, "../../harness/backendFixture/convex");
 
 const dirs: string[] = [];
 

@@ -3,7 +3,7 @@
 import { ConvexClient, ConvexHttpClient } from "convex/browser";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunningBackend } from "../../backend/serve.js";
-import { api } from "./fixture/convex/_generated/api";
+import { api } from "../../harness/backendFixture/convex/_generated/api";
 import { removeTempDirs, startFixture } from "./helpers.js";
 
 let backend: RunningBackend;

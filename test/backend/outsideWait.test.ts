@@ -4,7 +4,7 @@
 import { ConvexHttpClient } from "convex/browser";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import type { RunningBackend } from "../../backend/serve.js";
-import { api } from "./fixture/convex/_generated/api";
+import { api } from "../../harness/backendFixture/convex/_generated/api";
 import { removeTempDirs, startFixture } from "./helpers.js";
 
 let backend: RunningBackend;

@@ -1,7 +1,7 @@
 // Bad frames close only the socket that sent them; a mutation whose response is lost
 // with its socket is applied exactly once.
 import { ConvexClient } from "convex/browser";
-import { api } from "./fixture/convex/_generated/api";
+import { api } from "../../harness/backendFixture/convex/_generated/api";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import type { RunningBackend } from "../../backend/serve.js";

@@ -4,7 +4,7 @@ import { anyApi } from "convex/server";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { startBackend } from "../../backend/serve.js";
-import { api } from "./fixture/convex/_generated/api";
+import { api } from "../../harness/backendFixture/convex/_generated/api";
 import { removeTempDirs, startFixture, tempDir, waitFor } from "./helpers.js";
 
 afterAll(() => removeTempDirs());
