@@ -44,7 +44,10 @@ function readRenderedLines(selector) {
 }
 
 // The text editor of the active editor group (not the panel, not a diff side).
-export const ACTIVE_EDITOR = '.editor-group-container.active .editor-instance .monaco-editor:not(.inline-diff-editor) .view-lines';
+const ACTIVE_MONACO = '.editor-group-container.active .editor-instance .monaco-editor:not(.inline-diff-editor)';
+export const ACTIVE_EDITOR = `${ACTIVE_MONACO} .view-lines`;
+// Where the editor takes keys: a hidden textarea, or a div with the EditContext API.
+const ACTIVE_INPUT = `${ACTIVE_MONACO} textarea.inputarea, ${ACTIVE_MONACO} .native-edit-context`;
 
 export class User {
   constructor({ name, server, context, page, resultsDir }) {
@@ -127,9 +130,14 @@ export class User {
     await this.page.keyboard.press(key);
   }
 
-  /** Clicks into the active editor's text area so key presses land there. */
+  /**
+   * Clicks into the active editor's text area so key presses land there. A teammate's
+   * name label drawn where the click lands keeps the focus from the editor, so the
+   * editor's input is then given the focus outright.
+   */
   async focusEditor() {
     await this.page.click(ACTIVE_EDITOR, { position: { x: 5, y: 5 } });
+    await this.page.focus(ACTIVE_INPUT);
   }
 
   /**
