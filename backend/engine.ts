@@ -6,6 +6,7 @@
 import type { JSONValue } from "convex/values";
 import { conflictMessage, failure, OVERLOADED_MESSAGE, RETRY_LATER_MESSAGE } from "./errors.js";
 import { FaultDice } from "./faults.js";
+import { YOUNG_ENTRY_MS } from "./isolate.js";
 import type { FunctionRun } from "./function-run.js";
 import { Runtime, type ActionBridge, type Outcome, type RuntimeOptions, type UserIdentity, type WriteSet } from "./runtime.js";
 import { Storage } from "./storage.js";
@@ -37,8 +38,6 @@ type Job =
   | { kind: "task"; run: () => Promise<void> };
 
 const MAX_GROUP = 256;
-/** A commit group's commit and query re-runs join its realm entry when it has run this long at most. */
-const INLINE_COMMIT_MS = 100;
 const TS_KEY = "last_ts";
 
 export type CommitListener = (ts: bigint, writes: WriteSet) => Promise<void>;
@@ -255,9 +254,7 @@ export class Engine {
       const step = (i: number): void => {
         const job = group[i];
         if (!job) {
-          // Host bookkeeping runs inside the realm entry only while the entry is young, far
-          // from its watchdog (which would cut it anywhere); later on a turn of its own.
-          if (performance.now() - started <= INLINE_COMMIT_MS) commit();
+          if (performance.now() - started <= YOUNG_ENTRY_MS) commit();
           else setImmediate(commit);
           return;
         }

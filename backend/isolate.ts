@@ -16,6 +16,13 @@ import vm from "node:vm";
 
 export type RunKind = "query" | "mutation" | "action";
 
+/**
+ * Host bookkeeping (a commit, sending re-run results) joins the realm entry it follows only
+ * while that entry has run at most this long: far from its watchdog, which would cut host
+ * code anywhere. Later work waits for a turn of its own.
+ */
+export const YOUNG_ENTRY_MS = 100;
+
 /** What the realm needs to know about the call it is running. */
 export interface GuestRun {
   readonly kind: RunKind;
@@ -32,7 +39,6 @@ export interface HostSyscalls {
   /** A string when the answer is ready now; a promise when it needs the engine (actions). */
   asyncSyscall(op: string, json: string): string | Promise<string>;
 }
-
 
 const NOT_IN_UDF = (what: string) =>
   `Can't use ${what} in queries and mutations. Please consider using an action. See https://docs.convex.dev/functions/actions for more details.`;

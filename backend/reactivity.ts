@@ -4,6 +4,7 @@
 // query read, and its subscribers hear about it only when the result changed.
 import type { JSONValue } from "convex/values";
 import type { Engine } from "./engine.js";
+import { YOUNG_ENTRY_MS } from "./isolate.js";
 import { rangeContains } from "./keys.js";
 import type { QueryJournal } from "./pages.js";
 import type { Outcome, ReadSet, UserIdentity, WriteSet } from "./runtime.js";
@@ -36,9 +37,6 @@ function fingerprint(outcome: Outcome): string {
     ? `ok:${JSON.stringify(outcome.value)}:${outcome.logLines.join("\n")}`
     : `err:${outcome.message}:${JSON.stringify(outcome.data ?? null)}`;
 }
-
-/** Re-runs that took longer than this are sent after their realm entry ended. */
-const INLINE_TELL_MS = 100;
 
 export class Reactivity {
   private entries = new Map<string, QueryEntry>();
@@ -126,9 +124,8 @@ export class Reactivity {
       const step = (i: number): void => {
         const entry = entries[i];
         if (!entry) {
-          // Still inside the realm entry the re-runs ran in (and far from its watchdog, which
-          // would cut host code anywhere): sending now spares the wait for the entry's end.
-          if (performance.now() - started <= INLINE_TELL_MS) {
+          // Still inside the realm entry the re-runs ran in: sending now spares the wait for its end.
+          if (performance.now() - started <= YOUNG_ENTRY_MS) {
             told = true;
             try {
               reran();
