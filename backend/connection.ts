@@ -45,7 +45,6 @@ export class Connection implements Subscriber {
   private pending = 0;
   private lastHeard = Date.now();
   private readonly openedAt = Date.now();
-  /** With a delay fault: messages waiting to go out, in order. */
   /** Messages held by the `delayMs` fault, and where the link is closed or cut after them. */
   private outbox: Array<{ due: number; text: string } | { due: number; end: () => void }> = [];
   private outboxTimer: NodeJS.Timeout | null = null;

@@ -8,7 +8,7 @@ export type Faults = {
   overloadRate?: number;
   /**
    * Fraction of committed mutations whose socket is dropped before the response is sent
-   * (never in a socket's first DROP_SPACING_MS: see there).
+   * (never in a socket's first DROP_GRACE_MS: see there).
    */
   dropAfterCommitRate?: number;
   /** Every message to a client is held this long (order kept). */
@@ -70,7 +70,7 @@ export function faultsFromEnv(env: NodeJS.ProcessEnv = process.env): Faults | un
  * second. Otherwise a client resending a long queue after a drop would lose each new
  * socket before its queue got through, and its reconnect backoff would grow without end.
  */
-export const DROP_SPACING_MS = 1000;
+export const DROP_GRACE_MS = 1000;
 
 /** Draws the injected faults. */
 export class FaultDice {
@@ -93,6 +93,6 @@ export class FaultDice {
 
   /** Whether to drop the socket (opened at `openedAt`) of a mutation that just committed. */
   dropAfterCommit(openedAt: number, now = Date.now()): boolean {
-    return now - openedAt >= DROP_SPACING_MS && this.roll(this.faults.dropAfterCommitRate);
+    return now - openedAt >= DROP_GRACE_MS && this.roll(this.faults.dropAfterCommitRate);
   }
 }
