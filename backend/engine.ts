@@ -38,6 +38,8 @@ type Job =
   | { kind: "task"; run: () => Promise<void> };
 
 const MAX_GROUP = 256;
+/** How long a commit group's mutations may run before the group commits (see commitGroup). */
+const GROUP_BUDGET_MS = 20;
 const TS_KEY = "last_ts";
 
 export type CommitListener = (ts: bigint, writes: WriteSet) => Promise<void>;
@@ -189,22 +191,21 @@ export class Engine {
    * order they cut the mutations into groups of one, each paying its own commit and its own
    * re-run of every subscribed query. A task only ever sees a later state than it would
    * have in arrival order, which a client cannot tell from a mutation that was sent sooner.
+   * But only one group goes first: the tasks that waited for it run before the next group,
+   * or steady typing would hold every subscription change back for as long as it lasts.
    */
   private async work(): Promise<void> {
     while (this.queue.length > 0) {
       const group: Array<Extract<Job, { kind: "mutation" }>> = [];
-      const rest: Job[] = [];
+      const tasks: Array<Extract<Job, { kind: "task" }>> = [];
       for (const job of this.queue) {
-        if (job.kind === "mutation" && group.length < MAX_GROUP) group.push(job);
-        else rest.push(job);
+        if (job.kind === "task") tasks.push(job);
+        else if (group.length < MAX_GROUP) group.push(job);
+        else break;
       }
-      if (group.length > 0) {
-        this.queue = rest;
-        await this.commitGroup(group);
-        continue;
-      }
-      const task = this.queue.shift() as Extract<Job, { kind: "task" }>;
-      await task.run();
+      this.queue = this.queue.slice(group.length + tasks.length);
+      if (group.length > 0) await this.commitGroup(group);
+      for (const task of tasks) await task.run();
     }
     this.running = false;
     this.markIdle();
@@ -252,6 +253,11 @@ export class Engine {
           .finally(resolve);
       };
       const step = (i: number): void => {
+        // A long group holds every client's frames, answers and pushes until its COMMIT; and
+        // the longer they wait, the further behind their next edits are based, which makes
+        // those dearer to run. So a group closes once it has run for GROUP_BUDGET_MS, and
+        // the rest goes first in the next one.
+        if (i > 0 && i < group.length && performance.now() - started > GROUP_BUDGET_MS) this.queue.unshift(...group.splice(i));
         const job = group[i];
         if (!job) {
           if (performance.now() - started <= YOUNG_ENTRY_MS) commit();

@@ -15,7 +15,8 @@ import { api } from "../convex/_generated/api";
 import type { Id } from "../convex/_generated/dataModel";
 import { describeError } from "../sync/describeError";
 import { SyncClient, type Submission } from "../sync/syncClient";
-import { classifyFailure, SyncDriver, type Failure, type SyncEvents, type SyncTransport } from "../sync/syncDriver";
+import { FOLLOW_LIMIT, nextWindowStart } from "../sync/followWindow";
+import { classifyFailure, SyncDriver, type Failure, type LogPage, type SyncEvents, type SyncTransport } from "../sync/syncDriver";
 import type { TextOp, Selection } from "../sync/textOp";
 import { ConnectionStatus } from "./connectionStatus";
 import { Emitter } from "./events";
@@ -93,7 +94,8 @@ class LiveNoteSession implements NoteSession {
   private readonly presence: PresenceTracker | undefined;
   private readonly driver: SyncDriver;
   private unsubscribe: (() => void) | undefined;
-  private subscribedAfter = -1;
+  /** Where the `ops:since` subscription starts (-1 before the first). */
+  private windowStart = -1;
   private closed = false;
 
   readonly onRemoteOp = this.remoteOps.event;
@@ -187,14 +189,16 @@ class LiveNoteSession implements NoteSession {
   }
 
   /**
-   * Follows the ops after the revision we have. The lower bound moves to the last revision
-   * received after every update, so each push carries the new ops and little else (Convex
-   * re-sends a query's whole result when it changes). A page cut short by its size limit
-   * moves the bound too, so the rest follows in the next update.
+   * Follows the ops after the revision we have, in windows that move every few revisions
+   * (`sync/followWindow.ts`: each push carries about the new ops, and caught-up clients share
+   * one window). A page cut short by its size limit moves the window too, so the rest
+   * follows in the next update.
    */
-  private subscribe(): void {
-    const start = this.sync.rev;
-    if (this.closed || this.driver.isStopped || this.subscribedAfter === start) return;
+  private subscribe(page?: LogPage): void {
+    if (this.closed || this.driver.isStopped) return;
+    const start = nextWindowStart(this.windowStart, this.sync.rev, page);
+    if (start === undefined) return;
+    this.windowStart = start;
     // The old subscription keeps delivering until the new one has its first result: on a
     // slow link the swap would otherwise leave a round trip with no updates at all.
     let previous = this.unsubscribe;
@@ -202,15 +206,14 @@ class LiveNoteSession implements NoteSession {
       previous?.();
       previous = undefined;
     };
-    this.subscribedAfter = start;
     const unsubscribe = this.convex.onUpdate(
       api.ops.since,
-      { ...this.auth, afterRev: start },
+      { ...this.auth, afterRev: start, limit: FOLLOW_LIMIT },
       (result) => {
         release();
         if (this.closed) return;
         this.driver.receive(result);
-        this.subscribe();
+        this.subscribe(result);
       },
       (err) => {
         this.log(`following the note's edits failed: ${describeError(err)}`);

@@ -174,37 +174,46 @@ export const submit = noteMutation({
 });
 
 /**
- * The ops after `afterRev`, in order, as a bounded page (at most SINCE_BATCH ops and about
- * SINCE_BYTES bytes, always at least one op when there is one), with the head revision.
- * A client subscribes with the revision it has and moves `afterRev` to the last one it
- * received, so each push carries the new ops and little else. Ops that were compacted away
- * answer `{kind: "reload"}`: the client takes the text instead.
+ * The ops after `afterRev`, in order, as a bounded page (at most `limit` ops, SINCE_BATCH
+ * by default, and about SINCE_BYTES bytes; always at least one op when there is one).
+ * `head` is the newest revision the answer saw: the note's head, or for a page cut short
+ * the first revision after it. Ops that were compacted away answer `{kind: "reload"}`: the
+ * client takes the text instead.
+ *
+ * Only an empty page reads the note's head row. A page reads the op log from `afterRev`
+ * to the row after its last op and no further, so a full page (a follower that lags) is
+ * not re-run by later commits: they append beyond what it read (sync/followWindow.ts).
  */
 export const since = noteQuery({
-  args: { afterRev: v.number() },
+  args: { afterRev: v.number(), limit: v.optional(v.number()) },
   returns: sinceResultValidator,
-  handler: async (ctx, { afterRev }, { note }) => {
+  handler: async (ctx, { afterRev, limit = SINCE_BATCH }, { note }) => {
     checkRevision("afterRev", afterRev);
+    if (!Number.isInteger(limit) || limit < 1 || limit > SINCE_BATCH) {
+      fail("INVALID_ARGUMENT", `limit must be a whole number from 1 to ${SINCE_BATCH}, not ${limit}.`);
+    }
+    const ops: SinceOp[] = [];
+    let bytes = 0;
+    let next: number | undefined;
+    for await (const row of ctx.db.query("ops").withIndex("by_note_rev", (q) => q.eq("noteId", note._id).gt("rev", afterRev))) {
+      if (ops.length >= limit || bytes >= SINCE_BYTES) {
+        next = row.rev;
+        break;
+      }
+      if (row.op === undefined) return { kind: "reload" as const, head: (await readHead(ctx, note._id)).rev };
+      const sinceOp: SinceOp = { rev: row.rev, clientId: row.clientId, seq: row.seq, op: row.op };
+      ops.push(row.checksum === undefined ? sinceOp : { ...sinceOp, checksum: row.checksum });
+      bytes += opBytes(row.op);
+    }
+    const last = ops[ops.length - 1];
+    if (last !== undefined && ops[0]?.rev === afterRev + 1) return { kind: "ops" as const, ops, head: next ?? last.rev };
     const { rev: head } = await readHead(ctx, note._id);
     if (afterRev > head) {
       fail("INVALID_ARGUMENT", `afterRev ${afterRev} is ahead of the note, whose latest revision is ${head}.`);
     }
-    const ops: SinceOp[] = [];
-    if (afterRev === head) return { kind: "ops" as const, ops, head };
-    let bytes = 0;
-    // Iterated with explicit count and byte bounds (a page of large pastes stops early).
-    for await (const row of ctx.db
-      .query("ops")
-      .withIndex("by_note_rev", (q) => q.eq("noteId", note._id).gt("rev", afterRev).lte("rev", head))) {
-      if (row.op === undefined) return { kind: "reload" as const, head };
-      const sinceOp: SinceOp = { rev: row.rev, clientId: row.clientId, seq: row.seq, op: row.op };
-      ops.push(row.checksum === undefined ? sinceOp : { ...sinceOp, checksum: row.checksum });
-      bytes += opBytes(row.op);
-      if (ops.length >= SINCE_BATCH || bytes >= SINCE_BYTES) break;
-    }
-    // No row after afterRev although the head is further: they predate the op log (migrated note).
-    if (ops.length === 0 || ops[0]?.rev !== afterRev + 1) return { kind: "reload" as const, head };
-    return { kind: "ops" as const, ops, head };
+    if (afterRev === head) return { kind: "ops" as const, ops: [], head };
+    // The revisions after afterRev have no rows: they predate the op log (a migrated note).
+    return { kind: "reload" as const, head };
   },
 });
 

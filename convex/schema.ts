@@ -50,8 +50,9 @@ export const sinceOpValidator = v.object({
 export type SinceOp = Infer<typeof sinceOpValidator>;
 
 /**
- * `ops:since`'s answer: the next ops after `afterRev` (a bounded page: `head` may be further),
- * or "reload" when the ops after `afterRev` were compacted away.
+ * `ops:since`'s answer: the next ops after `afterRev` (a bounded page: `head`, the newest
+ * revision the answer saw, is past its last op when there is more), or "reload" when the
+ * ops after `afterRev` were compacted away.
  */
 export const sinceResultValidator = v.union(
   v.object({ kind: v.literal("ops"), ops: v.array(sinceOpValidator), head: v.number() }),

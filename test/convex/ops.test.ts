@@ -252,7 +252,8 @@ describe("ops:since", () => {
     for (;;) {
       const r = await t.query(api.ops.since, { ...s, noteId, afterRev: rev });
       if (r.kind !== "ops") throw new Error("unexpected reload");
-      expect(r.head).toBe(count);
+      // The newest revision the page saw: the one after a page cut short, else the head.
+      expect(r.head).toBe(Math.min(rev + SINCE_BATCH + 1, count));
       if (r.ops.length === 0) break;
       batches += 1;
       expect(r.ops.length).toBeLessThanOrEqual(SINCE_BATCH);
@@ -265,6 +266,20 @@ describe("ops:since", () => {
     }
     expect(batches).toBe(2);
     expect(local).toBe(text);
+  });
+
+  test("a smaller limit cuts the page there; a limit out of range is INVALID_ARGUMENT", async () => {
+    const { t, s, noteId } = await setup("");
+    await seedOps(t, noteId, 5);
+    const page = await t.query(api.ops.since, { ...s, noteId, afterRev: 1, limit: 2 });
+    expect(page.kind === "ops" && page.ops.map((o) => o.rev)).toEqual([2, 3]);
+    expect(page.head).toBe(4);
+    const last = await t.query(api.ops.since, { ...s, noteId, afterRev: 3, limit: 2 });
+    expect(last.kind === "ops" && last.ops.map((o) => o.rev)).toEqual([4, 5]);
+    expect(last.head).toBe(5);
+    for (const limit of [0, 1.5, SINCE_BATCH + 1]) {
+      await expectError(t.query(api.ops.since, { ...s, noteId, afterRev: 0, limit }), "INVALID_ARGUMENT");
+    }
   });
 
   test("a batch stops early when its ops are large (byte budget), and the rest follows", async () => {

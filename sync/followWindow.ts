@@ -1,0 +1,45 @@
+// Where a client's `ops:since` subscription starts. Convex re-sends a query's whole result
+// whenever it changes, and runs one query per distinct (function, args): so the window
+// should hold few ops (each push carries about the new op), and clients that are caught up
+// should ask for the same window (one re-run per commit serves them all). A window that
+// moved after every revision met the first and defeated the second: at 50 typists each
+// commit re-ran 50 windows, each one client's.
+//
+// So windows start at multiples of FOLLOW_STEP and move once they hold FOLLOW_STEP ops:
+// every push carries 1..FOLLOW_STEP ops (1.5 on average for single-op commits), and
+// every caught-up client watches one of at most two windows.
+import type { LogPage } from "./syncDriver";
+
+/** Revisions a window may hold before its client moves on to a new one. */
+export const FOLLOW_STEP = 2;
+
+/**
+ * Most ops a window delivers at once. A lagging client's window fills up, and a full
+ * window is not re-run by later commits (they land beyond what it read), so a client that
+ * falls behind costs the server one small page per move rather than a re-run of its
+ * whole lag on every commit; it catches up a page per round trip.
+ */
+export const FOLLOW_LIMIT = 64;
+
+/**
+ * The start of the next window, or undefined to keep the current one. `current` is the
+ * window's start (-1 before the first), `rev` the revision the client holds, `page` what
+ * the window just pushed (absent for the first subscription).
+ *
+ * A window starting below `rev` re-sends revisions the client has (it ignores them as
+ * duplicates), so it may start there only when this window just delivered those same
+ * revisions: they are kept op by op. After a reload or a recovery the client's revision
+ * may have come from elsewhere, and older ops may no longer be kept (`kind: "reload"`),
+ * so the window then starts exactly at `rev`.
+ */
+export function nextWindowStart(current: number, rev: number, page?: LogPage): number | undefined {
+  if (current === rev) return undefined;
+  if (current < 0 || page === undefined) return rev;
+  if (page.kind === "reload") return rev;
+  if (rev - current < FOLLOW_STEP) return undefined;
+  const aligned = rev - (rev % FOLLOW_STEP);
+  const first = page.ops[0]?.rev;
+  const last = page.ops[page.ops.length - 1]?.rev;
+  const delivered = first !== undefined && last !== undefined && first <= aligned + 1 && last >= rev;
+  return delivered && aligned > current ? aligned : rev;
+}

@@ -1,0 +1,74 @@
+/**
+ * The follow windows through the real backend: a full window (a lagging follower's) is
+ * not re-run by later commits, an open one is; and sessions that follow one note converge
+ * while sharing windows.
+ */
+import { afterAll, afterEach, beforeAll, expect, test } from "vitest";
+import type { JSONValue } from "convex/values";
+import { api } from "../../convex/_generated/api";
+import type { Id } from "../../convex/_generated/dataModel";
+import type { RunningBackend } from "../../backend/serve";
+import { FOLLOW_STEP } from "../../sync/followWindow";
+import { Runtime } from "../../backend/runtime";
+import { cleanup, client, converged, newSpaceWithNote, openSessions, startLocalBackend, waitFor } from "./helpers";
+
+let backend: RunningBackend;
+/** `ops:since` runs by the window they ran for ("afterRev/limit"). */
+const runs = new Map<string, number>();
+const invokeWith = Runtime.prototype.invokeWith;
+
+beforeAll(async () => {
+  Runtime.prototype.invokeWith = function (this: Runtime, udfPath: string, kind, args: JSONValue, ...rest) {
+    if (udfPath.startsWith("ops") && udfPath.endsWith("since")) {
+      const { afterRev, limit } = (Array.isArray(args) ? args[0] : args) as { afterRev: number; limit?: number };
+      const window = `${afterRev}/${limit ?? "-"}`;
+      runs.set(window, (runs.get(window) ?? 0) + 1);
+    }
+    return invokeWith.call(this, udfPath, kind, args, ...rest);
+  } as typeof invokeWith;
+  backend = await startLocalBackend();
+});
+afterEach(cleanup);
+afterAll(async () => {
+  Runtime.prototype.invokeWith = invokeWith;
+  await backend.close();
+});
+
+test("a full window is not re-run by later commits; an open one is", async () => {
+  const { creds, noteId } = await newSpaceWithNote(backend.url);
+  const auth = { spaceId: creds.spaceId as Id<"spaces">, key: creds.key, noteId: noteId as Id<"notes"> };
+  const writer = client(backend.url);
+  const type = (rev: number) => writer.mutation(api.ops.submit, { ...auth, clientId: "writer", seq: rev + 1, baseRev: rev, op: rev === 0 ? ["a"] : [rev, "a"] });
+  for (let rev = 0; rev < 5; rev++) await type(rev);
+
+  const reader = client(backend.url);
+  let full: number[] = [];
+  let open: number[] = [];
+  reader.onUpdate(api.ops.since, { ...auth, afterRev: 0, limit: 2 }, (r) => (full = r.kind === "ops" ? r.ops.map((o) => o.rev) : []));
+  reader.onUpdate(api.ops.since, { ...auth, afterRev: 4, limit: 16 }, (r) => (open = r.kind === "ops" ? r.ops.map((o) => o.rev) : []));
+  await waitFor(() => full.length === 2 && open.length === 1, "both windows' first results");
+  const before = { full: runs.get("0/2") ?? 0, open: runs.get("4/16") ?? 0 };
+
+  for (let rev = 5; rev < 8; rev++) await type(rev);
+  await waitFor(() => open.length === 4, "the open window's new ops");
+  expect(full).toEqual([1, 2]);
+  expect(runs.get("0/2")).toBe(before.full);
+  expect(runs.get("4/16")).toBeGreaterThan(before.open);
+});
+
+test("sessions typing into one note converge, following it in shared windows", async () => {
+  const { creds, noteId } = await newSpaceWithNote(backend.url);
+  const sessions = await openSessions(backend.url, creds, noteId, 4);
+  runs.clear();
+  for (let key = 0; key < 40; key++) {
+    const session = sessions[key % sessions.length]!;
+    session.applyLocal(session.text.length === 0 ? ["x"] : [session.text.length, "x"]);
+    if (key % 4 === 3) await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  const text = await converged(backend.url, creds, noteId, sessions);
+  expect(text).toBe("x".repeat(40));
+  // Followers at one revision ask for one window, and windows move FOLLOW_STEP revisions at
+  // a time: at most one window per step (plus a first one per session), however many follow.
+  expect(runs.size).toBeLessThanOrEqual(40 / FOLLOW_STEP + 1 + sessions.length);
+  for (const s of sessions) await s.close();
+});
