@@ -360,6 +360,15 @@ try {
       printHops("  where the time goes between typing a key and the other client applying it", breakdown.hops);
       const reruns = breakdown.reruns.map((r) => `${r.udfPath} ×${r.perKey.toFixed(1)} (${r.msPerKey.toFixed(1)} ms)`).join(", ");
       console.log(`  queries run between a key's commit and its push, per key: ${reruns || "none timed"}`);
+      const perKey = (n: number): string => (n / run.typed.length).toFixed(1);
+      const count = <T,>(items: readonly T[], key: (item: T) => string): string => {
+        const counts = new Map<string, number>();
+        for (const item of items) counts.set(key(item), (counts.get(key(item)) ?? 0) + 1);
+        return [...counts].map(([k, n]) => `${k} ${perKey(n)}`).join(", ");
+      };
+      console.log(`  frames per key typed, in: ${count(dumped.trace.frames.filter((f) => f.dir === "in"), (f) => f.type)}`);
+      console.log(`  frames per key typed, out: ${count(dumped.trace.frames.filter((f) => f.dir === "out"), (f) => f.type)}`);
+      console.log(`  function runs per key typed: ${count(dumped.trace.runs, (r) => `${r.kind} ${r.udfPath}`)}; COMMITs ${perKey(dumped.trace.commits.length)}`);
       const { realm } = dumped.trace;
       if (realm.count > 0) {
         console.log(

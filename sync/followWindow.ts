@@ -7,7 +7,9 @@
 //
 // So windows start at multiples of FOLLOW_STEP and move once they hold FOLLOW_STEP ops:
 // every push carries 1..FOLLOW_STEP ops (1.5 on average for single-op commits), and
-// every caught-up client watches one of at most two windows.
+// every caught-up client watches one of at most two windows. A client that lags (its
+// window came full) is at its own revision, so it moves on a coarser grid, CATCH_UP_STEP:
+// laggers within one stretch of the log share a window too.
 import type { LogPage } from "./syncDriver";
 
 /** Revisions a window may hold before its client moves on to a new one. */
@@ -19,7 +21,10 @@ export const FOLLOW_STEP = 2;
  * falls behind costs the server one small page per move rather than a re-run of its
  * whole lag on every commit; it catches up a page per round trip.
  */
-export const FOLLOW_LIMIT = 64;
+export const FOLLOW_LIMIT = 32;
+
+/** The grid a lagging client's windows start on. */
+export const CATCH_UP_STEP = FOLLOW_LIMIT / 2;
 
 /**
  * The start of the next window, or undefined to keep the current one. `current` is the
@@ -37,9 +42,10 @@ export function nextWindowStart(current: number, rev: number, page?: LogPage): n
   if (current < 0 || page === undefined) return rev;
   if (page.kind === "reload") return rev;
   if (rev - current < FOLLOW_STEP) return undefined;
-  const aligned = rev - (rev % FOLLOW_STEP);
   const first = page.ops[0]?.rev;
   const last = page.ops[page.ops.length - 1]?.rev;
+  const lagging = last !== undefined && page.head > last;
+  const aligned = rev - (rev % (lagging ? CATCH_UP_STEP : FOLLOW_STEP));
   const delivered = first !== undefined && last !== undefined && first <= aligned + 1 && last >= rev;
   return delivered && aligned > current ? aligned : rev;
 }

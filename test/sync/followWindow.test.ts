@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { Random } from "../../harness/random";
 import { seedsToRun } from "../../harness/textGen";
-import { FOLLOW_STEP, nextWindowStart } from "../../sync/followWindow";
+import { CATCH_UP_STEP, FOLLOW_LIMIT, FOLLOW_STEP, nextWindowStart } from "../../sync/followWindow";
 import type { LogPage } from "../../sync/syncDriver";
 import type { ServerOp } from "../../sync/syncClient";
 
@@ -40,6 +40,15 @@ describe("the follow window", () => {
     const rev = 7 + FOLLOW_STEP + 1;
     const start = nextWindowStart(7, rev, push(7, rev));
     expect(start).toBe(rev - (rev % FOLLOW_STEP));
+  });
+
+  it("moves a lagging client (its window came full) on the CATCH_UP_STEP grid, where laggers meet", () => {
+    const full = (start: number): LogPage => ({ ...push(start, start + FOLLOW_LIMIT), head: start + FOLLOW_LIMIT + 1 });
+    const a = nextWindowStart(3, 3 + FOLLOW_LIMIT, full(3));
+    const b = nextWindowStart(7, 7 + FOLLOW_LIMIT, full(7));
+    expect(a! % CATCH_UP_STEP).toBe(0);
+    expect(a).toBeGreaterThan(3 + FOLLOW_LIMIT - CATCH_UP_STEP);
+    expect(b).toBe(a);
   });
 
   it("starts exactly at the client's revision after a reload, or when the window did not deliver what lies below", () => {
