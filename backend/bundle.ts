@@ -35,6 +35,10 @@ export type SchemaJson = {
   tables: Array<{
     tableName: string;
     indexes: Array<{ indexDescriptor: string; fields: string[] }>;
+    /** Declared with `staged: true`: not queryable until enabled (older convex packages omit these). */
+    stagedDbIndexes?: Array<{ indexDescriptor: string }>;
+    stagedSearchIndexes?: Array<{ indexDescriptor: string }>;
+    stagedVectorIndexes?: Array<{ indexDescriptor: string }>;
     documentType: unknown;
   }>;
   schemaValidation: boolean;

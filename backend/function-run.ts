@@ -67,6 +67,8 @@ export class FunctionRun implements GuestRun {
   /** For Convex's user-time limit, which does not count time spent in the database. */
   readonly startedPerf = performance.now();
   syscallMs = 0;
+  /** An HTTP action whose Authorization header held no valid token: asking for the identity fails with this. */
+  identityRefusal: Error | null = null;
   readonly random: () => number;
   /** The journal of this run, for its next one: set by its paginate. */
   journal: QueryJournal = null;
@@ -149,6 +151,7 @@ export class FunctionRun implements GuestRun {
         return { id: this.runtime.isIdOf(id, table) ? id : null };
       }
       case "1.0/getUserIdentity":
+        if (this.identityRefusal) throw new SystemError(this.identityRefusal.message);
         return this.identity;
       case "1.0/schedule":
         return this.schedule(args);
@@ -159,6 +162,10 @@ export class FunctionRun implements GuestRun {
         const index = this.runtime.catalog.indexesOf(table)[0]!;
         addRange(this.readSet, index.name, { lo: Buffer.alloc(0), hi: Buffer.from([0xff]) });
         return this.reader.countEntries(index.name);
+      }
+      case "1.0/actions/vectorSearch": {
+        const indexName = String((args.query as { indexName?: unknown } | undefined)?.indexName);
+        throw new SystemError(this.runtime.catalog.stagedIndexError(indexName) ?? `Vector search is ${NOT_SUPPORTED} (${indexName}).`);
       }
       default:
         throw new SystemError(`${op.replace(/^1\.0\//, "")} is ${NOT_SUPPORTED}.`);
@@ -230,6 +237,11 @@ export class FunctionRun implements GuestRun {
   private get(args: Record<string, JSONValue>): JSONValue {
     const loc = this.locate(args.id!, args.table);
     if (!loc) return null;
+    // db.get reads user tables, db.system.get system ones (the client checks only db.query's table name).
+    const systemTable = loc.table.startsWith("_");
+    if (systemTable !== (args.isSystem === true)) {
+      throw new SystemError(`${systemTable ? "System" : "User"} tables can only be accessed from db.${systemTable ? "system." : ""}get().`);
+    }
     const doc = this.readById(loc.id, loc.table);
     return doc ? convexToJson(doc) : null;
   }
@@ -253,7 +265,9 @@ export class FunctionRun implements GuestRun {
     this.requireWrite("Canceling a scheduled function");
     const loc = this.locate(args.id!, SCHEDULED_TABLE);
     const doc = loc && this.readById(loc.id, loc.table);
-    if (loc && doc && (doc.state as { kind?: string } | undefined)?.kind === "pending") {
+    const kind = (doc?.state as { kind?: string } | undefined)?.kind;
+    // A running action goes on, but its job is marked canceled (Convex's rule).
+    if (loc && doc && (kind === "pending" || kind === "inProgress")) {
       this.write(loc.table, loc.id, doc, { ...doc, state: { kind: "canceled" }, completedTime: Date.now() });
     }
     return null;
@@ -263,6 +277,8 @@ export class FunctionRun implements GuestRun {
   setJobState(id: string, state: Doc["state"], completed: boolean): void {
     const old = this.readById(id, SCHEDULED_TABLE);
     if (!old) return;
+    // A mutation that canceled its own job leaves it canceled, as on Convex.
+    if ((old.state as { kind?: string } | undefined)?.kind === "canceled") return;
     this.write(SCHEDULED_TABLE, id, old, { ...old, state, ...(completed ? { completedTime: Date.now() } : {}) });
   }
 
@@ -368,13 +384,13 @@ export class FunctionRun implements GuestRun {
         const [table = "", name = ""] = source.indexName.split(".");
         const index = this.runtime.catalog.index(source.indexName);
         if (!index || !this.runtime.catalog.indexesOf(table).includes(index)) {
-          throw new SystemError(`Index ${source.indexName} not found.`);
+          throw new SystemError(this.runtime.catalog.stagedIndexError(source.indexName) ?? `Index ${source.indexName} not found.`);
         }
         void name;
         return { index, range: keyRange(index, source.range), order: source.order ?? "asc" };
       }
       case "Search":
-        throw new SystemError(`Search indexes are ${NOT_SUPPORTED} (${source.indexName}).`);
+        throw new SystemError(this.runtime.catalog.stagedIndexError(source.indexName) ?? `Search indexes are ${NOT_SUPPORTED} (${source.indexName}).`);
       default:
         return source satisfies never;
     }

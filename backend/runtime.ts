@@ -8,7 +8,7 @@ import path from "node:path";
 import type vm from "node:vm";
 import { format } from "node:util";
 import { jsonToConvex, type JSONValue, type Value } from "convex/values";
-import { Authenticator, parseAuthConfig } from "./auth.js";
+import { Authenticator, parseAuthConfig, refusedTokens } from "./auth.js";
 import {
   bundleRealm,
   canonicalUdfPath,
@@ -366,6 +366,7 @@ export class Runtime {
     const known = (this.project.http as Router | null)?.lookup?.(path, request.method);
     if (!known) return new Response(`No HttpAction routed for ${path}`, { status: 404 });
     const run = new FunctionRun(this, this.storage, "action", identity, 0n, bridge);
+    run.identityRefusal = refusedTokens.get(request) ?? null;
     const outcome = await this.runAction(run, (exports) => {
       const router = ((exports.modules as Record<string, Record<string, unknown>>).http?.default ?? null) as Router | null;
       const handler = router?.lookup?.(path, request.method)?.[0];

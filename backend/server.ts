@@ -4,7 +4,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { JSONValue } from "convex/values";
 import { WebSocketServer } from "ws";
-import { adminIdentity, AuthError } from "./auth.js";
+import { adminIdentity, AuthError, refusedTokens } from "./auth.js";
 import { bounded, serverErrorText } from "./errors.js";
 import type { Faults } from "./faults.js";
 import { Connection, type ConnectionHooks } from "./connection.js";
@@ -79,7 +79,7 @@ export class BackendServer {
         return;
       }
       this.wss.handleUpgrade(req, socket, head, (ws) => {
-        const connection = new Connection(ws, engine, this.reactivity, hooks, config.faults, (c) => this.connections.delete(c));
+        const connection = new Connection(ws, engine, this.reactivity, hooks, config.faults, config.adminKey, (c) => this.connections.delete(c));
         this.connections.add(connection);
       });
     });
@@ -198,8 +198,9 @@ export class BackendServer {
       });
       // An HTTP action sees its request's headers as sent; only a valid token gives it an identity.
       const identity = await this.identityFromHeader(req.headers.authorization).catch((e: unknown) => {
-        if (e instanceof HttpError) return null;
-        throw e;
+        if (!(e instanceof HttpError)) throw e;
+        refusedTokens.set(request, e);
+        return null;
       });
       const response = await this.engine.httpAction(request, identity);
       const out = Buffer.from(await response.arrayBuffer());
