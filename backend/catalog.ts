@@ -15,6 +15,8 @@ export class Catalog {
   private documentTypes = new Map<string, ValidatorJson>();
   /** Indexes declared `staged: true` (database, search or vector), by full name. */
   private readonly staged = new Set<string>();
+  /** Search and vector indexes the schema declares: queries on them fail (not supported here). */
+  readonly searchIndexes: string[] = [];
   readonly validatesSchema: boolean;
 
   constructor(schema: SchemaJson | null, existingTables: Iterable<string>) {
@@ -26,6 +28,9 @@ export class Catalog {
         fields: [...ix.fields, "_creationTime", "_id"],
       }));
       this.addTable(table.tableName, user);
+      for (const ix of [...(table.searchIndexes ?? []), ...(table.vectorIndexes ?? [])]) {
+        this.searchIndexes.push(`${table.tableName}.${ix.indexDescriptor}`);
+      }
       for (const ix of [...(table.stagedDbIndexes ?? []), ...(table.stagedSearchIndexes ?? []), ...(table.stagedVectorIndexes ?? [])]) {
         this.staged.add(`${table.tableName}.${ix.indexDescriptor}`);
       }

@@ -5,7 +5,7 @@
 import { format } from "node:util";
 import { convexToJson, jsonToConvex, type JSONValue } from "convex/values";
 import { indexKey, type Doc, type IndexDef } from "./catalog.js";
-import { NestedCallError, NOT_SUPPORTED, SystemError, type Outcome } from "./errors.js";
+import { COMPONENTS, NestedCallError, SystemError, unsupported, unsupportedSyscall, type Outcome } from "./errors.js";
 import { idTableNumber, makeId } from "./ids.js";
 import type { GuestRun, RunKind } from "./isolate.js";
 import { afterPrefix, encodeKey, type KeyRange } from "./keys.js";
@@ -53,6 +53,14 @@ function seededRandom(seed: bigint): () => number {
     s1 = x ^ y ^ (x >> 17n) ^ (y >> 26n);
     return Number(((s1 + y) & mask) >> 11n) / 2 ** 53;
   };
+}
+
+/**
+ * A console call's arguments as one log line: strings quoted, other values inspected.
+ * Self-contained (no outside names): "use node" workers run it from its source text.
+ */
+export function formatLogArgs(args: unknown[], format: (f: string, ...a: unknown[]) => string): string {
+  return args.map((a) => (typeof a === "string" ? `'${a}'` : format("%o", a))).join(" ");
 }
 
 export class FunctionRun implements GuestRun {
@@ -114,7 +122,7 @@ export class FunctionRun implements GuestRun {
     if (call === null) return this.syscall(op, args);
     if (!this.bridge) throw new SystemError(`${op} can only be called from an action.`);
     if (typeof args.name !== "string") {
-      throw new SystemError(`Calling functions by handle or component reference is ${NOT_SUPPORTED}.`);
+      throw new SystemError(unsupported(COMPONENTS, `ctx.${call === "query" ? "runQuery" : call === "mutation" ? "runMutation" : "runAction"} by handle or component reference`));
     }
     const outcome = await this.bridge[call](args.name, args.args ?? {}, this.identity);
     if (!outcome.ok) throw new NestedCallError(outcome);
@@ -165,10 +173,11 @@ export class FunctionRun implements GuestRun {
       }
       case "1.0/actions/vectorSearch": {
         const indexName = String((args.query as { indexName?: unknown } | undefined)?.indexName);
-        throw new SystemError(this.runtime.catalog.stagedIndexError(indexName) ?? `Vector search is ${NOT_SUPPORTED} (${indexName}).`);
+        // A staged index is refused as Convex does; any other, because vector search is missing here.
+        throw new SystemError(this.runtime.catalog.stagedIndexError(indexName) ?? unsupportedSyscall(op, args));
       }
       default:
-        throw new SystemError(`${op.replace(/^1\.0\//, "")} is ${NOT_SUPPORTED}.`);
+        throw new SystemError(unsupportedSyscall(op, args));
     }
   }
 
@@ -251,7 +260,7 @@ export class FunctionRun implements GuestRun {
 
   private schedule(args: Record<string, JSONValue>): JSONValue {
     this.requireWrite("Scheduling");
-    if (typeof args.name !== "string") throw new SystemError(`Scheduling by function handle or component reference is ${NOT_SUPPORTED}.`);
+    if (typeof args.name !== "string") throw new SystemError(unsupported(COMPONENTS, "ctx.scheduler by handle or component reference"));
     const name = args.name.replace(/\.js:/, ":");
     if (!this.runtime.exists(name)) throw new SystemError(`Attempted to schedule function at nonexistent path: ${args.name}`);
     const at = Number(args.ts) * 1000;
@@ -390,7 +399,7 @@ export class FunctionRun implements GuestRun {
         return { index, range: keyRange(index, source.range), order: source.order ?? "asc" };
       }
       case "Search":
-        throw new SystemError(this.runtime.catalog.stagedIndexError(source.indexName) ?? `Search indexes are ${NOT_SUPPORTED} (${source.indexName}).`);
+        throw new SystemError(this.runtime.catalog.stagedIndexError(source.indexName) ?? unsupported("Text search", `index ${source.indexName}`));
       default:
         return source satisfies never;
     }
@@ -448,7 +457,10 @@ export class FunctionRun implements GuestRun {
   }
 
   log(level: string, args: unknown[]): void {
-    const text = args.map((a) => (typeof a === "string" ? `'${a}'` : format("%o", a))).join(" ");
+    this.logText(level, formatLogArgs(args, format));
+  }
+
+  logText(level: string, text: string): void {
     this.logLines.push(`[${level.toUpperCase()}] ${text}`);
   }
 }
