@@ -13,6 +13,11 @@ export type Outcome =
       message: string;
       /** Set only for a ConvexError thrown by the function. */
       data?: JSONValue;
+      /**
+       * A failure of the backend rather than of the function (a conflict, overload): HTTP
+       * answers it with this code and status, a socket is closed so the client retries.
+       */
+      system?: SystemFailure;
       logLines: string[];
       requestId: string;
     };
@@ -61,6 +66,17 @@ export function conflictMessage(table: string | null): string {
     `and on every subsequent retry. See https://docs.convex.dev/error#1`
   );
 }
+
+export type SystemFailure = { code: string; status: number; message: string };
+
+/**
+ * What Convex's test syscalls `throwOcc` and `throwOverloaded` raise (its errors crate:
+ * `user_occ`, and `overloaded("Busy", "I'm a bit busy.")`), for the function's run to fail with.
+ */
+export const SYSCALL_FAILURES: Record<string, SystemFailure> = {
+  throwOcc: { code: "OptimisticConcurrencyControlFailure", status: 409, message: conflictMessage(null) },
+  throwOverloaded: { code: "Busy", status: 503, message: "I'm a bit busy." },
+};
 
 /** Convex's answer when it sheds load (ErrorCode::Overloaded). */
 export const OVERLOADED_MESSAGE = "Service temporarily unavailable";

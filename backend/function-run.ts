@@ -5,7 +5,16 @@
 import { format } from "node:util";
 import { convexToJson, jsonToConvex, type JSONValue } from "convex/values";
 import { indexKey, type Doc, type IndexDef } from "./catalog.js";
-import { COMPONENTS, NestedCallError, SystemError, unsupported, unsupportedSyscall, type Outcome } from "./errors.js";
+import {
+  COMPONENTS,
+  NestedCallError,
+  SYSCALL_FAILURES,
+  SystemError,
+  unsupported,
+  unsupportedSyscall,
+  type Outcome,
+  type SystemFailure,
+} from "./errors.js";
 import { idTableNumber, makeId } from "./ids.js";
 import type { GuestRun, RunKind } from "./isolate.js";
 import { afterPrefix, encodeKey, type KeyRange } from "./keys.js";
@@ -75,6 +84,8 @@ export class FunctionRun implements GuestRun {
   /** For Convex's user-time limit, which does not count time spent in the database. */
   readonly startedPerf = performance.now();
   syscallMs = 0;
+  /** Set when the backend failed this run (see Failure.system): its outcome is this failure. */
+  systemFailure: SystemFailure | null = null;
   /** An HTTP action whose Authorization header held no valid token: asking for the identity fails with this. */
   identityRefusal: Error | null = null;
   readonly random: () => number;
@@ -170,6 +181,12 @@ export class FunctionRun implements GuestRun {
         const index = this.runtime.catalog.indexesOf(table)[0]!;
         addRange(this.readSet, index.name, { lo: Buffer.alloc(0), hi: Buffer.from([0xff]) });
         return this.reader.countEntries(index.name);
+      }
+      case "throwOcc":
+      case "throwOverloaded": {
+        // The run fails with it whatever the function does with the throw.
+        this.systemFailure = SYSCALL_FAILURES[op]!;
+        throw new SystemError(this.systemFailure.message);
       }
       case "1.0/actions/vectorSearch": {
         const indexName = String((args.query as { indexName?: unknown } | undefined)?.indexName);

@@ -341,6 +341,7 @@ export class Runtime {
 
   private checkResult(found: LoadedFunction, validators: Validators, run: FunctionRun, outcome: RawOutcome): Outcome {
     run.active = false;
+    if (run.systemFailure) return { ...failure(run.systemFailure.message, run.logLines), system: run.systemFailure };
     if (!outcome.ok) return { ...outcome, logLines: run.logLines };
     const text = outcome.value as string;
     if (text.length > MAX_RESULT_SIZE) {

@@ -163,6 +163,7 @@ export class BackendServer {
       }
       const { outcome, retryable } = await this.call(kind, udfPath, args, identity, atTs);
       if (retryable && !outcome.ok) return reply(503, { code: "Overloaded", message: outcome.message });
+      if (!outcome.ok && outcome.system) return reply(outcome.system.status, { code: outcome.system.code, message: outcome.message });
       if (outcome.ok) return reply(200, { status: "success", value: outcome.value, logLines: outcome.logLines });
       return reply(STATUS_UDF_FAILED, {
         status: "error",
