@@ -17,11 +17,9 @@ import {
   type Failure,
 } from "./errors.js";
 import { formatLogArgs, type FunctionRun } from "./function-run.js";
+import { actionTimeoutSeconds } from "./limits.js";
 import { workerProgram, type FromWorker, type ModuleAnalysis, type ThrownInfo, type ToWorker, type WorkerSetup } from "./node-worker.js";
 import { SourceMaps } from "./stack.js";
-
-/** Convex's limit for a Node.js action (NODE_ACTION_USER_TIMEOUT: 10 minutes). */
-const DEFAULT_TIMEOUT_S = 600;
 
 /** Convex's Node.js actions get 512 MB. */
 const MEMORY_MB = 512;
@@ -38,15 +36,6 @@ type Call = { id: number; run: FunctionRun; exportName: string; done: (outcome: 
 
 type Pooled = { worker: Worker; call: Call | null; retired: boolean; analyzed?: (modules: Record<string, ModuleAnalysis>) => void };
 
-/**
- * Convex's action time limit; its knob ACTIONS_USER_TIMEOUT_SECS (Convex's own test setup
- * uses 20) overrides it.
- */
-function timeoutSeconds(): number {
-  const knob = Number(process.env.ACTIONS_USER_TIMEOUT_SECS);
-  return Number.isFinite(knob) && knob > 0 ? knob : DEFAULT_TIMEOUT_S;
-}
-
 export class NodeRealm {
   private readonly idle: Pooled[] = [];
   private readonly busy = new Set<Pooled>();
@@ -54,7 +43,7 @@ export class NodeRealm {
   private readonly calls = new Map<number, Call>();
   private nextCall = 0;
   private closed = false;
-  private readonly timeoutS = timeoutSeconds();
+  private readonly timeoutS = actionTimeoutSeconds();
   /** Modules that failed to load (an npm package missing or throwing): their calls fail with this. */
   private readonly loadErrors = new Map<string, string>();
 

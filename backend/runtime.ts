@@ -36,7 +36,7 @@ import { FunctionRun, type ActionBridge, type UserIdentity } from "./function-ru
 import { idTableNumber } from "./ids.js";
 import { Isolate, SliceTimeout } from "./isolate.js";
 import { NodeRealm } from "./node-realm.js";
-import { checkDocumentShape, MAX_RESULT_SIZE } from "./limits.js";
+import { actionTimeoutSeconds, checkDocumentShape, MAX_RESULT_SIZE } from "./limits.js";
 import type { QueryJournal } from "./pages.js";
 import { parseDoc } from "./reads.js";
 import { deepenStacks, rememberBundle } from "./stack.js";
@@ -119,6 +119,8 @@ export class Runtime {
   private udfRun: FunctionRun | undefined;
   private udfRealm!: Isolate;
   private defaultBundle: vm.Script | null = null;
+  /** Read once, when the project loads (as the node realm does). */
+  private readonly actionTimeoutS = actionTimeoutSeconds();
   /** "use node" actions, in worker threads. */
   private nodeRealm: NodeRealm | null = null;
 
@@ -390,10 +392,18 @@ export class Runtime {
     if (!this.defaultBundle) return failure("The project has no functions for the default runtime.");
     const realm = new Isolate(() => run, hostFor(() => run), this.options.env, this.options.onStrayError, ACTION_SLICE_MS);
     deepenStacks(realm.context);
+    const limitS = this.actionTimeoutS;
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<RawOutcome>((resolve) => {
+      timer = setTimeout(() => resolve(failure(`Function execution timed out (maximum duration: ${limitS}s)`, run.logLines)), limitS * 1000);
+    });
     try {
       const exports = realm.evaluate(this.defaultBundle);
-      return await this.runIn(realm, run, () => start(exports), ACTION_SLICE_MS);
+      return await Promise.race([this.runIn(realm, run, () => start(exports), ACTION_SLICE_MS), timedOut]);
     } finally {
+      clearTimeout(timer);
+      // Past its time the action is cut off: its calls out are refused, its timers dropped with the realm.
+      run.active = false;
       realm.close();
     }
   }

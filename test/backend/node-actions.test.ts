@@ -54,13 +54,15 @@ it("runs Node.js actions with built-ins, the engine through ctx, and only the de
   });
 });
 
-it("fails only the call whose action throws in a callback, exits or never yields, and keeps serving", async () => {
+it("fails only the call whose action throws in a callback, exits or never yields, and keeps serving; actions stop at the time limit", async () => {
   expect(await failure(http.action(action("node:throwInCallback"), {}))).toContain("Uncaught Error: uncaughtException: Yikes");
   expect(await failure(http.action(action("node:exit"), {}))).toContain("exited (code 3)");
   const spin = failure(http.action(action("node:spin"), {}));
   // The server answers while a worker spins.
   expect(await http.query(get, { name: "abc" })).toBe(1);
   expect(await spin).toContain("Action `spin` execution timed out (maximum duration 1s)");
+  // A default-runtime action is held to the same limit, in its own words.
+  expect(await failure(http.action(action("counts:waitForever"), {}))).toContain("Function execution timed out (maximum duration: 1s)");
   expect((await http.action(nodeOnly, { text: "abc" })).viaEngine).toBe(2);
 });
 

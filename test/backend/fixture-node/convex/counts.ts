@@ -1,6 +1,7 @@
-// Default-runtime functions the Node.js actions call through the engine.
+// Default-runtime functions: the ones the Node.js actions call through the engine, and an
+// action that never settles (cut off at the action time limit).
 import { v } from "convex/values";
-import { mutation, query } from "./_generated/server";
+import { action, mutation, query } from "./_generated/server";
 
 export const bump = mutation({
   args: { name: v.string() },
@@ -26,4 +27,10 @@ export const get = query({
         .withIndex("by_name", (q) => q.eq("name", name))
         .unique()
     )?.n ?? 0,
+});
+
+export const waitForever = action({
+  args: {},
+  returns: v.null(),
+  handler: async () => await new Promise<null>(() => {}),
 });
