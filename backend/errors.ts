@@ -13,10 +13,7 @@ export type Outcome =
       message: string;
       /** Set only for a ConvexError thrown by the function. */
       data?: JSONValue;
-      /**
-       * A failure of the backend rather than of the function (a conflict, overload): HTTP
-       * answers it with this code and status, a socket is closed so the client retries.
-       */
+      /** A failure of the backend rather than of the function (a conflict, overload): HTTP answers it with this code and status. */
       system?: SystemFailure;
       logLines: string[];
       requestId: string;

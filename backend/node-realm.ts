@@ -169,7 +169,7 @@ export class NodeRealm {
       if (!this.finish(pooled, failure(message, pooled.call?.run.logLines))) this.onStrayError(error);
     });
     worker.on("exit", (code) => {
-      this.finish(pooled, failure(`The Node.js process running this action exited (code ${code}) before the action returned.`, pooled.call?.run.logLines));
+      this.finish(pooled, failure(`The action's Node.js worker exited (code ${code}) before the action returned.`, pooled.call?.run.logLines));
       this.retire(pooled);
     });
     return pooled;
@@ -242,11 +242,9 @@ export class NodeRealm {
   /** Back to the pool (or retired when enough wait); a queued call takes its place. */
   private release(pooled: Pooled): void {
     this.busy.delete(pooled);
-    if (this.closed || this.idle.length >= MAX_IDLE) this.retire(pooled);
-    else {
-      pooled.worker.unref();
-      this.idle.push(pooled);
-    }
+    if (this.closed || this.idle.length >= MAX_IDLE) return this.retire(pooled);
+    pooled.worker.unref();
+    this.idle.push(pooled);
     this.queue.shift()?.();
   }
 

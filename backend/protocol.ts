@@ -27,7 +27,7 @@ export type ClientMessage =
       value: string | null;
       baseVersion: number;
       /** With an admin key: the user identity attributes to act as (ConvexClient.setAdminAuth). */
-      impersonating?: JSONValue;
+      impersonating?: Record<string, JSONValue>;
     }
   | { type: "Event"; eventType: string };
 
@@ -177,8 +177,9 @@ export function decodeClientMessage(text: string): ClientMessage {
       }
       const value = tokenType === "None" ? null : field(raw, "value", "a string", isString);
       const baseVersion = field(raw, "baseVersion", "a non-negative integer", isNat);
-      const impersonating = tokenType === "Admin" && raw.impersonating != null ? (raw.impersonating as JSONValue) : undefined;
-      return { type, tokenType, value, baseVersion, ...(impersonating !== undefined ? { impersonating } : {}) };
+      const acting = tokenType === "Admin" ? raw.impersonating : undefined;
+      if (acting != null && !isObj(acting)) throw new ProtocolError("Authenticate.impersonating must be an object");
+      return { type, tokenType, value, baseVersion, ...(acting != null ? { impersonating: acting as Record<string, JSONValue> } : {}) };
     }
     case "Event":
       return { type, eventType: field(raw, "eventType", "a string", isString) };

@@ -1,6 +1,6 @@
 // The project's functions, loaded and callable: finds a function by path, validates its
 // arguments and result, and runs it as a FunctionRun in its realm (the isolate for the
-// default runtime, this process for "use node" files). The engine decides when runs
+// default runtime, worker threads for "use node" files). The engine decides when runs
 // happen and commits them.
 import { existsSync } from "node:fs";
 import path from "node:path";
