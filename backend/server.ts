@@ -5,7 +5,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { JSONValue } from "convex/values";
 import { WebSocketServer } from "ws";
 import { adminIdentity, AuthError, refusedTokens } from "./auth.js";
-import { bounded, serverErrorText } from "./errors.js";
+import { bounded, serverErrorText, unsupported } from "./errors.js";
 import type { Faults } from "./faults.js";
 import { Connection, type ConnectionHooks } from "./connection.js";
 import type { Engine } from "./engine.js";
@@ -141,6 +141,8 @@ export class BackendServer {
       if (req.method === "GET" && (path === "/" || path === "/version" || path === "/instance_name")) {
         return reply(200, path === "/instance_name" ? "shared-notes-local" : "Shared Notes local backend", "text/plain");
       }
+      // Convex's file storage endpoints (upload URLs, /api/storage/<id>): said plainly rather than "not found".
+      if (path.startsWith("/api/storage")) throw new HttpError(501, unsupported("File storage", `${req.method} ${path}`), "NotSupported");
       if (req.method !== "POST") throw new HttpError(404, `No route for ${req.method} ${path}`);
       if (path === "/api/query_ts") return reply(200, { ts: encodeTs(this.engine.currentTs()) });
       const kind = ({ "/api/query": "query", "/api/query_at_ts": "query", "/api/mutation": "mutation", "/api/action": "action", "/api/function": "any" } as const)[
