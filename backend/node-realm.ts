@@ -84,8 +84,9 @@ export class NodeRealm {
       first.worker.once("exit", (code) => reject(new Error(`The Node.js worker loading the "use node" modules exited (code ${code}).`)));
       realm.post(first, { type: "analyze" });
     });
-    first.analyzed = undefined;
-    realm.release(first);
+    // Not kept for calls: it evaluated the modules before the environment was complete
+    // (the URLs are known once the server listens), and module code may read it at load.
+    realm.retire(first);
     const exports: Record<string, Record<string, unknown>> = {};
     for (const [modulePath, result] of Object.entries(analysis)) {
       if (!result.ok) {

@@ -12,7 +12,7 @@ import { removeTempDirs, startFixture } from "./helpers.js";
 
 const functionsDir = path.join(path.dirname(fileURLToPath(import.meta.url)), "fixture-node", "convex");
 const action = <Result>(name: string) => makeFunctionReference<"action", Record<string, unknown>, Result>(name);
-const nodeOnly = action<{ sha: string; envKeys: string[]; viaEngine: number }>("node:nodeOnly");
+const nodeOnly = action<{ sha: string; envKeys: string[]; declaredAtLoad: string | null; viaEngine: number }>("node:nodeOnly");
 const get = makeFunctionReference<"query", { name: string }, number>("counts:get");
 
 let backend: RunningBackend;
@@ -50,6 +50,7 @@ it("runs Node.js actions with built-ins, the engine through ctx, and only the de
   expect(result).toEqual({
     sha: createHash("sha256").update("abc").digest("hex").slice(0, 8),
     envKeys: ["CONVEX_CLOUD_URL", "CONVEX_SITE_URL", "DECLARED"],
+    declaredAtLoad: "yes",
     viaEngine: 1,
   });
 });

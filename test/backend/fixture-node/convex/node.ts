@@ -6,18 +6,22 @@ import { makeFunctionReference } from "convex/server";
 import { v } from "convex/values";
 import { action } from "./_generated/server";
 
+/** Read when the module loads: the declared environment must already be there. */
+const declaredAtLoad = process.env.DECLARED ?? null;
+
 const bump = makeFunctionReference<"mutation", { name: string }, number>("counts:bump");
 const get = makeFunctionReference<"query", { name: string }, number>("counts:get");
 
 /** Node built-ins and npm packages work here; the server's environment does not show. */
 export const nodeOnly = action({
   args: { text: v.string() },
-  returns: v.object({ sha: v.string(), envKeys: v.array(v.string()), viaEngine: v.number() }),
+  returns: v.object({ sha: v.string(), envKeys: v.array(v.string()), declaredAtLoad: v.union(v.string(), v.null()), viaEngine: v.number() }),
   handler: async (ctx, { text }) => {
     await ctx.runMutation(bump, { name: text });
     return {
       sha: createHash("sha256").update(Buffer.from(text)).digest("hex").slice(0, 8),
       envKeys: Object.keys(process.env).sort(),
+      declaredAtLoad,
       viaEngine: await ctx.runQuery(get, { name: text }),
     };
   },
