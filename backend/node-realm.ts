@@ -26,9 +26,10 @@ const MEMORY_MB = 512;
 
 /** Workers kept waiting for the next call; more are started when all are busy, up to MAX_WORKERS. */
 const MAX_IDLE = 2;
+const MAX_WORKERS = 16;
+
 /** The convex package's synchronous JS syscalls an action may make (file storage's blobs). */
 const JS_SYSCALLS = ["storage/storeBlob", "storage/getBlob"];
-const MAX_WORKERS = 16;
 
 export type NodeOutcome = { ok: true; value: string } | Failure;
 
