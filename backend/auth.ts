@@ -116,7 +116,8 @@ export class Authenticator {
     const jwksUrl = provider.type === "customJwt" ? provider.jwks : await this.discover(provider.domain);
     const keys = await this.jwks(jwksUrl);
     const kid = header.kid;
-    const jwk = typeof kid === "string" ? keys.find((k) => k.kid === kid) : keys.length === 1 ? keys[0] : undefined;
+    // As on Convex, a token without a key id is refused even when the JWKS holds one key.
+    const jwk = typeof kid === "string" ? keys.find((k) => k.kid === kid) : undefined;
     if (!jwk) {
       throw bad(
         typeof kid === "string"
@@ -202,24 +203,45 @@ function identityFromClaims(claims: Record<string, JSONValue>): UserIdentity {
 }
 
 /**
+ * HTTP actions run even when their request's Authorization header holds no valid token
+ * (they see the header as sent); as on Convex, asking for the identity then fails with
+ * the refusal. Kept by request, from the server that checked the header to the run.
+ */
+export const refusedTokens = new WeakMap<Request, Error>();
+
+/**
  * `Convex <admin key>[:<base64 JSON of the identity to act as>]`, the admin header of
  * ConvexHttpClient.setAdminAuth. Only with the admin key the backend was started with.
  */
 export function adminIdentity(header: string, adminKey: string | undefined): UserIdentity | null {
   const [key = "", actingAs] = header.slice("Convex ".length).split(":");
+  checkAdminKey(key, adminKey);
+  if (actingAs === undefined) return null;
+  let attributes: unknown;
+  try {
+    attributes = JSON.parse(Buffer.from(actingAs, "base64").toString("utf8"));
+  } catch {
+    throw bad("The identity to act as is not base64-encoded JSON.");
+  }
+  return actingAsIdentity(attributes);
+}
+
+/** Refuses any key but the one the backend was started with. */
+export function checkAdminKey(key: string, adminKey: string | undefined): void {
   if (adminKey === undefined) {
     throw new AuthError("Unauthenticated", "Admin keys are not supported by the local backend unless it is started with an admin key (--admin-key).");
   }
   if (key !== adminKey) throw new AuthError("Unauthenticated", "The provided admin key was invalid for this instance");
-  if (actingAs === undefined) return null;
-  let attributes: Record<string, JSONValue>;
-  try {
-    attributes = JSON.parse(Buffer.from(actingAs, "base64").toString("utf8")) as Record<string, JSONValue>;
-  } catch {
-    throw bad("The identity to act as is not base64-encoded JSON.");
+}
+
+/** The identity an admin acts as (user identity attributes; the token identifier is derived when missing). */
+export function actingAsIdentity(attributes: unknown): UserIdentity {
+  if (attributes === null || typeof attributes !== "object" || Array.isArray(attributes)) {
+    throw bad("The identity to act as must be an object of user identity attributes.");
   }
-  const subject = typeof attributes.subject === "string" ? attributes.subject : "";
-  const issuer = typeof attributes.issuer === "string" ? attributes.issuer : "";
-  const tokenIdentifier = typeof attributes.tokenIdentifier === "string" ? attributes.tokenIdentifier : `${issuer}|${subject}`;
-  return { ...attributes, tokenIdentifier, subject, issuer };
+  const fields = attributes as Record<string, JSONValue>;
+  const subject = typeof fields.subject === "string" ? fields.subject : "";
+  const issuer = typeof fields.issuer === "string" ? fields.issuer : "";
+  const tokenIdentifier = typeof fields.tokenIdentifier === "string" ? fields.tokenIdentifier : `${issuer}|${subject}`;
+  return { ...fields, tokenIdentifier, subject, issuer };
 }

@@ -3,7 +3,6 @@
 // copy of the `convex` package per bundle that reaches our syscall layer through `Convex`.
 import { build } from "esbuild";
 import { readdirSync, readFileSync, statSync } from "node:fs";
-import { createRequire } from "node:module";
 import path from "node:path";
 
 /** The surface of a registered Convex function that the backend relies on. */
@@ -35,6 +34,12 @@ export type SchemaJson = {
   tables: Array<{
     tableName: string;
     indexes: Array<{ indexDescriptor: string; fields: string[] }>;
+    /** Declared with `staged: true`: not queryable until enabled (older convex packages omit these). */
+    stagedDbIndexes?: Array<{ indexDescriptor: string }>;
+    searchIndexes?: Array<{ indexDescriptor: string }>;
+    vectorIndexes?: Array<{ indexDescriptor: string }>;
+    stagedSearchIndexes?: Array<{ indexDescriptor: string }>;
+    stagedVectorIndexes?: Array<{ indexDescriptor: string }>;
     documentType: unknown;
   }>;
   schemaValidation: boolean;
@@ -47,12 +52,6 @@ export type LoadedProject = {
   http: unknown;
   crons: unknown;
 };
-
-export interface ConvexGlobal {
-  syscall(op: string, jsonArgs: string): string;
-  asyncSyscall(op: string, jsonArgs: string): Promise<string>;
-  jsSyscall(op: string, args: Record<string, unknown>): unknown;
-}
 
 const SOURCE_EXT = /\.(ts|tsx|js|jsx|mjs|cjs|mts|cts)$/;
 
@@ -127,23 +126,6 @@ export function projectFiles(functionsDir: string): Record<Realm, string[]> {
     split[usesNode(readFileSync(path.join(functionsDir, file), "utf8")) ? "node" : "isolate"].push(file);
   }
   return split;
-}
-
-/** Evaluates a "use node" bundle in this process, with `Convex` bound as a parameter. */
-export function evaluateInNode(
-  code: string,
-  functionsDir: string,
-  convex: ConvexGlobal,
-  console: Pick<Console, "log" | "info" | "warn" | "error" | "debug">,
-  env: Readonly<Record<string, string>>,
-): Record<string, unknown> {
-  const mod: { exports: Record<string, unknown> } = { exports: {} };
-  const entryFile = path.join(functionsDir, "functions-node.js");
-  // The functions see the declared environment variables, not the server's.
-  const processView = Object.create(process, { env: { get: () => ({ ...env }) } }) as NodeJS.Process;
-  const evaluate = new Function("Convex", "console", "module", "exports", "require", "__filename", "__dirname", "process", code);
-  evaluate(convex, console, mod, mod.exports, createRequire(entryFile), entryFile, functionsDir, processView);
-  return mod.exports;
 }
 
 /** Registered functions and the schema, from the `modules` export of one or more bundles. */

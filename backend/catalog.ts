@@ -13,6 +13,10 @@ export class Catalog {
   private indexesByTable = new Map<string, IndexDef[]>();
   private indexesByName = new Map<string, IndexDef>();
   private documentTypes = new Map<string, ValidatorJson>();
+  /** Indexes declared `staged: true` (database, search or vector), by full name. */
+  private readonly staged = new Set<string>();
+  /** Search and vector indexes the schema declares: queries on them fail (not supported here). */
+  readonly searchIndexes: string[] = [];
   readonly validatesSchema: boolean;
 
   constructor(schema: SchemaJson | null, existingTables: Iterable<string>) {
@@ -24,6 +28,12 @@ export class Catalog {
         fields: [...ix.fields, "_creationTime", "_id"],
       }));
       this.addTable(table.tableName, user);
+      for (const ix of [...(table.searchIndexes ?? []), ...(table.vectorIndexes ?? [])]) {
+        this.searchIndexes.push(`${table.tableName}.${ix.indexDescriptor}`);
+      }
+      for (const ix of [...(table.stagedDbIndexes ?? []), ...(table.stagedSearchIndexes ?? []), ...(table.stagedVectorIndexes ?? [])]) {
+        this.staged.add(`${table.tableName}.${ix.indexDescriptor}`);
+      }
       if (table.documentType && typeof table.documentType === "object") {
         this.documentTypes.set(table.tableName, table.documentType as ValidatorJson);
       }
@@ -57,6 +67,11 @@ export class Catalog {
 
   index(name: string): IndexDef | undefined {
     return this.indexesByName.get(name);
+  }
+
+  /** Convex's refusal of a query on a staged index, or null when the index is not staged. */
+  stagedIndexError(name: string): string | null {
+    return this.staged.has(name) ? `Index ${name} is currently staged and not available to query until it is enabled` : null;
   }
 
   allIndexes(): IndexDef[] {

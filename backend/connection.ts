@@ -3,6 +3,7 @@
 // strictly in order; every Transition it sends starts at the version the client holds.
 import type { JSONValue } from "convex/values";
 import type { WebSocket } from "ws";
+import { actingAsIdentity, checkAdminKey } from "./auth.js";
 import { serverErrorText } from "./errors.js";
 import type { Faults } from "./faults.js";
 import type { Engine, MutationResult } from "./engine.js";
@@ -56,6 +57,8 @@ export class Connection implements Subscriber {
     private readonly reactivity: Reactivity,
     private readonly hooks: ConnectionHooks,
     private readonly faults: Faults,
+    /** The key `Authenticate` with tokenType "Admin" must carry (none: admin tokens are refused). */
+    private readonly adminKey: string | undefined,
     private readonly onClosed: (c: Connection) => void,
   ) {
     ws.on("message", (data, isBinary) => {
@@ -152,12 +155,16 @@ export class Connection implements Subscriber {
           );
         }
         this.receivedIdentity += 1;
-        const { tokenType, value, baseVersion } = message;
+        const { tokenType, value, baseVersion, impersonating } = message;
         this.queue(async () => {
           let identity: UserIdentity | null = null;
-          if (tokenType === "User" && value !== null) {
+          if (value !== null) {
             try {
-              identity = await this.engine.runtime.authenticator.verify(value);
+              if (tokenType === "User") identity = await this.engine.runtime.authenticator.verify(value);
+              else {
+                checkAdminKey(value, this.adminKey);
+                identity = impersonating === undefined ? null : actingAsIdentity(impersonating);
+              }
             } catch (e) {
               // As on Convex, a refused token ends the connection; the client reconnects.
               this.send({ type: "AuthError", error: (e as Error).message, baseVersion, authUpdateAttempted: true });

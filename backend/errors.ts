@@ -3,7 +3,7 @@
 // message and the request id side by side, so nothing parses that text back.
 import { randomBytes } from "node:crypto";
 import type { JSONValue } from "convex/values";
-import { userFrames } from "./stack.js";
+import { userFrames, type SourceMaps } from "./stack.js";
 
 export type Outcome =
   | { ok: true; value: JSONValue; logLines: string[] }
@@ -13,6 +13,8 @@ export type Outcome =
       message: string;
       /** Set only for a ConvexError thrown by the function. */
       data?: JSONValue;
+      /** A failure of the backend rather than of the function (a conflict, overload): HTTP answers it with this code and status. */
+      system?: SystemFailure;
       logLines: string[];
       requestId: string;
     };
@@ -20,6 +22,33 @@ export type Outcome =
 export type Failure = Extract<Outcome, { ok: false }>;
 
 export const NOT_SUPPORTED = "not supported by the local backend";
+
+/** A feature this backend does not have: "<feature> is not supported by the local backend: <what was asked>". */
+export function unsupported(feature: string, detail: string): string {
+  return `${feature} is ${NOT_SUPPORTED}: ${detail}`;
+}
+
+/** Components and function handles: calls into them, or by handle, fail with this. */
+export const COMPONENTS = "Calling components or function handles";
+
+/** The refusal of a syscall of a feature this backend lacks, named by the feature. */
+export function unsupportedSyscall(op: string, args: Record<string, unknown> = {}): string {
+  const name = op.replace(/^1\.0\//, "");
+  if (/^(storage[A-Z]|storage\/)/.test(name)) return unsupported("File storage", name);
+  if (name === "actions/vectorSearch") {
+    const index = (args.query as { indexName?: unknown } | undefined)?.indexName;
+    return unsupported("Vector search", `index ${String(index)}`);
+  }
+  if (name === "runUdf") {
+    if (typeof args.name !== "string") return unsupported(COMPONENTS, "ctx.runQuery / ctx.runMutation by handle or component reference");
+    return unsupported("Calling functions from a query or mutation (ctx.runQuery / ctx.runMutation)", args.name);
+  }
+  if (name === "createFunctionHandle") return unsupported(COMPONENTS, name);
+  return unsupported("This Convex feature", name);
+}
+
+/** A call out of a function after it returned: its run refuses it. */
+export const AFTER_RETURN_MESSAGE = "A database or auth call was made after its Convex function returned (a missing `await`?).";
 
 /** Convex's limit on user code in a query or mutation (DATABASE_UDF_USER_TIMEOUT: 1 s). */
 export const USER_TIMEOUT_MS = 1000;
@@ -34,6 +63,17 @@ export function conflictMessage(table: string | null): string {
     `and on every subsequent retry. See https://docs.convex.dev/error#1`
   );
 }
+
+export type SystemFailure = { code: string; status: number; message: string };
+
+/**
+ * What Convex's test syscalls `throwOcc` and `throwOverloaded` raise (its errors crate:
+ * `user_occ`, and `overloaded("Busy", "I'm a bit busy.")`), for the function's run to fail with.
+ */
+export const SYSCALL_FAILURES: Record<string, SystemFailure> = {
+  throwOcc: { code: "OptimisticConcurrencyControlFailure", status: 409, message: conflictMessage(null) },
+  throwOverloaded: { code: "Busy", status: 503, message: "I'm a bit busy." },
+};
 
 /** Convex's answer when it sheds load (ErrorCode::Overloaded). */
 export const OVERLOADED_MESSAGE = "Service temporarily unavailable";
@@ -107,8 +147,8 @@ export class NestedCallError extends Error {
  * frames, one per line, and a final newline (a nested call's failure, quoted as the
  * message of the error its caller threw, is thus followed by a blank line).
  */
-function uncaught(name: string, message: string, stack: unknown): string {
-  const frames = typeof stack === "string" ? userFrames(stack) : [];
+function uncaught(name: string, message: string, stack: unknown, maps?: SourceMaps): string {
+  const frames = typeof stack === "string" ? userFrames(stack, maps) : [];
   return `Uncaught ${name}: ${message}${frames.length > 0 ? `\n${frames.join("\n")}\n` : ""}`;
 }
 
@@ -116,7 +156,7 @@ function uncaught(name: string, message: string, stack: unknown): string {
  * Turns whatever a function threw into Convex's message. Thrown values may come from the
  * functions' own realm, so nothing here relies on `instanceof` but NestedCallError (ours).
  */
-export function describeThrown(thrown: unknown, logLines: string[]): Failure {
+export function describeThrown(thrown: unknown, logLines: string[], maps?: SourceMaps): Failure {
   if (thrown instanceof NestedCallError) return { ...thrown.failure, logLines };
   if (thrown !== null && typeof thrown === "object") {
     const e = thrown as { name?: unknown; message?: unknown; data?: unknown; stack?: unknown; [k: symbol]: unknown };
@@ -131,9 +171,9 @@ export function describeThrown(thrown: unknown, logLines: string[]): Failure {
           data = e.data;
         }
       }
-      return failure(uncaught(name, message, e.stack), logLines, data);
+      return failure(uncaught(name, message, e.stack, maps), logLines, data);
     }
-    if ("message" in e) return failure(uncaught(name, message, e.stack), logLines);
+    if ("message" in e) return failure(uncaught(name, message, e.stack, maps), logLines);
   }
   return failure(`Uncaught ${String(thrown)}`, logLines);
 }

@@ -5,7 +5,16 @@
 import { format } from "node:util";
 import { convexToJson, jsonToConvex, type JSONValue } from "convex/values";
 import { indexKey, type Doc, type IndexDef } from "./catalog.js";
-import { NestedCallError, NOT_SUPPORTED, SystemError, type Outcome } from "./errors.js";
+import {
+  COMPONENTS,
+  NestedCallError,
+  SYSCALL_FAILURES,
+  SystemError,
+  unsupported,
+  unsupportedSyscall,
+  type Outcome,
+  type SystemFailure,
+} from "./errors.js";
 import { idTableNumber, makeId } from "./ids.js";
 import type { GuestRun, RunKind } from "./isolate.js";
 import { afterPrefix, encodeKey, type KeyRange } from "./keys.js";
@@ -55,6 +64,14 @@ function seededRandom(seed: bigint): () => number {
   };
 }
 
+/**
+ * A console call's arguments as one log line: strings quoted, other values inspected.
+ * Self-contained (no outside names): "use node" workers run it from its source text.
+ */
+export function formatLogArgs(args: unknown[], format: (f: string, ...a: unknown[]) => string): string {
+  return args.map((a) => (typeof a === "string" ? `'${a}'` : format("%o", a))).join(" ");
+}
+
 export class FunctionRun implements GuestRun {
   readonly readSet: ReadSet = new Map();
   readonly writeSet: WriteSet = new Map();
@@ -67,6 +84,10 @@ export class FunctionRun implements GuestRun {
   /** For Convex's user-time limit, which does not count time spent in the database. */
   readonly startedPerf = performance.now();
   syscallMs = 0;
+  /** Set when the backend failed this run (see Failure.system): its outcome is this failure. */
+  systemFailure: SystemFailure | null = null;
+  /** An HTTP action whose Authorization header held no valid token: asking for the identity fails with this. */
+  identityRefusal: Error | null = null;
   readonly random: () => number;
   /** The journal of this run, for its next one: set by its paginate. */
   journal: QueryJournal = null;
@@ -112,7 +133,7 @@ export class FunctionRun implements GuestRun {
     if (call === null) return this.syscall(op, args);
     if (!this.bridge) throw new SystemError(`${op} can only be called from an action.`);
     if (typeof args.name !== "string") {
-      throw new SystemError(`Calling functions by handle or component reference is ${NOT_SUPPORTED}.`);
+      throw new SystemError(unsupported(COMPONENTS, `ctx.${call === "query" ? "runQuery" : call === "mutation" ? "runMutation" : "runAction"} by handle or component reference`));
     }
     const outcome = await this.bridge[call](args.name, args.args ?? {}, this.identity);
     if (!outcome.ok) throw new NestedCallError(outcome);
@@ -149,6 +170,7 @@ export class FunctionRun implements GuestRun {
         return { id: this.runtime.isIdOf(id, table) ? id : null };
       }
       case "1.0/getUserIdentity":
+        if (this.identityRefusal) throw new SystemError(this.identityRefusal.message);
         return this.identity;
       case "1.0/schedule":
         return this.schedule(args);
@@ -160,8 +182,19 @@ export class FunctionRun implements GuestRun {
         addRange(this.readSet, index.name, { lo: Buffer.alloc(0), hi: Buffer.from([0xff]) });
         return this.reader.countEntries(index.name);
       }
+      case "throwOcc":
+      case "throwOverloaded": {
+        // The run fails with it whatever the function does with the throw.
+        this.systemFailure = SYSCALL_FAILURES[op]!;
+        throw new SystemError(this.systemFailure.message);
+      }
+      case "1.0/actions/vectorSearch": {
+        const indexName = String((args.query as { indexName?: unknown } | undefined)?.indexName);
+        // A staged index is refused as Convex does; any other, because vector search is missing here.
+        throw new SystemError(this.runtime.catalog.stagedIndexError(indexName) ?? unsupportedSyscall(op, args));
+      }
       default:
-        throw new SystemError(`${op.replace(/^1\.0\//, "")} is ${NOT_SUPPORTED}.`);
+        throw new SystemError(unsupportedSyscall(op, args));
     }
   }
 
@@ -230,6 +263,11 @@ export class FunctionRun implements GuestRun {
   private get(args: Record<string, JSONValue>): JSONValue {
     const loc = this.locate(args.id!, args.table);
     if (!loc) return null;
+    // db.get reads user tables, db.system.get system ones (the client checks only db.query's table name).
+    const systemTable = loc.table.startsWith("_");
+    if (systemTable !== (args.isSystem === true)) {
+      throw new SystemError(`${systemTable ? "System" : "User"} tables can only be accessed from db.${systemTable ? "system." : ""}get().`);
+    }
     const doc = this.readById(loc.id, loc.table);
     return doc ? convexToJson(doc) : null;
   }
@@ -239,7 +277,7 @@ export class FunctionRun implements GuestRun {
 
   private schedule(args: Record<string, JSONValue>): JSONValue {
     this.requireWrite("Scheduling");
-    if (typeof args.name !== "string") throw new SystemError(`Scheduling by function handle or component reference is ${NOT_SUPPORTED}.`);
+    if (typeof args.name !== "string") throw new SystemError(unsupported(COMPONENTS, "ctx.scheduler by handle or component reference"));
     const name = args.name.replace(/\.js:/, ":");
     if (!this.runtime.exists(name)) throw new SystemError(`Attempted to schedule function at nonexistent path: ${args.name}`);
     const at = Number(args.ts) * 1000;
@@ -253,7 +291,9 @@ export class FunctionRun implements GuestRun {
     this.requireWrite("Canceling a scheduled function");
     const loc = this.locate(args.id!, SCHEDULED_TABLE);
     const doc = loc && this.readById(loc.id, loc.table);
-    if (loc && doc && (doc.state as { kind?: string } | undefined)?.kind === "pending") {
+    const kind = (doc?.state as { kind?: string } | undefined)?.kind;
+    // A running action goes on, but its job is marked canceled (Convex's rule).
+    if (loc && doc && (kind === "pending" || kind === "inProgress")) {
       this.write(loc.table, loc.id, doc, { ...doc, state: { kind: "canceled" }, completedTime: Date.now() });
     }
     return null;
@@ -263,6 +303,8 @@ export class FunctionRun implements GuestRun {
   setJobState(id: string, state: Doc["state"], completed: boolean): void {
     const old = this.readById(id, SCHEDULED_TABLE);
     if (!old) return;
+    // A mutation that canceled its own job leaves it canceled, as on Convex.
+    if ((old.state as { kind?: string } | undefined)?.kind === "canceled") return;
     this.write(SCHEDULED_TABLE, id, old, { ...old, state, ...(completed ? { completedTime: Date.now() } : {}) });
   }
 
@@ -368,13 +410,13 @@ export class FunctionRun implements GuestRun {
         const [table = "", name = ""] = source.indexName.split(".");
         const index = this.runtime.catalog.index(source.indexName);
         if (!index || !this.runtime.catalog.indexesOf(table).includes(index)) {
-          throw new SystemError(`Index ${source.indexName} not found.`);
+          throw new SystemError(this.runtime.catalog.stagedIndexError(source.indexName) ?? `Index ${source.indexName} not found.`);
         }
         void name;
         return { index, range: keyRange(index, source.range), order: source.order ?? "asc" };
       }
       case "Search":
-        throw new SystemError(`Search indexes are ${NOT_SUPPORTED} (${source.indexName}).`);
+        throw new SystemError(this.runtime.catalog.stagedIndexError(source.indexName) ?? unsupported("Text search", `index ${source.indexName}`));
       default:
         return source satisfies never;
     }
@@ -432,7 +474,10 @@ export class FunctionRun implements GuestRun {
   }
 
   log(level: string, args: unknown[]): void {
-    const text = args.map((a) => (typeof a === "string" ? `'${a}'` : format("%o", a))).join(" ");
+    this.logText(level, formatLogArgs(args, format));
+  }
+
+  logText(level: string, text: string): void {
     this.logLines.push(`[${level.toUpperCase()}] ${text}`);
   }
 }

@@ -13,6 +13,7 @@
 import { createHash } from "node:crypto";
 import { types } from "node:util";
 import vm from "node:vm";
+import { unsupportedSyscall } from "./errors.js";
 
 export type RunKind = "query" | "mutation" | "action";
 
@@ -111,6 +112,7 @@ export class Isolate {
       log: (level: string, args: unknown[]) => this.current()?.log(level, args),
       env: (name: string) => (Object.prototype.hasOwnProperty.call(env, name) ? env[name] : undefined),
       envNames: () => Object.keys(env),
+      refuseJsSyscall: (op: string) => unsupportedSyscall(op),
       refuseInUdf: (what: string) => {
         const run = this.current();
         if (run && run.kind !== "action") throw new Error(NOT_IN_UDF(what));
@@ -399,7 +401,7 @@ const BOOTSTRAP = String.raw`
       }
       return promise;
     },
-    jsSyscall: (op) => { throw new Error(op + " is not supported by the local backend."); },
+    jsSyscall: (op) => { throw new Error(host.refuseJsSyscall(op)); },
   });
 
   const OriginalDate = Date;

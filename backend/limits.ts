@@ -18,6 +18,15 @@ export const OVER_LIMIT_HELP =
 /** A function's return value. */
 export const MAX_RESULT_SIZE = 16 << 20;
 
+/** Convex's limit on an action (10 minutes). */
+const ACTION_TIMEOUT_S = 600;
+
+/** An action's time limit; Convex's knob ACTIONS_USER_TIMEOUT_SECS (its own test setup uses 20) overrides it. */
+export function actionTimeoutSeconds(): number {
+  const knob = Number(process.env.ACTIONS_USER_TIMEOUT_SECS);
+  return Number.isFinite(knob) && knob > 0 ? knob : ACTION_TIMEOUT_S;
+}
+
 const TABLE_NAME = /^[a-zA-Z][a-zA-Z0-9_]{0,63}$/;
 
 export function checkTableName(table: string): void {

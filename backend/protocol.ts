@@ -21,7 +21,14 @@ export type ClientMessage =
   | { type: "ModifyQuerySet"; baseVersion: number; newVersion: number; modifications: Array<AddQuery | RemoveQuery> }
   | { type: "Mutation"; requestId: number; udfPath: string; args: JSONValue[] }
   | { type: "Action"; requestId: number; udfPath: string; args: JSONValue[] }
-  | { type: "Authenticate"; tokenType: "Admin" | "User" | "None"; value: string | null; baseVersion: number }
+  | {
+      type: "Authenticate";
+      tokenType: "Admin" | "User" | "None";
+      value: string | null;
+      baseVersion: number;
+      /** With an admin key: the user identity attributes to act as (ConvexClient.setAdminAuth). */
+      impersonating?: Record<string, JSONValue>;
+    }
   | { type: "Event"; eventType: string };
 
 export type StateVersion = { querySet: number; ts: bigint; identity: number };
@@ -169,7 +176,10 @@ export function decodeClientMessage(text: string): ClientMessage {
         throw new ProtocolError(`Authenticate.tokenType must be Admin, User or None`);
       }
       const value = tokenType === "None" ? null : field(raw, "value", "a string", isString);
-      return { type, tokenType, value, baseVersion: field(raw, "baseVersion", "a non-negative integer", isNat) };
+      const baseVersion = field(raw, "baseVersion", "a non-negative integer", isNat);
+      const acting = tokenType === "Admin" ? raw.impersonating : undefined;
+      if (acting != null && !isObj(acting)) throw new ProtocolError("Authenticate.impersonating must be an object");
+      return { type, tokenType, value, baseVersion, ...(acting != null ? { impersonating: acting as Record<string, JSONValue> } : {}) };
     }
     case "Event":
       return { type, eventType: field(raw, "eventType", "a string", isString) };

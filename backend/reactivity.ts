@@ -23,13 +23,25 @@ export class QueryEntry {
   dropped = false;
 
   constructor(
-    readonly key: string,
     readonly udfPath: string,
     readonly args: JSONValue,
     readonly identity: UserIdentity | null,
     /** Each run repeats the last one's decisions (where its page ends); starts as the client's. */
     public journal: QueryJournal = null,
   ) {}
+
+  /**
+   * What identical subscriptions share: function, arguments, identity and the journal the
+   * entry holds now. A paginated entry's first run fixes its page end, so a fresh subscriber
+   * (no journal) gets a page of its own rather than one that grew since.
+   */
+  get key(): string {
+    return entryKey(this.udfPath, this.args, this.identity, this.journal);
+  }
+}
+
+function entryKey(udfPath: string, args: JSONValue, identity: UserIdentity | null, journal: QueryJournal): string {
+  return `${udfPath}\u0000${JSON.stringify(args)}\u0000${identity ? JSON.stringify(identity) : ""}\u0000${JSON.stringify(journal)}`;
 }
 
 function fingerprint(outcome: Outcome): string {
@@ -54,12 +66,15 @@ export class Reactivity {
     identity: UserIdentity | null,
     journal: QueryJournal = null,
   ): Promise<QueryEntry> {
-    const key = `${udfPath}\u0000${JSON.stringify(args)}\u0000${identity ? JSON.stringify(identity) : ""}\u0000${JSON.stringify(journal)}`;
-    let entry = this.entries.get(key);
+    let entry = this.entries.get(entryKey(udfPath, args, identity, journal));
     if (!entry) {
-      entry = new QueryEntry(key, udfPath, args, identity, journal);
-      await this.evaluate(entry);
-      this.entries.set(key, entry);
+      const fresh = new QueryEntry(udfPath, args, identity, journal);
+      await this.evaluate(fresh);
+      // Its run may have fixed a journal some watched entry already holds: then that one is shared.
+      const same = this.entries.get(fresh.key);
+      if (same) this.drop(fresh);
+      else this.entries.set(fresh.key, fresh);
+      entry = same ?? fresh;
     }
     const ids = entry.subscribers.get(subscriber);
     if (ids) ids.add(queryId);
@@ -77,7 +92,7 @@ export class Reactivity {
 
   private drop(entry: QueryEntry): void {
     entry.dropped = true;
-    this.entries.delete(entry.key);
+    if (this.entries.get(entry.key) === entry) this.entries.delete(entry.key);
     for (const index of entry.readSet.keys()) this.byIndex.get(index)?.delete(entry);
   }
 
@@ -89,7 +104,13 @@ export class Reactivity {
     for (const index of entry.readSet.keys()) this.byIndex.get(index)?.delete(entry);
     this.engine.runtime.invokeWith(entry.udfPath, "query", entry.args, entry.identity, this.engine.currentTs(), { journal: entry.journal }, ({ outcome, run }) => {
       entry.outcome = outcome;
-      if (outcome.ok) entry.journal = run.journal;
+      if (outcome.ok && run.journal !== entry.journal) {
+        // Found by its journal from now on (a re-run ends where the last one did, so this is rare).
+        const indexed = this.entries.get(entry.key) === entry;
+        if (indexed) this.entries.delete(entry.key);
+        entry.journal = run.journal;
+        if (indexed && !this.entries.has(entry.key)) this.entries.set(entry.key, entry);
+      }
       entry.readSet = run.readSet;
       entry.fingerprint = fingerprint(outcome);
       for (const index of entry.dropped ? [] : entry.readSet.keys()) {

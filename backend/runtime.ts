@@ -1,21 +1,18 @@
 // The project's functions, loaded and callable: finds a function by path, validates its
 // arguments and result, and runs it as a FunctionRun in its realm (the isolate for the
-// default runtime, this process for "use node" files). The engine decides when runs
+// default runtime, worker threads for "use node" files). The engine decides when runs
 // happen and commits them.
-import { AsyncLocalStorage } from "node:async_hooks";
 import { existsSync } from "node:fs";
 import path from "node:path";
 import type vm from "node:vm";
 import { format } from "node:util";
 import { jsonToConvex, type JSONValue, type Value } from "convex/values";
-import { Authenticator, parseAuthConfig } from "./auth.js";
+import { Authenticator, parseAuthConfig, refusedTokens } from "./auth.js";
 import {
   bundleRealm,
   canonicalUdfPath,
   collectProject,
-  evaluateInNode,
   projectFiles,
-  type ConvexGlobal,
   type FunctionKind,
   type LoadedFunction,
   type LoadedProject,
@@ -23,13 +20,14 @@ import {
 } from "./bundle.js";
 import { Catalog, indexKey, type Doc } from "./catalog.js";
 import {
+  AFTER_RETURN_MESSAGE,
   describeThrown,
   failure,
   httpErrorBody,
   newRequestId,
-  NOT_SUPPORTED,
   SystemError,
   TIMEOUT_MESSAGE,
+  unsupported,
   USER_TIMEOUT_MS,
   type Failure,
   type Outcome,
@@ -37,7 +35,8 @@ import {
 import { FunctionRun, type ActionBridge, type UserIdentity } from "./function-run.js";
 import { idTableNumber } from "./ids.js";
 import { Isolate, SliceTimeout } from "./isolate.js";
-import { checkDocumentShape, MAX_RESULT_SIZE } from "./limits.js";
+import { NodeRealm } from "./node-realm.js";
+import { actionTimeoutSeconds, checkDocumentShape, MAX_RESULT_SIZE } from "./limits.js";
 import type { QueryJournal } from "./pages.js";
 import { parseDoc } from "./reads.js";
 import { deepenStacks, rememberBundle } from "./stack.js";
@@ -89,7 +88,7 @@ function hostFor(getRun: () => FunctionRun | undefined): Host {
   const current = (): FunctionRun => {
     const run = getRun();
     if (!run || !run.active) {
-      throw new Error("A database or auth call was made after its Convex function returned (a missing `await`?).");
+      throw new Error(AFTER_RETURN_MESSAGE);
     }
     return run;
   };
@@ -120,8 +119,10 @@ export class Runtime {
   private udfRun: FunctionRun | undefined;
   private udfRealm!: Isolate;
   private defaultBundle: vm.Script | null = null;
-  /** Only for "use node" files, which run in this process. */
-  private nodeRuns: AsyncLocalStorage<FunctionRun> | null = null;
+  /** Read once, when the project loads (as the node realm does). */
+  private readonly actionTimeoutS = actionTimeoutSeconds();
+  /** "use node" actions, in worker threads. */
+  private nodeRealm: NodeRealm | null = null;
 
   private constructor(
     readonly storage: Storage,
@@ -149,21 +150,9 @@ export class Runtime {
         bundles.push({ realm: "isolate", exports: runtime.udfRealm.evaluate(runtime.defaultBundle) });
       }
       if (files.node.length > 0) {
-        const code = await bundleRealm(functionsDir, files.node, "node");
-        const runs = (runtime.nodeRuns = new AsyncLocalStorage<FunctionRun>());
-        const host = hostFor(() => runs.getStore());
-        const convex: ConvexGlobal = {
-          syscall: host.syscall,
-          asyncSyscall: async (op, json) => host.asyncSyscall(op, json),
-          jsSyscall: (op) => {
-            throw new Error(`${op} is ${NOT_SUPPORTED}.`);
-          },
-        };
-        const log = (level: string) => (...args: unknown[]) => runs.getStore()?.log(level, args);
-        const console = { log: log("log"), info: log("info"), warn: log("warn"), error: log("error"), debug: log("debug") };
-        // `new Function` puts two lines before the code; sourceURL names its frames.
-        const named = `${code}\n//# sourceURL=${rememberBundle(path.join(functionsDir, "functions-node.js"), code, functionsDir, 2)}`;
-        bundles.push({ realm: "node", exports: evaluateInNode(named, functionsDir, convex, console, options.env) });
+        const node = await NodeRealm.load(functionsDir, files.node, options.env, stray);
+        runtime.nodeRealm = node.realm;
+        bundles.push({ realm: "node", exports: node.exports });
       }
       const project = collectProject(bundles);
       const authFile = ["auth.config.ts", "auth.config.js"].find((f) => existsSync(path.join(functionsDir, f)));
@@ -180,16 +169,23 @@ export class Runtime {
         tables.push(name);
       }
       Object.assign(runtime, { project, catalog: new Catalog(project.schema, tables) });
+      // Declarations this backend cannot honour: said once here, and again by each call that uses them.
+      const lacking = [
+        ...(runtime.catalog.searchIndexes.length > 0 ? [`search and vector indexes (${runtime.catalog.searchIndexes.join(", ")})`] : []),
+        ...(["convex.config.ts", "convex.config.js"].some((f) => existsSync(path.join(functionsDir, f))) ? ["components (convex.config.ts)"] : []),
+      ];
+      if (lacking.length > 0) process.stderr.write(`[local backend] ${unsupported("Part of this project", lacking.join("; "))}; calls that use them fail.\n`);
       runtime.syncIndexes();
       return runtime;
     } catch (e) {
-      runtime.udfRealm.close();
+      runtime.close();
       throw e;
     }
   }
 
   close(): void {
     this.udfRealm.close();
+    this.nodeRealm?.close();
   }
 
   /** Builds indexes that are new or whose fields changed since the data dir was last used. */
@@ -252,6 +248,8 @@ export class Runtime {
   lookup(udfPath: string, kind: FunctionKind, allowInternal = false): LoadedFunction | string {
     const path = canonicalUdfPath(udfPath);
     const fn = this.project.functions.get(path);
+    const broken = fn ? undefined : this.nodeRealm?.loadError(path);
+    if (broken) return broken;
     if (!fn || (!fn.isPublic && !allowInternal)) {
       return `Could not find public function for '${path.replace(/:default$/, "")}'. Did you forget to run \`npx convex dev\`?`;
     }
@@ -317,6 +315,11 @@ export class Runtime {
       if (err) return done({ outcome: failure(`ArgumentValidationError: ${err}`), run });
     }
     const argsText = JSON.stringify([argsJson]);
+    const finish = (raw: RawOutcome) => done({ outcome: this.checkResult(found, validators, run, raw), run });
+    if (found.realm === "node") {
+      void this.nodeRealm!.invoke(run, found.udfPath, argsText).then(finish);
+      return;
+    }
     const { invokeQuery, invokeMutation, invokeAction } = found.fn;
     const start =
       kind === "query" && invokeQuery
@@ -327,10 +330,7 @@ export class Runtime {
             ? () => invokeAction(newRequestId(), argsText)
             : null;
     if (!start) return done({ outcome: failure(`${found.udfPath} cannot be invoked as a ${kind}.`), run });
-    const finish = (raw: RawOutcome) => done({ outcome: this.checkResult(found, validators, run, raw), run });
-    if (found.realm === "node") {
-      void this.runInNode(run, start).then(finish);
-    } else if (kind === "action") {
+    if (kind === "action") {
       void this.runAction(run, (exports) => {
         const fn = exportOf(exports, found.udfPath) as typeof found.fn | undefined;
         if (!fn?.invokeAction) throw new SystemError(`${found.udfPath} is not an action.`);
@@ -343,6 +343,7 @@ export class Runtime {
 
   private checkResult(found: LoadedFunction, validators: Validators, run: FunctionRun, outcome: RawOutcome): Outcome {
     run.active = false;
+    if (run.systemFailure) return { ...failure(run.systemFailure.message, run.logLines), system: run.systemFailure };
     if (!outcome.ok) return { ...outcome, logLines: run.logLines };
     const text = outcome.value as string;
     if (text.length > MAX_RESULT_SIZE) {
@@ -366,6 +367,7 @@ export class Runtime {
     const known = (this.project.http as Router | null)?.lookup?.(path, request.method);
     if (!known) return new Response(`No HttpAction routed for ${path}`, { status: 404 });
     const run = new FunctionRun(this, this.storage, "action", identity, 0n, bridge);
+    run.identityRefusal = refusedTokens.get(request) ?? null;
     const outcome = await this.runAction(run, (exports) => {
       const router = ((exports.modules as Record<string, Record<string, unknown>>).http?.default ?? null) as Router | null;
       const handler = router?.lookup?.(path, request.method)?.[0];
@@ -390,10 +392,18 @@ export class Runtime {
     if (!this.defaultBundle) return failure("The project has no functions for the default runtime.");
     const realm = new Isolate(() => run, hostFor(() => run), this.options.env, this.options.onStrayError, ACTION_SLICE_MS);
     deepenStacks(realm.context);
+    const limitS = this.actionTimeoutS;
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<RawOutcome>((resolve) => {
+      timer = setTimeout(() => resolve(failure(`Function execution timed out (maximum duration: ${limitS}s)`, run.logLines)), limitS * 1000);
+    });
     try {
       const exports = realm.evaluate(this.defaultBundle);
-      return await this.runIn(realm, run, () => start(exports), ACTION_SLICE_MS);
+      return await Promise.race([this.runIn(realm, run, () => start(exports), ACTION_SLICE_MS), timedOut]);
     } finally {
+      clearTimeout(timer);
+      // Past its time the action is cut off: its calls out are refused, its timers dropped with the realm.
+      run.active = false;
       realm.close();
     }
   }
@@ -429,15 +439,6 @@ export class Runtime {
   /** Runs `body`, and the queries and mutations it starts one after another, in one realm entry. */
   session(body: () => void): void {
     this.udfRealm.runSession(body, UDF_WATCHDOG_MS);
-  }
-
-  private async runInNode(run: FunctionRun, start: () => Promise<unknown>): Promise<RawOutcome> {
-    try {
-      const value = await this.nodeRuns!.run(run, start);
-      return { ok: true, value };
-    } catch (thrown) {
-      return describeThrown(thrown, run.logLines);
-    }
   }
 }
 

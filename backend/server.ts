@@ -4,8 +4,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { JSONValue } from "convex/values";
 import { WebSocketServer } from "ws";
-import { adminIdentity, AuthError } from "./auth.js";
-import { bounded, serverErrorText } from "./errors.js";
+import { adminIdentity, AuthError, refusedTokens } from "./auth.js";
+import { bounded, serverErrorText, unsupported } from "./errors.js";
 import type { Faults } from "./faults.js";
 import { Connection, type ConnectionHooks } from "./connection.js";
 import type { Engine } from "./engine.js";
@@ -79,7 +79,7 @@ export class BackendServer {
         return;
       }
       this.wss.handleUpgrade(req, socket, head, (ws) => {
-        const connection = new Connection(ws, engine, this.reactivity, hooks, config.faults, (c) => this.connections.delete(c));
+        const connection = new Connection(ws, engine, this.reactivity, hooks, config.faults, config.adminKey, (c) => this.connections.delete(c));
         this.connections.add(connection);
       });
     });
@@ -141,6 +141,8 @@ export class BackendServer {
       if (req.method === "GET" && (path === "/" || path === "/version" || path === "/instance_name")) {
         return reply(200, path === "/instance_name" ? "shared-notes-local" : "Shared Notes local backend", "text/plain");
       }
+      // Convex's file storage endpoints (upload URLs, /api/storage/<id>): said plainly rather than "not found".
+      if (path.startsWith("/api/storage")) throw new HttpError(501, unsupported("File storage", `${req.method} ${path}`), "NotSupported");
       if (req.method !== "POST") throw new HttpError(404, `No route for ${req.method} ${path}`);
       if (path === "/api/query_ts") return reply(200, { ts: encodeTs(this.engine.currentTs()) });
       const kind = ({ "/api/query": "query", "/api/query_at_ts": "query", "/api/mutation": "mutation", "/api/action": "action", "/api/function": "any" } as const)[
@@ -163,6 +165,7 @@ export class BackendServer {
       }
       const { outcome, retryable } = await this.call(kind, udfPath, args, identity, atTs);
       if (retryable && !outcome.ok) return reply(503, { code: "Overloaded", message: outcome.message });
+      if (!outcome.ok && outcome.system) return reply(outcome.system.status, { code: outcome.system.code, message: outcome.message });
       if (outcome.ok) return reply(200, { status: "success", value: outcome.value, logLines: outcome.logLines });
       return reply(STATUS_UDF_FAILED, {
         status: "error",
@@ -198,8 +201,9 @@ export class BackendServer {
       });
       // An HTTP action sees its request's headers as sent; only a valid token gives it an identity.
       const identity = await this.identityFromHeader(req.headers.authorization).catch((e: unknown) => {
-        if (e instanceof HttpError) return null;
-        throw e;
+        if (!(e instanceof HttpError)) throw e;
+        refusedTokens.set(request, e);
+        return null;
       });
       const response = await this.engine.httpAction(request, identity);
       const out = Buffer.from(await response.arrayBuffer());

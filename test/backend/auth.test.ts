@@ -94,6 +94,19 @@ describe("auth", () => {
     expect(String(err)).toContain("admin key was invalid");
   });
 
+  it("lets the admin key act as a user over WebSocket too (ConvexClient.setAdminAuth)", async () => {
+    const c = new ConvexClient(backend.url, { logger: false });
+    try {
+      (c as unknown as { setAdminAuth(key: string, actingAs?: object): void }).setAdminAuth("test-admin-key", {
+        subject: "acted-ws",
+        issuer: "https://issuer.test",
+      });
+      expect(await c.query(api.notes.whoAmI, {})).toBe("acted-ws");
+    } finally {
+      await c.close();
+    }
+  });
+
   it("refuses unsigned, forged, expired, future and foreign tokens with Convex's codes", async () => {
     expect((await refusal(jwt({}, { alg: "none", kid: "test-key" }))).code).toBe("InvalidAuthHeader");
     const forged = jwt({ sub: "admin" }).split(".");
@@ -106,5 +119,7 @@ describe("auth", () => {
     expect(foreign.message).toContain("CustomJWT(issuer=https://issuer.test, app_id=shared-notes-tests)");
     expect((await refusal("not-a-jwt")).message).toContain("three base64-encoded parts");
     expect((await refusal(jwt({}, { alg: "RS256", kid: "other-key" }))).message).toContain("'other-key'");
+    // The JWKS holds one key, yet a token that names none is refused, as on Convex.
+    expect((await refusal(jwt({}, { alg: "RS256", typ: "JWT" }))).message).toContain("missing a 'kid'");
   });
 });

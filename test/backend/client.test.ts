@@ -183,7 +183,11 @@ describe("ConvexHttpClient", () => {
   it("says clearly what the local backend does not support", async () => {
     const http = new ConvexHttpClient(backend.url);
     const err = await caught(http.mutation(api.notes.useStorage, {}));
-    expect(err.message).toContain("not supported by the local backend");
+    expect(err.message).toContain("File storage is not supported by the local backend: storage");
+    // Convex's upload endpoint answers as plainly, not as an unknown route.
+    const upload = await fetch(`${backend.url}/api/storage/upload?token=x`, { method: "POST" });
+    expect(upload.status).toBe(501);
+    expect(await upload.json()).toEqual({ code: "NotSupported", message: "File storage is not supported by the local backend: POST /api/storage/upload" });
   });
 
 });

@@ -118,8 +118,10 @@ it("shows the user's frames under the backend's own errors too", async () => {
   const badIndex = await failure(client.query(makeFunctionReference<"query">("errors:badIndex"), {}));
   const at = where("errors.ts", 'withIndex("by_nothing"').replace(/:\d+$/, "");
   expect(serverText(badIndex)).toMatch(new RegExp(`^Uncaught Error: Index items\\.by_nothing not found\\.\\n    at (async )?handler \\(${at.replace(/\./g, "\\.")}:\\d+\\)\\n$`));
+  const staged = await failure(client.query(makeFunctionReference<"query">("errors:stagedIndex"), {}));
+  expect(serverText(staged)).toContain("Uncaught Error: Index items.by_tag is currently staged and not available to query until it is enabled\n");
   const storage = await failure(client.query(makeFunctionReference<"query">("errors:notSupported"), {}));
   expect(serverText(storage)).toBe(
-    `Uncaught Error: storageGetUrl is not supported by the local backend.\n    at async handler (${where("errors.ts", "await ctx.storage.getUrl")})\n`,
+    `Uncaught Error: File storage is not supported by the local backend: storageGetUrl\n    at async handler (${where("errors.ts", "await ctx.storage.getUrl")})\n`,
   );
 });

@@ -14,14 +14,21 @@ afterAll(async () => {
   removeTempDirs();
 });
 
-it("serves http.ts routes on the site URL", async () => {
+it("serves http.ts routes on the site URL; a header without a valid token fails only getUserIdentity", async () => {
   const res = await fetch(`${backend.siteUrl}/count`, {
     method: "POST",
     headers: { "Content-Type": "application/json", Authorization: "custom-scheme abc" },
     body: JSON.stringify({ name: "via-http" }),
   });
   expect(res.status).toBe(200);
-  expect(await res.json()).toEqual({ value: 1, site: backend.siteUrl, auth: "custom-scheme abc" });
+  expect(await res.json()).toEqual({
+    value: 1,
+    site: backend.siteUrl,
+    auth: "custom-scheme abc",
+    identity: "refused: Header must begin with `bearer `",
+  });
+  const anonymous = await fetch(`${backend.siteUrl}/count`, { method: "POST", headers: { "Content-Type": "application/json" }, body: "{\"name\":\"x\"}" });
+  expect(((await anonymous.json()) as { identity: unknown }).identity).toBeNull();
   const missing = await fetch(`${backend.siteUrl}/nowhere`);
   expect(missing.status).toBe(404);
   expect(await missing.text()).toBe("No HttpAction routed for /nowhere");

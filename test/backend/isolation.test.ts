@@ -96,6 +96,20 @@ describe("runtime rules", () => {
     );
   });
 
+  it("fails a run whose syscall raised a conflict or an overload with Convex's codes, writing nothing", async () => {
+    const call = async (kind: string) => {
+      const res = await fetch(`${backend.url}/api/mutation`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ path: "hostile:systemFailure", args: [{ kind }], format: "json" }),
+      });
+      return { status: res.status, body: (await res.json()) as { code: string; message: string } };
+    };
+    expect(await call("throwOcc")).toMatchObject({ status: 409, body: { code: "OptimisticConcurrencyControlFailure" } });
+    expect(await call("throwOverloaded")).toEqual({ status: 503, body: { code: "Busy", message: "I'm a bit busy." } });
+    expect(await http.query(api.counters.get, { name: "system-failure" })).toBe(0);
+  });
+
   it("refuses timers in mutations with Convex's wording, and lets Web Crypto work", async () => {
     expect(await failure(http.mutation(api.hostile.timerInMutation, {}))).toContain(
       "Can't use setTimeout in queries and mutations. Please consider using an action.",

@@ -91,6 +91,31 @@ it("an insert into a live first page makes it longer instead of pushing its last
   first.stop();
 });
 
+it("a fresh subscriber to a page someone already watches gets its own page, not the grown one", async () => {
+  await fill("fresh", [1, 2, 3]);
+  const args: PageArgs = { list: "fresh", order: "asc", paginationOpts: { numItems: 2, cursor: null } };
+  const first = watch(args);
+  expect((await first.until((r) => r.ns.length > 0, "the first page")).ns).toEqual([1, 2]);
+  await client.mutation(add, { list: "fresh", n: 1.5 });
+  await first.until((r) => r.ns.length === 3, "the watched page with the insert");
+  // Same query, same arguments, no journal: a page of its own, two items long.
+  const other = new ConvexClient(backend.url, { logger: false });
+  try {
+    const results: PageResult[] = [];
+    other.onUpdate(page, args, (r) => results.push(r));
+    await waitFor(() => results.length > 0, "the fresh subscriber's page");
+    expect(results[0]!.ns).toEqual([1, 1.5]);
+    // Both stay live, each with its own end.
+    await client.mutation(add, { list: "fresh", n: 0.5 });
+    await waitFor(() => results.at(-1)!.ns.length === 3, "the fresh page with the second insert");
+    expect(results.at(-1)!.ns).toEqual([0.5, 1, 1.5]);
+    expect((await first.until((r) => r.ns.length === 4, "the first page with both inserts")).ns).toEqual([0.5, 1, 1.5, 2]);
+  } finally {
+    await other.close();
+    first.stop();
+  }
+});
+
 it("a delete in a live first page makes it shorter instead of showing the next page's first item twice", async () => {
   await fill("delete", [1, 2, 3, 4]);
   const first = watch({ list: "delete", order: "asc", paginationOpts: { numItems: 2, cursor: null } });

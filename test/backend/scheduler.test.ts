@@ -32,6 +32,24 @@ describe("scheduler", () => {
     }
   });
 
+  it("reads a job with db.system.get only and a user document with db.get only; a job that cancels itself ends canceled", async () => {
+    const backend = await startFixture();
+    try {
+      const http = new ConvexHttpClient(backend.url);
+      const job = await http.mutation(api.jobs.later, { name: "read", delayMs: 60_000 });
+      const space = await http.mutation(api.spaces.create, { name: "read" });
+      expect(await http.query(api.jobs.read, { id: job, system: true })).toBe(job);
+      expect(await http.query(api.jobs.read, { id: space, system: false })).toBe(space);
+      await expect(http.query(api.jobs.read, { id: job, system: false })).rejects.toThrow("System tables can only be accessed from db.system.get()");
+      await expect(http.query(api.jobs.read, { id: space, system: true })).rejects.toThrow("User tables can only be accessed from db.get()");
+      const selfCanceling = await http.mutation(api.jobs.scheduleSelfCanceling, {});
+      await waitFor(async () => (await http.query(api.jobs.state, { id: selfCanceling })) !== "pending", "the self-canceling job to run");
+      expect(await http.query(api.jobs.state, { id: selfCanceling })).toBe("canceled");
+    } finally {
+      await backend.close();
+    }
+  });
+
   it("runs crons.ts on schedule", async () => {
     const backend = await startBackend({ port: 0, dataDir: tempDir(), functionsDir: path.join(__dirname, "fixture-crons", "convex") });
     try {

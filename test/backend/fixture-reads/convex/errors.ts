@@ -42,6 +42,15 @@ export const badIndex = query({
   },
 });
 
+export const stagedIndex = query({
+  args: {},
+  returns: v.null(),
+  handler: async (ctx) => {
+    await ctx.db.query("items").withIndex("by_tag" as "by_list_n").first();
+    return null;
+  },
+});
+
 export const notSupported = query({
   args: {},
   returns: v.null(),
