@@ -46,6 +46,18 @@ const NOT_IN_UDF = (what: string) =>
 type Job = { start: () => unknown; settle: (ok: boolean, value: unknown) => void; settled?: boolean };
 
 /**
+ * Lets the engine run mutations optimistically: a mutation waiting for something outside
+ * the realm is told about, and its answer is handed over rather than delivered at once, so
+ * the engine resumes the call when it has put the call's own writes back (engine.ts).
+ */
+export interface OutsideGate {
+  /** `run` (a mutation) started waiting for an outside answer. */
+  waiting(run: GuestRun): void;
+  /** That answer exists: `resume` delivers it and lets the call go on (inside a session: in its entry). */
+  answered(run: GuestRun, resume: () => void): void;
+}
+
+/**
  * Calls started inside a session run in its one entry (one watchdog), each started from
  * the previous one's settle; a call starting later than this into the session waits for
  * an entry of its own, so every call gets its full time limit.
@@ -83,6 +95,8 @@ export class Isolate {
   private watched = 0;
   private poller: NodeJS.Timeout | NodeJS.Immediate | null = null;
   private pollDelay = 0;
+  /** When set, outside answers for mutations go through it (see OutsideGate). */
+  outsideGate: OutsideGate | null = null;
 
   constructor(
     private readonly current: () => GuestRun | undefined,
@@ -242,9 +256,16 @@ export class Isolate {
    */
   private watch(promise: Promise<unknown>, resolve: (v: unknown) => void, reject: (e: unknown) => void): void {
     this.watched++;
+    const run = this.current();
+    const gate = run?.kind === "mutation" ? this.outsideGate : null;
+    if (run && gate) gate.waiting(run);
     const settle = (deliver: () => void) => {
       this.watched--;
-      this.reenter(deliver);
+      if (!run || !gate) return this.reenter(deliver);
+      gate.answered(run, () => {
+        if (this.session) deliver();
+        else this.reenter(deliver);
+      });
     };
     promise.then(
       (value) => settle(() => resolve(value)),
