@@ -16,6 +16,7 @@ import { conflictMessage, failure, OVERLOADED_MESSAGE, RETRY_LATER_MESSAGE } fro
 import { FaultDice } from "./faults.js";
 import { YOUNG_ENTRY_MS } from "./isolate.js";
 import type { FunctionRun } from "./function-run.js";
+import { historyOf } from "./history.js";
 import { CommitLog } from "./occ.js";
 import { Runtime, type ActionBridge, type Invoked, type Outcome, type RuntimeOptions, type UserIdentity, type WriteSet } from "./runtime.js";
 import { ReplayClash, Storage, type StorageOp } from "./storage.js";
@@ -460,8 +461,10 @@ export class Engine {
       this.release(attempt);
       attempt.over = true;
       this.log.unpin(attempt.start);
-      // One that was parked commits now, after what committed while it waited.
+      // One that was parked commits now, after what committed while it waited: so do its
+      // writes' before-images (reads at a timestamp in between must not see them).
       const ts = attempt.parked ? this.nextTs() : attempt.ts;
+      if (attempt.parked) historyOf(this.storage, ts).retime(attempt.ts, ts);
       const writes: WriteSet = new Map();
       if (outcome.ok) {
         if (request.job) run.setJobState(request.job, { kind: "success" }, true);

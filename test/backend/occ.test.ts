@@ -107,6 +107,41 @@ describe("optimistic mutations", () => {
     }
   });
 
+  it("answers a resend that arrives while the first is still waiting from that one run", async () => {
+    const client = new ConvexClient(backend.url, { logger: false });
+    try {
+      let dropped = false;
+      meanwhile = async (udfPath, attempt) => {
+        if (!udfPath.includes("readWaitIncrement") || attempt !== 0 || dropped) return;
+        // The socket drops after another mutation's commit: the client reconnects and resends
+        // the waiting one (before that other's resend, whose answer ends this wait).
+        dropped = true;
+        dropNextCommitOf = "counters:increment";
+        await client.mutation(api.counters.increment, { name: "r-other" });
+      };
+      const before = backend.contention();
+      expect(await client.mutation(api.occ.readWaitIncrement, { name: "r" })).toBe(1);
+      expect(dropNextCommitOf).toBeNull();
+      expect(await http.query(api.counters.get, { name: "r" })).toBe(1);
+      expect(delta(before, backend.contention()).retries).toBe(0);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it("commits a mutation that waited at its commit timestamp: a read at a timestamp in between does not see it", async () => {
+    const snapshot = new ConvexHttpClient(backend.url);
+    let between: number | undefined;
+    meanwhile = async (udfPath, attempt) => {
+      // The snapshot client takes its timestamp here, after the mutation started and before it commits.
+      if (udfPath.includes("readWaitIncrement") && attempt === 0) between = await snapshot.consistentQuery(api.counters.get, { name: "t" });
+    };
+    expect(await http.mutation(api.occ.readWaitIncrement, { name: "t" })).toBe(1);
+    expect(between).toBe(0);
+    expect(await snapshot.consistentQuery(api.counters.get, { name: "t" })).toBe(0);
+    expect(await http.query(api.counters.get, { name: "t" })).toBe(1);
+  });
+
   it("reads its own writes in index order, merged with what committed while it waited", async () => {
     meanwhile = async (udfPath, attempt) => {
       if (udfPath.includes("insertWaitList") && attempt === 0) await other.mutation(api.counters.increment, { name: "p-c" });
