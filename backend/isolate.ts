@@ -97,6 +97,8 @@ export class Isolate {
   private pollDelay = 0;
   /** When set, outside answers for mutations go through it (see OutsideGate). */
   outsideGate: OutsideGate | null = null;
+  /** Each run's call, to name the victim when a resumed call runs away. */
+  private jobs = new WeakMap<GuestRun, Job>();
 
   constructor(
     private readonly current: () => GuestRun | undefined,
@@ -205,6 +207,8 @@ export class Isolate {
         settle(ok, value);
       },
     };
+    const run = this.current();
+    if (run) this.jobs.set(run, job);
     const session = this.session;
     if (session) {
       if (performance.now() - session.started > SESSION_INLINE_MS) {
@@ -263,8 +267,10 @@ export class Isolate {
       this.watched--;
       if (!run || !gate) return this.reenter(deliver);
       gate.answered(run, () => {
-        if (this.session) deliver();
-        else this.reenter(deliver);
+        if (!this.session) return this.reenter(deliver);
+        // The resumed call runs next in this entry: it is the one a watchdog firing now stops.
+        this.session.current = this.jobs.get(run) ?? null;
+        deliver();
       });
     };
     promise.then(

@@ -142,6 +142,17 @@ describe("optimistic mutations", () => {
     expect(await http.query(api.counters.get, { name: "t" })).toBe(1);
   });
 
+  it("fails only a mutation that runs away after it resumed; others commit meanwhile", async () => {
+    meanwhile = async () => {};
+    const runaway = http.mutation(api.occ.spinAfterWait, {}).then(
+      () => "returned",
+      (e: Error) => e.message,
+    );
+    expect(await other.mutation(api.counters.increment, { name: "after-runaway" })).toBe(1);
+    expect(await runaway).toContain("Function execution timed out");
+    expect(await other.mutation(api.counters.increment, { name: "after-runaway" })).toBe(2);
+  });
+
   it("reads its own writes in index order, merged with what committed while it waited", async () => {
     meanwhile = async (udfPath, attempt) => {
       if (udfPath.includes("insertWaitList") && attempt === 0) await other.mutation(api.counters.increment, { name: "p-c" });

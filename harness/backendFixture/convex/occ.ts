@@ -47,3 +47,16 @@ export const insertWaitList = mutation({
     return { all, firstPage: page.page.map((row) => row.name) };
   },
 });
+
+/** Runs away after its outside wait: fails alone, with Convex's timeout. */
+export const spinAfterWait = mutation({
+  args: {},
+  returns: v.null(),
+  handler: async (ctx) => {
+    await ctx.db.query("counters").first();
+    await waitOutside();
+    for (;;) {
+      // Runaway after the wait.
+    }
+  },
+});
