@@ -112,6 +112,7 @@ type Step = { kind: "done"; pending: Pending; result: MutationResult } | { kind:
 type GroupSink = { writes: WriteSet; scheduled: Array<{ id: string; at: number }> };
 
 const MAX_GROUP = 256;
+const NO_WRITES: WriteSet = new Map();
 const TS_KEY = "last_ts";
 
 export type CommitListener = (ts: bigint, writes: WriteSet) => Promise<void>;
@@ -465,11 +466,11 @@ export class Engine {
       // writes' before-images (reads at a timestamp in between must not see them).
       const ts = attempt.parked ? this.nextTs() : attempt.ts;
       if (attempt.parked) historyOf(this.storage, ts).retime(attempt.ts, ts);
-      const writes: WriteSet = new Map();
+      let writes: WriteSet = NO_WRITES;
       if (outcome.ok) {
         if (request.job) run.setJobState(request.job, { kind: "success" }, true);
         this.storage.releaseSavepoint();
-        mergeWrites(writes, run.writeSet);
+        writes = run.writeSet;
         sink.scheduled.push(...run.scheduled);
       } else {
         this.storage.rollbackSavepoint();
@@ -477,7 +478,7 @@ export class Engine {
         if (request.job) {
           const sys = this.runtime.systemRun(ts);
           sys.setJobState(request.job, { kind: "failed", error: outcome.message }, true);
-          mergeWrites(writes, sys.writeSet);
+          writes = sys.writeSet;
         }
       }
       if (this.log.conflict(run.readSet, pending.arrival) !== null) this.count(request.udfPath, "wouldConflict");

@@ -97,8 +97,8 @@ export class Isolate {
   private pollDelay = 0;
   /** When set, outside answers for mutations go through it (see OutsideGate). */
   outsideGate: OutsideGate | null = null;
-  /** Each run's call, to name the victim when a resumed call runs away. */
-  private jobs = new WeakMap<GuestRun, Job>();
+  /** Each unsettled mutation's call, to name the victim when a resumed call runs away. */
+  private jobs = new Map<GuestRun, Job>();
 
   constructor(
     private readonly current: () => GuestRun | undefined,
@@ -198,17 +198,18 @@ export class Isolate {
    * `waitLimitMs` failed with a SliceTimeout). A run past `timeoutMs` is stopped and settled with a SliceTimeout.
    */
   start(start: () => unknown, settle: (ok: boolean, value: unknown) => void, timeoutMs: number, waitLimitMs?: number): void {
+    const run = this.outsideGate ? this.current() : undefined;
     const job: Job = {
       start,
       settle: (ok, value) => {
         if (job.settled) return;
         job.settled = true;
+        if (run) this.jobs.delete(run);
         if (this.session?.current === job) this.session.current = null;
         settle(ok, value);
       },
     };
-    const run = this.current();
-    if (run) this.jobs.set(run, job);
+    if (run?.kind === "mutation") this.jobs.set(run, job);
     const session = this.session;
     if (session) {
       if (performance.now() - session.started > SESSION_INLINE_MS) {

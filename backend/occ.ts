@@ -22,9 +22,10 @@ export class CommitLog {
 
   unpin(seq: number): void {
     const n = this.pins.get(seq) ?? 0;
-    if (n <= 1) this.pins.delete(seq);
-    else this.pins.set(seq, n - 1);
-    this.trim();
+    if (n > 1) return void this.pins.set(seq, n - 1);
+    this.pins.delete(seq);
+    // Only a pin older than the oldest entry was keeping entries.
+    if (this.entries.length > 0 && seq < this.entries[0]!.seq) this.trim();
   }
 
   append(writes: WriteSet): void {
