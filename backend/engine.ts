@@ -439,6 +439,13 @@ export class Engine {
         if (attempt.group) return this.finish(attempt, invoked);
         // It failed while parked (its outside wait timed out): nothing of it is in the database.
         this.giveUp(attempt);
+        if (request.job && !invoked.outcome.ok) {
+          const { job } = request;
+          const message = invoked.outcome.message;
+          this.system((run) => run.setJobState(job, { kind: "failed", error: message }, true)).catch((e: Error) =>
+            process.stderr.write(`[local backend] could not mark scheduled job ${job} failed: ${e.message}\n`),
+          );
+        }
         this.answer(attempt.pending, { outcome: invoked.outcome, ts: this.lastTs });
       });
     } catch (e) {
@@ -475,11 +482,7 @@ export class Engine {
       } else {
         this.storage.rollbackSavepoint();
         for (const table of run.createdTables) this.storage.forgetTable(table);
-        if (request.job) {
-          const sys = this.runtime.systemRun(ts);
-          sys.setJobState(request.job, { kind: "failed", error: outcome.message }, true);
-          writes = sys.writeSet;
-        }
+        if (request.job) writes = this.failJob(request.job, ts, outcome.message);
       }
       if (this.log.conflict(run.readSet, pending.arrival) !== null) this.count(request.udfPath, "wouldConflict");
       this.log.append(writes);
@@ -490,6 +493,13 @@ export class Engine {
     } catch (e) {
       next(e as Error);
     }
+  }
+
+  /** Marks a scheduled mutation's job failed, in the group's transaction; returns the writes. */
+  private failJob(job: string, ts: bigint, message: string): WriteSet {
+    const sys = this.runtime.systemRun(ts);
+    sys.setJobState(job, { kind: "failed", error: message }, true);
+    return sys.writeSet;
   }
 
   /** The attempt stops running (finished, parked or given up). */
@@ -598,8 +608,19 @@ export class Engine {
     const { pending } = attempt;
     if (pending.retries >= MAX_CONFLICT_RETRIES) {
       this.count(pending.request.udfPath, "failedAfterRetries");
-      // As Convex: the error, and nothing written or remembered.
-      return next({ kind: "done", pending, result: { outcome: failure(conflictMessage(table)), ts: 0n } });
+      // As Convex: the error, and nothing of it written or remembered (a scheduled one is marked failed).
+      const outcome = failure(conflictMessage(table));
+      const { job } = pending.request;
+      if (job) {
+        try {
+          const writes = this.failJob(job, this.nextTs(), outcome.message);
+          this.log.append(writes);
+          mergeWrites(sink.writes, writes);
+        } catch (e) {
+          return next(e as Error);
+        }
+      }
+      return next({ kind: "done", pending, result: { outcome, ts: 0n } });
     }
     pending.retries++;
     this.count(pending.request.udfPath, "retries");

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ContentionStats } from "../../backend/engine.js";
 import type { RunningBackend } from "../../backend/serve.js";
 import { api } from "../../harness/backendFixture/convex/_generated/api";
-import { removeTempDirs, startFixture } from "./helpers.js";
+import { removeTempDirs, startFixture, waitFor } from "./helpers.js";
 
 afterAll(() => removeTempDirs());
 
@@ -87,6 +87,15 @@ describe("optimistic mutations", () => {
     // Five attempts (Convex's four retries), each overtaken by one increment; none of its own.
     expect(await http.query(api.counters.get, { name: "z" })).toBe(5);
     expect(delta(before, backend.contention())).toEqual({ retries: 4, failed: 1, mutations: 6 });
+  });
+
+  it("marks a scheduled mutation that conflicts on every retry failed", async () => {
+    meanwhile = async (udfPath) => {
+      if (udfPath.includes("readWaitIncrement")) await other.mutation(api.counters.increment, { name: "sz" });
+    };
+    const job = await http.mutation(api.occ.scheduleReadWaitIncrement, { name: "sz" });
+    await waitFor(async () => (await http.query(api.jobs.state, { id: job })) === "failed", "the job to fail");
+    expect(await http.query(api.counters.get, { name: "sz" })).toBe(5);
   });
 
   it("keeps exactly-once for a retried mutation whose answer is lost", async () => {

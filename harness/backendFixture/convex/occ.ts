@@ -1,7 +1,8 @@
 // Mutations that wait for something outside the database midway (Web Crypto on its thread
 // pool), for the engine's optimistic concurrency: others commit meanwhile, and these are
 // resumed, or run again when what they read was overwritten.
-import { v } from "convex/values";
+import { v, type GenericId } from "convex/values";
+import { api } from "./_generated/api";
 import { mutation } from "./_generated/server";
 
 /** Large enough for Web Crypto's thread pool (smaller inputs are hashed at once). */
@@ -59,4 +60,11 @@ export const spinAfterWait = mutation({
       // Runaway after the wait.
     }
   },
+});
+
+/** Schedules readWaitIncrement now: its job state commits with its outcome, after any retries. */
+export const scheduleReadWaitIncrement = mutation({
+  args: { name: v.string() },
+  returns: v.id("_scheduled_functions"),
+  handler: async (ctx, { name }): Promise<GenericId<"_scheduled_functions">> => ctx.scheduler.runAfter(0, api.occ.readWaitIncrement, { name }),
 });
