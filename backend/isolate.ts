@@ -9,7 +9,8 @@
 // No AsyncLocalStorage here or in its callers: with promise hooks on, a timeout that
 // stops code inside a promise job leaves Node's async-id stack unbalanced, and Node aborts.
 // Queries and mutations run one at a time (the engine's worker), so their realm knows its
-// current run from a variable; each action gets a realm of its own.
+// current run from a variable (a mutation resumed after an outside wait is made current
+// again, see OutsideGate); each action gets a realm of its own.
 import { createHash } from "node:crypto";
 import { types } from "node:util";
 import vm from "node:vm";
