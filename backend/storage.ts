@@ -1,8 +1,8 @@
 // SQLite behind a narrow interface. Documents live in `documents` (latest version only:
 // the engine writes one transaction at a time; a mutation parked around an outside wait
-// keeps its writes as a journal meanwhile, not as a snapshot). Every index, including the implicit by_id and by_creation_time, is a set of
-// rows in `index_entries` keyed by (index name, order-preserving key), so an index range
-// read is a primary-key range scan.
+// keeps its writes as a journal meanwhile, not as a snapshot). Every index, including the
+// implicit by_id and by_creation_time, is a set of rows in `index_entries` keyed by (index
+// name, order-preserving key), so an index range read is a primary-key range scan.
 //
 // Durability: WAL with synchronous=FULL: every commit group is fsynced before any of its
 // responses leaves the process. A client drops an edit from its pending store once the
