@@ -173,6 +173,28 @@ describe("optimistic mutations", () => {
   });
 });
 
+describe("a table created while a mutation waits", () => {
+  it("runs the mutation that created it too again, on the table as it now is", async () => {
+    const backend = await startFixture(undefined, {
+      hooks: {
+        holdOutsideAnswer: async (udfPath, attempt) => {
+          if (udfPath.includes("insertWaitList") && attempt === 0) await new ConvexHttpClient(backend.url).mutation(api.counters.increment, { name: "q-b" });
+        },
+      },
+    });
+    try {
+      const http = new ConvexHttpClient(backend.url);
+      // Both create the counters table (the fixture's first write to it): the waiting one's table
+      // number is taken meanwhile, so it cannot put its writes back and runs again.
+      const seen = await http.mutation(api.occ.insertWaitList, { prefix: "q-", names: ["a"] });
+      expect(seen.all).toEqual(["q-a", "q-b"]);
+      expect(backend.contention().retries).toBe(1);
+    } finally {
+      await backend.close();
+    }
+  });
+});
+
 describe("serial mutations (--serial-mutations)", () => {
   it("runs each mutation to completion before the next, and counts the conflicts Convex would have retried", async () => {
     let consulted = false;
