@@ -100,6 +100,8 @@ export class Isolate {
   outsideGate: OutsideGate | null = null;
   /** Each unsettled mutation's call, to name the victim when a resumed call runs away. */
   private jobs = new Map<GuestRun, Job>();
+  /** Calls parked by the gate: nothing of theirs runs until it resumes them. */
+  private held = new Set<Job>();
 
   constructor(
     private readonly current: () => GuestRun | undefined,
@@ -205,6 +207,7 @@ export class Isolate {
       settle: (ok, value) => {
         if (job.settled) return;
         job.settled = true;
+        this.held.delete(job);
         if (run) this.jobs.delete(run);
         if (this.session?.current === job) this.session.current = null;
         settle(ok, value);
@@ -264,14 +267,17 @@ export class Isolate {
     this.watched++;
     const run = this.current();
     const gate = run?.kind === "mutation" ? this.outsideGate : null;
+    const job = gate && run ? this.jobs.get(run) : undefined;
+    if (job) this.held.add(job);
     if (run && gate) gate.waiting(run);
     const settle = (deliver: () => void) => {
       this.watched--;
       if (!run || !gate) return this.reenter(deliver);
       gate.answered(run, () => {
+        if (job) this.held.delete(job);
         if (!this.session) return this.reenter(deliver);
         // The resumed call runs next in this entry: it is the one a watchdog firing now stops.
-        this.session.current = this.jobs.get(run) ?? null;
+        this.session.current = job ?? null;
         deliver();
       });
     };
@@ -288,7 +294,8 @@ export class Isolate {
    */
   private pollIfUnwatched(): void {
     for (const job of this.waiting) if (job.settled) this.waiting.delete(job);
-    if (this.waiting.size === 0 || this.watched > 0) {
+    // Held calls wait for the engine, not for an answer the realm could pick up.
+    if ([...this.waiting].every((job) => this.held.has(job)) || this.watched > 0) {
       this.pollDelay = 0;
       return;
     }
@@ -309,7 +316,7 @@ export class Isolate {
       const error = (e as NodeJS.ErrnoException).code === "ERR_SCRIPT_EXECUTION_TIMEOUT" ? new SliceTimeout() : e;
       // What ran was the rest of a call that waited on the outside (queries and mutations
       // run one at a time; an action has its realm to itself): that call fails now.
-      const victims = [...this.waiting].filter((job) => !job.settled);
+      const victims = [...this.waiting].filter((job) => !job.settled && !this.held.has(job));
       if (victims.length === 0) this.onTimerError(error);
       for (const job of victims) job.settle(false, error);
     }

@@ -162,6 +162,20 @@ describe("optimistic mutations", () => {
     expect(await other.mutation(api.counters.increment, { name: "after-runaway" })).toBe(2);
   });
 
+  it("keeps a waiting mutation out of a runaway query's failure", async () => {
+    let query: string | undefined;
+    meanwhile = async (udfPath, attempt) => {
+      if (!udfPath.includes("readWaitIncrement") || attempt !== 0) return;
+      // A query that runs away after its own outside wait fails while this mutation waits.
+      query = await other.query(api.hostile.spinAfterOutsideWait, {}).then(
+        () => "returned",
+        (e: Error) => e.message,
+      );
+    };
+    expect(await http.mutation(api.occ.readWaitIncrement, { name: "v" })).toBe(1);
+    expect(query).toContain("Function execution timed out");
+  });
+
   it("reads its own writes in index order, merged with what committed while it waited", async () => {
     meanwhile = async (udfPath, attempt) => {
       if (udfPath.includes("insertWaitList") && attempt === 0) await other.mutation(api.counters.increment, { name: "p-c" });
