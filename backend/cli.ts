@@ -6,7 +6,7 @@ import { repoRoot, startBackend } from "./serve.js";
 
 const USAGE =
   "usage: shared-notes serve [--port 3210] [--host 127.0.0.1] [--data DIR] [--functions DIR] [--site-port N]\n" +
-  "         [--env NAME=VALUE]... [--allow-origin ORIGIN]... [--allow-host NAME]... [--admin-key KEY] [--faults conflictRate=0.1,overloadRate=0.05,dropAfterCommitRate=0.05,delayMs=20,restartEveryMs=30000,seed=1]";
+  "         [--env NAME=VALUE]... [--allow-origin ORIGIN]... [--allow-host NAME]... [--admin-key KEY] [--serial-mutations] [--faults conflictRate=0.1,overloadRate=0.05,dropAfterCommitRate=0.05,delayMs=20,restartEveryMs=30000,seed=1]";
 
 export async function runServe(argv: string[]): Promise<void> {
   let values;
@@ -24,6 +24,7 @@ export async function runServe(argv: string[]): Promise<void> {
         "allow-host": { type: "string", multiple: true, default: [] },
         faults: { type: "string" },
         "admin-key": { type: "string" },
+        "serial-mutations": { type: "boolean", default: false },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -68,6 +69,7 @@ export async function runServe(argv: string[]): Promise<void> {
       env,
       allowedOrigins: values["allow-origin"],
       allowedHosts: values["allow-host"],
+      serialMutations: values["serial-mutations"],
       ...(values["admin-key"] !== undefined ? { adminKey: values["admin-key"] } : {}),
       ...(faults ? { faults } : {}),
       ...(values.functions ? { functionsDir: values.functions } : {}),

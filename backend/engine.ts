@@ -1,15 +1,25 @@
-// The single writer. Every function run (and every piece of work that must see a
-// consistent database, like re-running subscribed queries) goes through one worker, so
-// transactions are trivially serializable. Queued mutations are committed as a group
-// (ahead of queued tasks): each runs in its own savepoint, one COMMIT makes them all
-// durable (storage.ts says how durable), and only then are their responses released.
+// The single writer, optimistic around outside waits. Every function run (and every piece
+// of work that must see a consistent database, like re-running subscribed queries) goes
+// through one worker. Queued mutations are committed as a group (ahead of queued tasks):
+// each runs in its own savepoint, one COMMIT makes them all durable (storage.ts says how
+// durable), and only then are their responses released.
+//
+// A mutation that waits for something outside the database (Web Crypto) does not hold the
+// others up, as on Convex: its writes are taken out of the transaction (kept as a journal),
+// the group goes on, and when its answer comes it resumes in a later group: if nothing
+// committed meanwhile wrote inside a range it read, its writes are put back and it runs on;
+// otherwise it is run again from the start, up to Convex's retry limit, after which it fails
+// with Convex's conflict error. `serialMutations` turns this off (a waiting mutation holds
+// the worker), for debugging.
 import type { JSONValue } from "convex/values";
 import { conflictMessage, failure, OVERLOADED_MESSAGE, RETRY_LATER_MESSAGE } from "./errors.js";
 import { FaultDice } from "./faults.js";
 import { YOUNG_ENTRY_MS } from "./isolate.js";
 import type { FunctionRun } from "./function-run.js";
-import { Runtime, type ActionBridge, type Outcome, type RuntimeOptions, type UserIdentity, type WriteSet } from "./runtime.js";
-import { Storage } from "./storage.js";
+import { historyOf } from "./history.js";
+import { CommitLog } from "./occ.js";
+import { Runtime, type ActionBridge, type Invoked, type Outcome, type RuntimeOptions, type UserIdentity, type WriteSet } from "./runtime.js";
+import { ReplayClash, Storage, type StorageOp } from "./storage.js";
 
 export type MutationRequest = {
   udfPath: string;
@@ -33,13 +43,78 @@ export type MutationResult = {
   retryable?: true;
 };
 
-type Job =
-  | { kind: "mutation"; request: MutationRequest; done: (result: MutationResult) => void }
-  | { kind: "task"; run: () => Promise<void> };
+/** Convex retries a conflicting mutation this many times (UDF_EXECUTOR_OCC_MAX_RETRIES in its knobs). */
+export const MAX_CONFLICT_RETRIES = 4;
+
+export type EngineOptions = {
+  /** Run each mutation to completion before the next, even while it waits outside (debugging). */
+  serialMutations?: boolean;
+  /** Test seam: an outside answer for a mutation is held until this settles (attempt counts from 0). */
+  holdOutsideAnswer?: (udfPath: string, attempt: number) => Promise<void>;
+};
+
+/** Contention, per function and in total (benchmarks read it). */
+export type ContentionStats = {
+  /** Mutations answered, retries because of a conflict, and those failed after the last retry. */
+  mutations: number;
+  retries: number;
+  failedAfterRetries: number;
+  /** How many mutations were retried 0, 1, 2, … times. */
+  retriesPerMutation: number[];
+  /**
+   * Mutations a commit after their arrival conflicted with: what Convex, running them all
+   * at once, would have retried (counted in both modes; the queue keeps them apart here).
+   */
+  wouldConflict: number;
+  byFunction: Record<string, { mutations: number; retries: number; failedAfterRetries: number; wouldConflict: number }>;
+};
+
+/** One mutation request, across its attempts. */
+type Pending = {
+  request: MutationRequest;
+  listeners: Array<(result: MutationResult) => void>;
+  retries: number;
+  /** Commit-log position at arrival (pinned until answered). */
+  arrival: number;
+  answered: boolean;
+};
+
+/** One run of a mutation, possibly parked around outside waits. */
+type Attempt = {
+  pending: Pending;
+  ts: bigint;
+  /** Commit-log position at its start (pinned while it lives). */
+  start: number;
+  run: FunctionRun | null;
+  /** Its writes so far, to take out of the transaction and put back. */
+  ops: StorageOp[];
+  /** Outside answers waiting to be delivered when it resumes. */
+  answers: Array<() => void>;
+  parked: boolean;
+  /** When it was last parked (performance.now()). */
+  parkedAt: number;
+  resumeQueued: boolean;
+  /** Parked in a group that was rolled back: it may have read writes that never were. */
+  doomed: boolean;
+  /** Finished or given up: its late answers are dropped. */
+  over: boolean;
+  /** The group step it runs in, while it runs (not while parked). */
+  group: { sink: GroupSink; next: (outcome: Step | Error) => void } | null;
+};
+
+type GroupJob = { kind: "mutation"; pending: Pending } | { kind: "resume"; attempt: Attempt };
+type Job = GroupJob | { kind: "task"; run: () => Promise<void> };
+
+/** What a group step ended with. */
+type Step = { kind: "done"; pending: Pending; result: MutationResult } | { kind: "parked" };
+
+/** A group's shared results: what its commit wrote and scheduled. */
+type GroupSink = { writes: WriteSet; scheduled: Array<{ id: string; at: number }> };
 
 const MAX_GROUP = 256;
 /** How long a commit group's mutations may run before the group commits (see commitGroup). */
 const GROUP_BUDGET_MS = 20;
+const NO_WRITES: WriteSet = new Map();
 const TS_KEY = "last_ts";
 
 export type CommitListener = (ts: bigint, writes: WriteSet) => Promise<void>;
@@ -56,19 +131,31 @@ export class Engine {
   dice: FaultDice | null = null;
   /** Told about functions scheduled by each commit. */
   onScheduled: (jobs: Array<{ id: string; at: number }>) => void = () => {};
+  private readonly log = new CommitLog();
+  /** Sync-protocol mutations under way, by dedupe key: a resend meanwhile waits for the same answer. */
+  private inFlight = new Map<string, Pending>();
+  /** The attempt whose code is running now, and those parked around outside waits. */
+  private executing: Attempt | null = null;
+  private parked = new Set<Attempt>();
+  private attempts = new WeakMap<FunctionRun, Attempt>();
+  private stats: ContentionStats = { mutations: 0, retries: 0, failedAfterRetries: 0, retriesPerMutation: [], wouldConflict: 0, byFunction: {} };
 
   private constructor(
     readonly storage: Storage,
     readonly runtime: Runtime,
+    private readonly options: EngineOptions,
   ) {
     this.lastTs = BigInt(storage.getMeta(TS_KEY) ?? "0");
+    if (!options.serialMutations) {
+      runtime.setOutsideGate({ waiting: (run) => this.waiting(run), answered: (run, resume) => this.answered(run, resume) });
+    }
   }
 
-  static async open(dataDir: string, functionsDir: string, options: RuntimeOptions): Promise<Engine> {
+  static async open(dataDir: string, functionsDir: string, options: RuntimeOptions, engineOptions: EngineOptions = {}): Promise<Engine> {
     const storage = new Storage(dataDir);
     try {
       const runtime = await Runtime.load(storage, functionsDir, options);
-      return new Engine(storage, runtime);
+      return new Engine(storage, runtime, engineOptions);
     } catch (e) {
       storage.close();
       throw e;
@@ -78,6 +165,11 @@ export class Engine {
   /** The timestamp of the latest commit: every query result reflects exactly this state. */
   currentTs(): bigint {
     return this.lastTs;
+  }
+
+  /** Conflicts and retries so far (a copy). */
+  contention(): ContentionStats {
+    return structuredClone(this.stats);
   }
 
   /** Wall-clock nanoseconds, but never at or below anything handed out before (even across restarts). */
@@ -105,7 +197,16 @@ export class Engine {
       done({ outcome: failure("The local backend is shutting down."), ts: 0n, retryable: true });
       return;
     }
-    this.queue.push({ kind: "mutation", request, done });
+    const key = request.dedupe && dedupeKey(request.dedupe);
+    const same = key ? this.inFlight.get(key) : undefined;
+    if (same) {
+      // A resend while the first is still under way (parked): one run, one answer for both.
+      same.listeners.push(done);
+      return;
+    }
+    const pending: Pending = { request, listeners: [done], retries: 0, arrival: this.log.pin(), answered: false };
+    if (key) this.inFlight.set(key, pending);
+    this.queue.push({ kind: "mutation", pending });
     this.pump();
   }
 
@@ -162,6 +263,7 @@ export class Engine {
         this.storage.rollback();
         throw e;
       }
+      this.log.append(writes);
       if (run.scheduled.length > 0) this.onScheduled(run.scheduled);
       await this.onCommit(this.lastTs, writes).catch((e: Error) => process.emitWarning(`Reactive update failed: ${e.message}`));
       return value;
@@ -185,18 +287,19 @@ export class Engine {
   }
 
   /**
-   * Mutations go first: every one queued (up to MAX_GROUP) commits as one group, even past
-   * tasks queued among them, which then run on the state the group made. Under load the
-   * queue holds a subscription change from each client after each push; taken in arrival
-   * order they cut the mutations into groups of one, each paying its own commit and its own
-   * re-run of every subscribed query. A task only ever sees a later state than it would
-   * have in arrival order, which a client cannot tell from a mutation that was sent sooner.
-   * But only one group goes first: the tasks that waited for it run before the next group,
-   * or steady typing would hold every subscription change back for as long as it lasts.
+   * Mutations go first: every one queued (up to MAX_GROUP), and every parked one whose
+   * outside answer came, commits as one group, even past tasks queued among them, which
+   * then run on the state the group made. Under load the queue holds a subscription change
+   * from each client after each push; taken in arrival order they cut the mutations into
+   * groups of one, each paying its own commit and its own re-run of every subscribed query.
+   * A task only ever sees a later state than it would have in arrival order, which a
+   * client cannot tell from a mutation that was sent sooner. But only one group goes
+   * first: the tasks that waited for it run before the next group, or steady typing would
+   * hold every subscription change back for as long as it lasts.
    */
   private async work(): Promise<void> {
     while (this.queue.length > 0) {
-      const group: Array<Extract<Job, { kind: "mutation" }>> = [];
+      const group: GroupJob[] = [];
       const tasks: Array<Extract<Job, { kind: "task" }>> = [];
       for (const job of this.queue) {
         if (job.kind === "task") tasks.push(job);
@@ -212,26 +315,40 @@ export class Engine {
   }
 
   /**
-   * Runs a group's mutations one after another, each started from the previous one's end,
-   * then commits them, answers them and re-runs the subscribed queries the commit touched:
-   * all in the group's one realm entry when the mutations needed nothing from outside (one
-   * watchdog per commit rather than one for the mutations and another for the queries).
+   * Runs a group's mutations one after another, each started from the previous one's end
+   * (one that waits outside is parked and the next one starts), then commits them, answers
+   * them and re-runs the subscribed queries the commit touched: all in the group's one
+   * realm entry when the mutations needed nothing from outside (one watchdog per commit
+   * rather than one for the mutations and another for the queries).
    */
-  private commitGroup(group: Array<Extract<Job, { kind: "mutation" }>>): Promise<void> {
-    const results: MutationResult[] = [];
-    const writes: WriteSet = new Map();
-    const scheduled: Array<{ id: string; at: number }> = [];
+  private commitGroup(group: GroupJob[]): Promise<void> {
+    const done: Array<{ pending: Pending; result: MutationResult }> = [];
+    const sink: GroupSink = { writes: new Map(), scheduled: [] };
     const started = performance.now();
+    const logAtStart = this.log.head;
+    let current: Pending | null = null;
+    let reached = -1;
     return new Promise<void>((resolve) => {
       let over = false;
       const abandon = (e: unknown): void => {
         if (over) return;
         over = true;
+        this.storage.journal = null;
         this.storage.rollback();
+        this.log.dropAfter(logAtStart);
+        // What is parked may have read this group's writes, which now never were.
+        for (const attempt of this.parked) attempt.doomed = true;
+        const executing = this.executing;
+        if (executing) this.giveUp(executing);
         // Busy, locked, full, I/O: nothing of the group is written, and every one of them may
         // be sent again once the storage recovers. The server keeps serving meanwhile.
         process.stderr.write(`[local backend] commit of ${group.length} mutation(s) failed, asking clients to retry: ${(e as Error).message}\n`);
-        for (const job of group) answer(job, { outcome: failure(RETRY_LATER_MESSAGE), ts: 0n, retryable: true });
+        const unanswered = [...done.map((d) => d.pending), ...(current ? [current] : [])];
+        for (const job of group.slice(reached + 1)) {
+          if (job.kind === "resume") this.giveUp(job.attempt);
+          unanswered.push(job.kind === "mutation" ? job.pending : job.attempt.pending);
+        }
+        for (const pending of unanswered) this.answer(pending, { outcome: failure(RETRY_LATER_MESSAGE), ts: 0n, retryable: true });
         resolve();
       };
       const commit = (): void => {
@@ -244,15 +361,16 @@ export class Engine {
           return;
         }
         over = true;
-        if (scheduled.length > 0) this.onScheduled(scheduled);
+        if (sink.scheduled.length > 0) this.onScheduled(sink.scheduled);
         // Answered only now that the commit is in the database: a client drops an edit from
         // its pending queue when it hears back.
-        group.forEach((job, i) => answer(job, results[i]!));
-        this.onCommit(this.lastTs, writes)
+        for (const { pending, result } of done) this.answer(pending, result);
+        this.onCommit(this.lastTs, sink.writes)
           .catch((e: Error) => process.emitWarning(`Reactive update failed: ${e.message}`))
           .finally(resolve);
       };
       const step = (i: number): void => {
+        if (over) return;
         // A long group holds every client's frames, answers and pushes until its COMMIT; and
         // the longer they wait, the further behind their next edits are based, which makes
         // those dearer to run. So a group closes once it has run for GROUP_BUDGET_MS, and
@@ -260,15 +378,23 @@ export class Engine {
         if (i > 0 && i < group.length && performance.now() - started > GROUP_BUDGET_MS) this.queue.unshift(...group.splice(i));
         const job = group[i];
         if (!job) {
+          current = null;
           if (performance.now() - started <= YOUNG_ENTRY_MS) commit();
           else setImmediate(commit);
           return;
         }
-        this.runOneWith(job.request, writes, scheduled, (result) => {
-          if (result instanceof Error) return abandon(result);
-          results.push(result);
-          step(i + 1);
-        });
+        reached = i;
+        current = job.kind === "mutation" ? job.pending : job.attempt.pending;
+        const next = (outcome: Step | Error): void => {
+          if (outcome instanceof Error) return abandon(outcome);
+          if (outcome.kind === "done") done.push(outcome);
+          current = null;
+          // After a park the rest of the group starts a fresh realm entry of its own.
+          if (outcome.kind === "parked") this.runtime.session(() => step(i + 1));
+          else step(i + 1);
+        };
+        if (job.kind === "mutation") this.start(job.pending, sink, next);
+        else this.resume(job.attempt, sink, next);
       };
       try {
         this.storage.begin();
@@ -279,54 +405,253 @@ export class Engine {
     });
   }
 
-  private runOneWith(
-    request: MutationRequest,
-    writes: WriteSet,
-    scheduled: Array<{ id: string; at: number }>,
-    done: (result: MutationResult | Error) => void,
-  ): void {
+  /** Starts a mutation (again, after a conflict) inside the group's transaction. */
+  private start(pending: Pending, sink: GroupSink, next: (outcome: Step | Error) => void): void {
     try {
+      const { request } = pending;
       const { dedupe } = request;
       if (dedupe) {
         const stored = this.storage.getRequest(dedupe.sessionId, dedupe.requestId);
-        if (stored !== undefined) return done(parseStored(stored));
+        if (stored !== undefined) return next({ kind: "done", pending, result: parseStored(stored) });
       }
       if (this.dice?.roll(this.dice.faults.overloadRate)) {
-        return done({ outcome: failure(OVERLOADED_MESSAGE), ts: 0n, retryable: true });
+        return next({ kind: "done", pending, result: { outcome: failure(OVERLOADED_MESSAGE), ts: 0n, retryable: true } });
       }
       if (this.dice?.roll(this.dice.faults.conflictRate)) {
         // As Convex answers after its last retry; nothing is written or remembered.
-        return done({ outcome: failure(conflictMessage(null)), ts: 0n });
+        return next({ kind: "done", pending, result: { outcome: failure(conflictMessage(null)), ts: 0n } });
       }
       const ts = this.nextTs();
-      if (request.job && !this.jobPending(request.job)) return done({ outcome: { ok: true, value: null, logLines: [] }, ts });
+      if (request.job && !this.jobPending(request.job)) return next({ kind: "done", pending, result: { outcome: { ok: true, value: null, logLines: [] }, ts } });
+      const attempt: Attempt = {
+        pending,
+        ts,
+        start: this.log.pin(),
+        run: null,
+        ops: [],
+        answers: [],
+        parked: false,
+        parkedAt: 0,
+        resumeQueued: false,
+        doomed: false,
+        over: false,
+        group: null,
+      };
       this.storage.savepoint();
-      this.runtime.invokeWith(request.udfPath, "mutation", request.args, request.identity, ts, { allowInternal: request.allowInternal ?? false }, ({ outcome, run }) => {
-        try {
-          if (outcome.ok) {
-            if (request.job) run.setJobState(request.job, { kind: "success" }, true);
-            this.storage.releaseSavepoint();
-            mergeWrites(writes, run.writeSet);
-            scheduled.push(...run.scheduled);
-          } else {
-            this.storage.rollbackSavepoint();
-            for (const table of run.createdTables) this.storage.forgetTable(table);
-            if (request.job) {
-              const sys = this.runtime.systemRun(ts);
-              sys.setJobState(request.job, { kind: "failed", error: outcome.message }, true);
-              mergeWrites(writes, sys.writeSet);
-            }
-          }
-          const result = { outcome, ts };
-          if (dedupe) this.storage.putRequest(dedupe.sessionId, dedupe.requestId, storeResult(result), Date.now());
-          done(result);
-        } catch (e) {
-          done(e as Error);
+      this.enter(attempt, sink, next);
+      this.runtime.invokeWith(request.udfPath, "mutation", request.args, request.identity, ts, { allowInternal: request.allowInternal ?? false }, (invoked) => {
+        if (attempt.over) return; // Given up on (a conflict, a failed group): nothing of it counts.
+        attempt.run ??= invoked.run;
+        if (attempt.group) return this.finish(attempt, invoked);
+        // It failed while parked (its outside wait timed out): nothing of it is in the database.
+        this.giveUp(attempt);
+        if (request.job && !invoked.outcome.ok) {
+          const { job } = request;
+          const message = invoked.outcome.message;
+          this.system((run) => run.setJobState(job, { kind: "failed", error: message }, true)).catch((e: Error) =>
+            process.stderr.write(`[local backend] could not mark scheduled job ${job} failed: ${e.message}\n`),
+          );
         }
+        this.answer(attempt.pending, { outcome: invoked.outcome, ts: this.lastTs });
       });
     } catch (e) {
-      done(e as Error);
+      next(e as Error);
     }
+  }
+
+  /** Makes `attempt` the running one: its writes are journaled (for a park). */
+  private enter(attempt: Attempt, sink: GroupSink, next: (outcome: Step | Error) => void): void {
+    attempt.group = { sink, next };
+    this.executing = attempt;
+    if (!this.options.serialMutations) this.storage.journal = attempt.ops;
+  }
+
+  /** An attempt finished running (whatever its outcome): keep or undo its writes, and record its answer. */
+  private finish(attempt: Attempt, { outcome, run }: Invoked): void {
+    const { sink, next } = attempt.group!;
+    try {
+      const { pending } = attempt;
+      const { request } = pending;
+      this.release(attempt);
+      attempt.over = true;
+      this.log.unpin(attempt.start);
+      // One that was parked commits now, after what committed while it waited: so do its
+      // writes' before-images (reads at a timestamp in between must not see them).
+      const ts = attempt.parked ? this.nextTs() : attempt.ts;
+      if (attempt.parked) historyOf(this.storage, ts).retime(attempt.ts, ts);
+      let writes: WriteSet = NO_WRITES;
+      if (outcome.ok) {
+        if (request.job) run.setJobState(request.job, { kind: "success" }, true);
+        this.storage.releaseSavepoint();
+        writes = run.writeSet;
+        sink.scheduled.push(...run.scheduled);
+      } else {
+        this.storage.rollbackSavepoint();
+        for (const table of run.createdTables) this.storage.forgetTable(table);
+        if (request.job) writes = this.failJob(request.job, ts, outcome.message);
+      }
+      if (this.log.conflict(run.readSet, pending.arrival) !== null) this.count(request.udfPath, "wouldConflict");
+      this.log.append(writes);
+      mergeWrites(sink.writes, writes);
+      const result = { outcome, ts };
+      if (request.dedupe) this.storage.putRequest(request.dedupe.sessionId, request.dedupe.requestId, storeResult(result), Date.now());
+      next({ kind: "done", pending, result });
+    } catch (e) {
+      next(e as Error);
+    }
+  }
+
+  /** Marks a scheduled mutation's job failed, in the group's transaction; returns the writes. */
+  private failJob(job: string, ts: bigint, message: string): WriteSet {
+    const sys = this.runtime.systemRun(ts);
+    sys.setJobState(job, { kind: "failed", error: message }, true);
+    return sys.writeSet;
+  }
+
+  /** The attempt stops running (finished, parked or given up). */
+  private release(attempt: Attempt): void {
+    attempt.group = null;
+    if (this.executing === attempt) this.executing = null;
+    this.storage.journal = null;
+  }
+
+  /** Gives up on an attempt: its code never runs on, its late answers are dropped. */
+  private giveUp(attempt: Attempt): void {
+    if (attempt.over) return;
+    this.release(attempt);
+    attempt.over = true;
+    attempt.answers = [];
+    this.parked.delete(attempt);
+    if (attempt.run) attempt.run.active = false;
+    this.log.unpin(attempt.start);
+  }
+
+  /** The running mutation waits for something outside: park it once its code has yielded. */
+  private waiting(run: FunctionRun): void {
+    const attempt = this.executing;
+    if (!attempt || (attempt.run !== null && attempt.run !== run)) return;
+    if (attempt.run === null) {
+      attempt.run = run;
+      this.attempts.set(run, attempt);
+    }
+    setImmediate(() => {
+      if (this.executing === attempt && attempt.group) this.park(attempt);
+    });
+  }
+
+  /** Takes a waiting attempt's writes out of the transaction and lets the group go on. */
+  private park(attempt: Attempt): void {
+    const { next } = attempt.group!;
+    this.release(attempt);
+    attempt.parked = true;
+    attempt.parkedAt = performance.now();
+    try {
+      this.storage.rollbackSavepoint();
+      for (const table of attempt.run?.createdTables ?? []) this.storage.forgetTable(table);
+    } catch (e) {
+      // The transaction is gone: the group fails, and this attempt with it.
+      this.giveUp(attempt);
+      next(e as Error);
+      return;
+    }
+    this.parked.add(attempt);
+    next({ kind: "parked" });
+    if (attempt.answers.length > 0) this.queueResume(attempt);
+  }
+
+  private answered(run: FunctionRun, resume: () => void): void {
+    const attempt = this.attempts.get(run);
+    if (!attempt) return resume();
+    if (attempt.over) return; // Nothing of it counts any more; its code stays stopped.
+    const queue = () => {
+      attempt.answers.push(resume);
+      if (this.parked.has(attempt)) this.queueResume(attempt);
+    };
+    const hold = this.options.holdOutsideAnswer;
+    if (!hold) return queue();
+    hold(attempt.pending.request.udfPath, attempt.pending.retries).then(queue, queue);
+  }
+
+  private queueResume(attempt: Attempt): void {
+    if (attempt.resumeQueued || attempt.over) return;
+    if (this.closed) {
+      this.giveUp(attempt);
+      this.answer(attempt.pending, { outcome: failure("The local backend is shutting down."), ts: 0n, retryable: true });
+      return;
+    }
+    attempt.resumeQueued = true;
+    this.queue.push({ kind: "resume", attempt });
+    this.pump();
+  }
+
+  /**
+   * Resumes a parked attempt: if nothing committed since it started wrote inside what it
+   * read, its writes go back in and its outside answers are delivered; otherwise it runs again.
+   */
+  private resume(attempt: Attempt, sink: GroupSink, next: (outcome: Step | Error) => void): void {
+    attempt.resumeQueued = false;
+    this.parked.delete(attempt);
+    if (attempt.over) return next({ kind: "parked" });
+    // Time spent parked is not the function's own (Convex's 1 s counts user code only).
+    attempt.run!.syscallMs += performance.now() - attempt.parkedAt;
+    const conflict = attempt.doomed ? "" : this.log.conflict(attempt.run!.readSet, attempt.start);
+    if (conflict !== null) return this.retry(attempt, conflict || null, sink, next);
+    try {
+      this.storage.savepoint();
+      this.storage.replay(attempt.ops);
+    } catch (e) {
+      if (!(e instanceof ReplayClash)) return next(e as Error);
+      this.storage.rollbackSavepoint();
+      return this.retry(attempt, null, sink, next);
+    }
+    this.enter(attempt, sink, next);
+    for (const deliver of attempt.answers.splice(0)) deliver();
+  }
+
+  /** Runs a conflicted attempt's mutation again, or fails it with Convex's error after the last retry. */
+  private retry(attempt: Attempt, table: string | null, sink: GroupSink, next: (outcome: Step | Error) => void): void {
+    this.giveUp(attempt);
+    const { pending } = attempt;
+    if (pending.retries >= MAX_CONFLICT_RETRIES) {
+      this.count(pending.request.udfPath, "failedAfterRetries");
+      // As Convex: the error, and nothing of it written or remembered (a scheduled one is marked failed).
+      const outcome = failure(conflictMessage(table));
+      const { job } = pending.request;
+      if (job) {
+        try {
+          const writes = this.failJob(job, this.nextTs(), outcome.message);
+          this.log.append(writes);
+          mergeWrites(sink.writes, writes);
+        } catch (e) {
+          return next(e as Error);
+        }
+      }
+      return next({ kind: "done", pending, result: { outcome, ts: 0n } });
+    }
+    pending.retries++;
+    this.count(pending.request.udfPath, "retries");
+    this.start(pending, sink, next);
+  }
+
+  private count(udfPath: string, what: "retries" | "failedAfterRetries" | "wouldConflict" | "mutations"): void {
+    this.stats[what]++;
+    const mine = (this.stats.byFunction[udfPath] ??= { mutations: 0, retries: 0, failedAfterRetries: 0, wouldConflict: 0 });
+    mine[what]++;
+  }
+
+  /** Hands a request its result (and any resend of it that waited), once. */
+  private answer(pending: Pending, result: MutationResult): void {
+    if (pending.answered) return;
+    pending.answered = true;
+    const { request } = pending;
+    if (request.dedupe) this.inFlight.delete(dedupeKey(request.dedupe));
+    this.log.unpin(pending.arrival);
+    if (!result.retryable) {
+      this.count(request.udfPath, "mutations");
+      this.stats.retriesPerMutation[pending.retries] = (this.stats.retriesPerMutation[pending.retries] ?? 0) + 1;
+      for (let i = 0; i < pending.retries; i++) this.stats.retriesPerMutation[i] ??= 0;
+    }
+    for (const listener of pending.listeners.splice(0)) answer(listener, result);
   }
 
   /** Whether a scheduled job is still waiting to run (not canceled, not already run). */
@@ -340,15 +665,23 @@ export class Engine {
   async close(): Promise<void> {
     this.closed = true;
     while (this.running) await this.idle;
+    for (const attempt of [...this.parked]) {
+      this.giveUp(attempt);
+      this.answer(attempt.pending, { outcome: failure("The local backend is shutting down."), ts: 0n, retryable: true });
+    }
     this.runtime.close();
     this.storage.close();
   }
 }
 
+function dedupeKey(dedupe: { sessionId: string; requestId: number }): string {
+  return `${dedupe.sessionId}\u0000${dedupe.requestId}`;
+}
+
 /** Hands a mutation its result; a caller's failure to take it must not stop the engine. */
-function answer(job: { done: (result: MutationResult) => void }, result: MutationResult): void {
+function answer(done: (result: MutationResult) => void, result: MutationResult): void {
   try {
-    job.done(result);
+    done(result);
   } catch (e) {
     process.emitWarning(`A mutation's answer could not be delivered: ${(e as Error).message}`);
   }

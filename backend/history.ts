@@ -34,6 +34,11 @@ export class WriteHistory {
     if (this.writes.length > MAX_WRITES || this.bytes > MAX_BYTES) this.prune();
   }
 
+  /** Moves the writes recorded at `from` to `to`: a mutation parked around an outside wait commits later than it started. */
+  retime(from: bigint, to: bigint): void {
+    for (const write of this.writes) if (write.ts === from) write.ts = to;
+  }
+
   /** Forgets the oldest writes, down to 3/4 of the limits (so this runs once per many writes). */
   private prune(): void {
     let drop = 0;

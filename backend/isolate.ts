@@ -9,7 +9,8 @@
 // No AsyncLocalStorage here or in its callers: with promise hooks on, a timeout that
 // stops code inside a promise job leaves Node's async-id stack unbalanced, and Node aborts.
 // Queries and mutations run one at a time (the engine's worker), so their realm knows its
-// current run from a variable; each action gets a realm of its own.
+// current run from a variable (a mutation resumed after an outside wait is made current
+// again, see OutsideGate); each action gets a realm of its own.
 import { createHash } from "node:crypto";
 import { types } from "node:util";
 import vm from "node:vm";
@@ -45,6 +46,18 @@ const NOT_IN_UDF = (what: string) =>
   `Can't use ${what} in queries and mutations. Please consider using an action. See https://docs.convex.dev/functions/actions for more details.`;
 
 type Job = { start: () => unknown; settle: (ok: boolean, value: unknown) => void; settled?: boolean };
+
+/**
+ * Lets the engine run mutations optimistically: a mutation waiting for something outside
+ * the realm is told about, and its answer is handed over rather than delivered at once, so
+ * the engine resumes the call when it has put the call's own writes back (engine.ts).
+ */
+export interface OutsideGate {
+  /** `run` (a mutation) started waiting for an outside answer. */
+  waiting(run: GuestRun): void;
+  /** That answer exists: `resume` delivers it and lets the call go on (inside a session: in its entry). */
+  answered(run: GuestRun, resume: () => void): void;
+}
 
 /**
  * Calls started inside a session run in its one entry (one watchdog), each started from
@@ -84,6 +97,12 @@ export class Isolate {
   private watched = 0;
   private poller: NodeJS.Timeout | NodeJS.Immediate | null = null;
   private pollDelay = 0;
+  /** When set, outside answers for mutations go through it (see OutsideGate). */
+  outsideGate: OutsideGate | null = null;
+  /** Each unsettled mutation's call, to name the victim when a resumed call runs away. */
+  private jobs = new Map<GuestRun, Job>();
+  /** Calls parked by the gate: nothing of theirs runs until it resumes them. */
+  private held = new Set<Job>();
 
   constructor(
     private readonly current: () => GuestRun | undefined,
@@ -184,15 +203,19 @@ export class Isolate {
    * `waitLimitMs` failed with a SliceTimeout). A run past `timeoutMs` is stopped and settled with a SliceTimeout.
    */
   start(start: () => unknown, settle: (ok: boolean, value: unknown) => void, timeoutMs: number, waitLimitMs?: number): void {
+    const run = this.outsideGate ? this.current() : undefined;
     const job: Job = {
       start,
       settle: (ok, value) => {
         if (job.settled) return;
         job.settled = true;
+        this.held.delete(job);
+        if (run) this.jobs.delete(run);
         if (this.session?.current === job) this.session.current = null;
         settle(ok, value);
       },
     };
+    if (run?.kind === "mutation") this.jobs.set(run, job);
     const session = this.session;
     if (session) {
       if (performance.now() - session.started > SESSION_INLINE_MS) {
@@ -244,9 +267,21 @@ export class Isolate {
    */
   private watch(promise: Promise<unknown>, resolve: (v: unknown) => void, reject: (e: unknown) => void): void {
     this.watched++;
+    const run = this.current();
+    const gate = run?.kind === "mutation" ? this.outsideGate : null;
+    const job = gate && run ? this.jobs.get(run) : undefined;
+    if (job) this.held.add(job);
+    if (run && gate) gate.waiting(run);
     const settle = (deliver: () => void) => {
       this.watched--;
-      this.reenter(deliver);
+      if (!run || !gate) return this.reenter(deliver);
+      gate.answered(run, () => {
+        if (job) this.held.delete(job);
+        if (!this.session) return this.reenter(deliver);
+        // The resumed call runs next in this entry: it is the one a watchdog firing now stops.
+        this.session.current = job ?? null;
+        deliver();
+      });
     };
     promise.then(
       (value) => settle(() => resolve(value)),
@@ -261,7 +296,8 @@ export class Isolate {
    */
   private pollIfUnwatched(): void {
     for (const job of this.waiting) if (job.settled) this.waiting.delete(job);
-    if (this.waiting.size === 0 || this.watched > 0) {
+    // Held calls wait for the engine, not for an answer the realm could pick up.
+    if ([...this.waiting].every((job) => this.held.has(job)) || this.watched > 0) {
       this.pollDelay = 0;
       return;
     }
@@ -282,7 +318,7 @@ export class Isolate {
       const error = (e as NodeJS.ErrnoException).code === "ERR_SCRIPT_EXECUTION_TIMEOUT" ? new SliceTimeout() : e;
       // What ran was the rest of a call that waited on the outside (queries and mutations
       // run one at a time; an action has its realm to itself): that call fails now.
-      const victims = [...this.waiting].filter((job) => !job.settled);
+      const victims = [...this.waiting].filter((job) => !job.settled && !this.held.has(job));
       if (victims.length === 0) this.onTimerError(error);
       for (const job of victims) job.settle(false, error);
     }

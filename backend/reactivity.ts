@@ -5,8 +5,8 @@
 import type { JSONValue } from "convex/values";
 import type { Engine } from "./engine.js";
 import { YOUNG_ENTRY_MS } from "./isolate.js";
-import { rangeContains } from "./keys.js";
 import type { QueryJournal } from "./pages.js";
+import { keysInRanges } from "./reads.js";
 import type { Outcome, ReadSet, UserIdentity, WriteSet } from "./runtime.js";
 
 export interface Subscriber {
@@ -135,7 +135,7 @@ export class Reactivity {
       for (const entry of this.byIndex.get(index) ?? []) {
         if (stale.has(entry)) continue;
         const ranges = entry.readSet.get(index) ?? [];
-        if (keys.some((key) => ranges.some((range) => rangeContains(range, key)))) stale.add(entry);
+        if (keysInRanges(keys, ranges)) stale.add(entry);
       }
     }
     const entries = [...stale];

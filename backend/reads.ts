@@ -5,7 +5,8 @@ import { jsonToConvex, type JSONValue, type Value } from "convex/values";
 import type { Doc, IndexDef } from "./catalog.js";
 import { SystemError } from "./errors.js";
 import { matches } from "./filter.js";
-import { afterPrefix, encodeKey, successor, type KeyRange } from "./keys.js";
+import type { WriteSet } from "./function-run.js";
+import { afterPrefix, encodeKey, rangeContains, successor, type KeyRange } from "./keys.js";
 import type { Storage } from "./storage.js";
 
 /** Index ranges a run read, by index name; a write of a key inside one invalidates it. */
@@ -71,6 +72,20 @@ export function keyRange(index: IndexDef, range: RangeExpr[]): KeyRange {
 export function toValue(json: JSONValue): Value | undefined {
   if (json !== null && typeof json === "object" && !Array.isArray(json) && "$undefined" in json) return undefined;
   return jsonToConvex(json);
+}
+
+/** Whether a written key falls inside a range read: the test for a stale result and for a conflict. */
+export function keysInRanges(keys: readonly Buffer[], ranges: readonly KeyRange[]): boolean {
+  return keys.some((key) => ranges.some((range) => rangeContains(range, key)));
+}
+
+/** The first index where `writes` wrote a key inside a range of `reads`, or null. */
+export function overlappingIndex(reads: ReadSet, writes: WriteSet): string | null {
+  for (const [index, keys] of writes) {
+    const ranges = reads.get(index);
+    if (ranges && keysInRanges(keys, ranges)) return index;
+  }
+  return null;
 }
 
 export function addRange(set: ReadSet, index: string, range: KeyRange): void {

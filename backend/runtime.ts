@@ -436,6 +436,21 @@ export class Runtime {
     );
   }
 
+  /**
+   * Hands mutations' outside answers to `gate` (optimistic execution), or delivers them at
+   * once (null: a waiting mutation holds up the engine). A resumed call is the realm's current run.
+   */
+  setOutsideGate(gate: { waiting(run: FunctionRun): void; answered(run: FunctionRun, resume: () => void): void } | null): void {
+    this.udfRealm.outsideGate = gate && {
+      waiting: (run) => gate.waiting(run as FunctionRun),
+      answered: (run, resume) =>
+        gate.answered(run as FunctionRun, () => {
+          this.udfRun = run as FunctionRun;
+          resume();
+        }),
+    };
+  }
+
   /** Runs `body`, and the queries and mutations it starts one after another, in one realm entry. */
   session(body: () => void): void {
     this.udfRealm.runSession(body, UDF_WATCHDOG_MS);

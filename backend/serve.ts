@@ -5,7 +5,7 @@ import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { ConnectionHooks } from "./connection.js";
-import { Engine } from "./engine.js";
+import { Engine, type ContentionStats, type EngineOptions } from "./engine.js";
 import { FaultDice, faultsFromEnv, type Faults } from "./faults.js";
 import { Scheduler } from "./scheduler.js";
 import { BackendServer } from "./server.js";
@@ -27,8 +27,10 @@ export type BackendOptions = {
   allowedHosts?: string[];
   /** Accepts `Convex <key>` admin headers (optionally acting as a user), as Convex's admin keys. */
   adminKey?: string;
+  /** Run mutations strictly one after another, even while one waits outside (`--serial-mutations`; debugging). */
+  serialMutations?: boolean;
   /** Test seams; not part of the CLI. */
-  hooks?: ConnectionHooks;
+  hooks?: ConnectionHooks & Pick<EngineOptions, "holdOutsideAnswer">;
 };
 
 export type RunningBackend = {
@@ -39,6 +41,8 @@ export type RunningBackend = {
   close(): Promise<void>;
   /** Stops and starts again on the same ports and data: every socket drops, state comes back from disk. */
   restart(): Promise<void>;
+  /** Optimistic-concurrency conflicts and retries since the last (re)start. */
+  contention(): ContentionStats;
 };
 
 /** The repository root: the nearest folder upwards whose package.json is this project's. */
@@ -68,7 +72,11 @@ async function listen(server: Server, port: number, host: string): Promise<numbe
 
 async function startOnce(options: BackendOptions, host: string, functionsDir: string, dataDir: string, ports: { port: number; sitePort: number }, faults: Faults | undefined): Promise<Started> {
   const env: Record<string, string> = { ...options.env };
-  const engine = await Engine.open(dataDir, functionsDir, { env });
+  const hold = options.hooks?.holdOutsideAnswer;
+  const engine = await Engine.open(dataDir, functionsDir, { env }, {
+    serialMutations: options.serialMutations ?? false,
+    ...(hold ? { holdOutsideAnswer: hold } : {}),
+  });
   if (faults) engine.dice = new FaultDice(faults);
   const scheduler = new Scheduler(engine);
   const server = new BackendServer(engine, {
@@ -127,6 +135,7 @@ export async function startBackend(options: BackendOptions): Promise<RunningBack
     port: current.port,
     dataDir,
     restart,
+    contention: () => current.engine.contention(),
     close: () =>
       (closing ??= (async () => {
         if (timer) clearInterval(timer);

@@ -1,8 +1,8 @@
 // SQLite behind a narrow interface. Documents live in `documents` (latest version only:
-// the engine runs one transaction at a time, so there are no concurrent snapshots to
-// serve). Every index, including the implicit by_id and by_creation_time, is a set of
-// rows in `index_entries` keyed by (index name, order-preserving key), so an index range
-// read is a primary-key range scan.
+// the engine writes one transaction at a time; a mutation parked around an outside wait
+// keeps its writes as a journal meanwhile, not as a snapshot). Every index, including the
+// implicit by_id and by_creation_time, is a set of rows in `index_entries` keyed by (index
+// name, order-preserving key), so an index range read is a primary-key range scan.
 //
 // Durability: WAL with synchronous=FULL: every commit group is fsynced before any of its
 // responses leaves the process. A client drops an edit from its pending store once the
@@ -16,11 +16,25 @@ import path from "node:path";
 export type IndexEntry = { index: string; key: Buffer };
 export type ScannedRow = { key: Buffer; id: string; json: string };
 
+/** One write, as recorded in a journal to be undone and redone (a mutation parked around an outside wait). */
+export type StorageOp =
+  | { op: "table"; name: string; num: number }
+  | { op: "index"; name: string; fields: string }
+  | { op: "put"; id: string; table: number; json: string }
+  | { op: "delete"; id: string }
+  | { op: "entry+"; entry: IndexEntry; id: string }
+  | { op: "entry-"; entry: IndexEntry };
+
+/** A journal cannot be redone: a table it created was created again by someone else meanwhile. */
+export class ReplayClash extends Error {}
+
 export class Storage {
   private db: Database.Database;
   private stmts;
   private tableNumbers = new Map<string, number>();
   private tableNames = new Map<number, string>();
+  /** While set, every write is also recorded here (see StorageOp). */
+  journal: StorageOp[] | null = null;
 
   constructor(dataDir: string) {
     // Only the user running the backend may read its data (a shared machine has others).
@@ -121,6 +135,7 @@ export class Storage {
   createTable(name: string): number {
     const num = this.tableNumbers.size === 0 ? 10001 : Math.max(...this.tableNames.keys()) + 1;
     this.stmts.addTable.run(num, name);
+    this.journal?.push({ op: "table", name, num });
     this.tableNumbers.set(name, num);
     this.tableNames.set(num, name);
     return num;
@@ -140,10 +155,12 @@ export class Storage {
 
   putDocument(id: string, tableNumber: number, json: string): void {
     this.stmts.putDoc.run(id, tableNumber, json);
+    this.journal?.push({ op: "put", id, table: tableNumber, json });
   }
 
   deleteDocument(id: string): void {
     this.stmts.deleteDoc.run(id);
+    this.journal?.push({ op: "delete", id });
   }
 
   documentsOfTable(tableNumber: number): string[] {
@@ -152,10 +169,12 @@ export class Storage {
 
   addIndexEntry(entry: IndexEntry, id: string): void {
     this.stmts.putEntry.run(entry.index, entry.key, id);
+    this.journal?.push({ op: "entry+", entry, id });
   }
 
   removeIndexEntry(entry: IndexEntry): void {
     this.stmts.deleteEntry.run(entry.index, entry.key);
+    this.journal?.push({ op: "entry-", entry });
   }
 
   /** Up to `limit` rows of `index` with lo <= key < hi, in key order. */
@@ -175,11 +194,44 @@ export class Storage {
   defineIndex(name: string, fieldsJson: string): void {
     this.stmts.dropIndex.run(name);
     this.stmts.putIndex.run(name, fieldsJson);
+    this.journal?.push({ op: "index", name, fields: fieldsJson });
   }
 
   dropIndex(name: string): void {
     this.stmts.dropIndex.run(name);
     this.stmts.deleteIndex.run(name);
+  }
+
+  /** Redoes journaled writes (not journaling them again); refuses a table created again meanwhile. */
+  replay(ops: readonly StorageOp[]): void {
+    for (const op of ops) {
+      switch (op.op) {
+        case "table":
+          if (this.tableNumbers.has(op.name) || this.tableNames.has(op.num)) throw new ReplayClash(`table ${op.name} was created meanwhile`);
+          this.stmts.addTable.run(op.num, op.name);
+          this.tableNumbers.set(op.name, op.num);
+          this.tableNames.set(op.num, op.name);
+          break;
+        case "index":
+          this.stmts.dropIndex.run(op.name);
+          this.stmts.putIndex.run(op.name, op.fields);
+          break;
+        case "put":
+          this.stmts.putDoc.run(op.id, op.table, op.json);
+          break;
+        case "delete":
+          this.stmts.deleteDoc.run(op.id);
+          break;
+        case "entry+":
+          this.stmts.putEntry.run(op.entry.index, op.entry.key, op.id);
+          break;
+        case "entry-":
+          this.stmts.deleteEntry.run(op.entry.index, op.entry.key);
+          break;
+        default:
+          op satisfies never;
+      }
+    }
   }
 
   getRequest(sessionId: string, requestId: number): string | undefined {
