@@ -237,6 +237,7 @@ class LiveNoteSession implements NoteSession {
       open: () => this.convex.query(api.notes.open, auth),
       failure: (err) => this.failure(err),
       wait: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+      now: () => performance.now(),
       newClientId,
     };
   }

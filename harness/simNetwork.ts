@@ -82,6 +82,8 @@ export class SimNetwork {
   readonly log: string[] = [];
   private readonly faults: boolean;
   private failureRate: number;
+  /** Steps taken: the simulated clock. */
+  private steps = 0;
   private ids = 0;
 
   private constructor(
@@ -135,6 +137,7 @@ export class SimNetwork {
 
   /** One random network event. */
   async step(): Promise<void> {
+    this.steps += 1;
     const rng = this.rng;
     const i = rng.int(this.clients.length);
     const c = this.at(i);
@@ -314,6 +317,7 @@ export class SimNetwork {
       open: () => queue((settle) => ({ kind: "open", settle })),
       failure: (err) => classifyFailure(err instanceof ConvexError ? (err.data as { code: string }).code : undefined, describeError(err)),
       wait: () => new Promise<void>((resolve) => c.timers.push(resolve)),
+      now: () => this.steps,
       newClientId: () => `${id}.${generation}.${++this.ids}`,
     };
     c.driver = new SyncDriver(sync, transport, {

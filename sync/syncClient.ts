@@ -133,13 +133,16 @@ export class SyncClient {
   private server: TextDoc;
   private history: { rev: number; op: TextOp }[] = [];
   private readonly historyLimit: number;
-  private readonly maxInFlight: number;
+  /** The most submissions in flight at once; `inFlightLimit` moves below it (sync/inFlightLimit.ts). */
+  readonly maxInFlight: number;
+  private inFlightLimit: number;
 
   constructor(options: SyncClientOptions) {
     this.id = options.clientId;
     this.confirmedRev = options.rev;
     this.historyLimit = options.historyLimit ?? 256;
     this.maxInFlight = Math.max(1, options.maxInFlight ?? MAX_IN_FLIGHT);
+    this.inFlightLimit = this.maxInFlight;
     this.server = new TextDoc(options.text);
     this.local = new TextDoc(options.text);
     const pending = options.pending;
@@ -203,13 +206,18 @@ export class SyncClient {
     return this.pendingOps.length;
   }
 
+  /** How many submissions new edits may have in flight, from 1 up to maxInFlight. */
+  setInFlightLimit(limit: number): void {
+    this.inFlightLimit = Math.min(this.maxInFlight, Math.max(1, limit));
+  }
+
   /**
    * Applies a local edit to our text. Returns what to send now, if nothing else is in flight.
    * An edit that changes nothing still goes out (rare, and it keeps every edit accounted for).
    */
   applyLocal(op: TextOp): Submission | undefined {
     this.local.apply(op); // throws, changing nothing, if the op does not fit
-    const { state, send } = withLocalEdit(this.state, op, this.nextSeq, this.maxInFlight);
+    const { state, send } = withLocalEdit(this.state, op, this.nextSeq, this.inFlightLimit);
     this.state = state;
     if (!send) return undefined;
     this.nextSeq += 1;

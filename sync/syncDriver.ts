@@ -15,6 +15,7 @@
  *     moves its pending edits past each op; the whole text is replaced only when our copy
  *     fails a checksum (or the ops it needs were compacted), and the user is told.
  */
+import { InFlightLimit } from "./inFlightLimit";
 import type { Submission, SyncClient, ServerOp } from "./syncClient";
 import type { TextOp } from "./textOp";
 
@@ -65,6 +66,8 @@ export interface SyncTransport {
   /** What a thrown error means (see classifyFailure). */
   failure(err: unknown): Failure;
   wait(ms: number): Promise<void>;
+  /** Milliseconds on a monotonic clock (how long submissions take to be confirmed). */
+  now(): number;
   newClientId(): string;
 }
 
@@ -107,13 +110,18 @@ export class SyncDriver {
   private renewDue = false;
   private replaceDue: string | undefined;
   private stopped = false;
+  /** When each submission in flight was sent, by seq. */
+  private readonly sentAt = new Map<number, number>();
+  private readonly inFlight: InFlightLimit;
 
   constructor(
     readonly engine: SyncClient,
     private readonly transport: SyncTransport,
     private readonly events: SyncEvents,
     private readonly random: () => number = Math.random,
-  ) {}
+  ) {
+    this.inFlight = new InFlightLimit(engine.maxInFlight);
+  }
 
   /** True while failed sends are being retried. */
   get retrying(): boolean {
@@ -135,6 +143,8 @@ export class SyncDriver {
 
   /** A local edit: applied to the engine at once; sent when the engine says so. */
   local(op: TextOp): void {
+    const oldest = this.sentAt.values().next();
+    if (!oldest.done) this.engine.setInFlightLimit(this.inFlight.waiting(this.transport.now() - oldest.value));
     const submission = this.engine.applyLocal(op);
     if (submission && !this.recovering && !this.stopped) this.send(submission);
     this.events.changed();
@@ -182,6 +192,7 @@ export class SyncDriver {
           continue;
         case "confirmed":
           this.failures = 0;
+          this.timeConfirmation(op.seq);
           if (outcome.next && !this.recovering && !this.stopped) this.send(outcome.next);
           changed = true;
           continue;
@@ -204,7 +215,14 @@ export class SyncDriver {
     return true;
   }
 
+  private timeConfirmation(seq: number): void {
+    const sent = this.sentAt.get(seq);
+    for (const s of this.sentAt.keys()) if (s <= seq) this.sentAt.delete(s);
+    if (sent !== undefined) this.engine.setInFlightLimit(this.inFlight.observe(this.transport.now() - sent));
+  }
+
   private send(submission: Submission): void {
+    this.sentAt.set(submission.seq, this.transport.now());
     // Answers for an id we moved away from are settled already (see runRecovery).
     const current = (): boolean => !this.stopped && submission.clientId === this.engine.clientId;
     this.transport.submit(submission).then(
@@ -254,6 +272,8 @@ export class SyncDriver {
 
   private async runRecovery(delayed: boolean): Promise<void> {
     this.recovering = true;
+    // What is sent again is timed again; a renewed client id starts its seqs afresh.
+    this.sentAt.clear();
     let attempt = delayed ? 1 : 0;
     try {
       for (;;) {

@@ -1,0 +1,50 @@
+// How many submissions a client keeps in flight, adjusted to how fast they come back.
+//
+// Several in flight let each key leave at once on a slow link. But when the server is the
+// slow part, they are what keeps it slow: every key stays its own submission, each
+// transformed past everything committed since its base, and the queue grows with the
+// delay. So a client watches how long its submissions take to be confirmed. One that
+// takes well over the fastest it has seen is waiting in a queue, and the limit halves
+// (down to 1: further typing composes into one buffered op, one submission per round
+// trip); one that comes back about as fast lets the limit grow again by one. A slow link
+// is slow every time, so its limit stays up. The fastest time seen drifts up a little
+// with each confirmation, so a client that moved to a slower link adapts to it.
+
+/** Confirmation time over twice the fastest plus this means a queue, not the link. */
+export const QUEUE_SLACK_MS = 20;
+/** How much the fastest confirmation time seen drifts up per confirmation. */
+const FASTEST_DRIFT = 1.01;
+
+export class InFlightLimit {
+  private fastest = Infinity;
+  private current: number;
+
+  constructor(private readonly max: number) {
+    this.current = max;
+  }
+
+  get value(): number {
+    return this.current;
+  }
+
+  /** One submission took `ms` from being sent to being confirmed; returns the new limit. */
+  observe(ms: number): number {
+    this.fastest = Math.min(ms, this.fastest * FASTEST_DRIFT);
+    if (this.queued(ms)) this.current = Math.max(1, Math.floor(this.current / 2));
+    else if (this.current < this.max) this.current += 1;
+    return this.current;
+  }
+
+  /**
+   * The oldest submission in flight has waited `ms` so far (asked at each new edit): when
+   * the server falls behind, confirmations are what stops coming, so waiting alone says so.
+   */
+  waiting(ms: number): number {
+    if (this.queued(ms)) this.current = Math.max(1, Math.floor(this.current / 2));
+    return this.current;
+  }
+
+  private queued(ms: number): boolean {
+    return ms > 2 * this.fastest + QUEUE_SLACK_MS;
+  }
+}

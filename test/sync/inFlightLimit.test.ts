@@ -1,0 +1,32 @@
+import { describe, expect, it } from "vitest";
+import { InFlightLimit, QUEUE_SLACK_MS } from "../../sync/inFlightLimit";
+
+describe("the in-flight limit", () => {
+  it("stays at its most on a link that is slow every time", () => {
+    const limit = new InFlightLimit(8);
+    for (let i = 0; i < 100; i++) expect(limit.observe(200 + (i % 7))).toBe(8);
+  });
+
+  it("halves down to 1 while confirmations queue, and grows back by one when they are fast again", () => {
+    const limit = new InFlightLimit(8);
+    limit.observe(5);
+    const queued = 2 * 5 + QUEUE_SLACK_MS + 50;
+    expect([1, 2, 3, 4].map(() => limit.observe(queued))).toEqual([4, 2, 1, 1]);
+    expect([1, 2, 3].map(() => limit.observe(6))).toEqual([2, 3, 4]);
+  });
+
+  it("halves while the oldest submission waits far longer than the fastest took, before it is confirmed", () => {
+    const limit = new InFlightLimit(8);
+    limit.observe(5);
+    expect(limit.waiting(10)).toBe(8);
+    expect(limit.waiting(2 * 5 + QUEUE_SLACK_MS + 1)).toBe(4);
+    expect(new InFlightLimit(8).waiting(10_000)).toBe(8);
+  });
+
+  it("adapts to a link that became slower for good", () => {
+    const limit = new InFlightLimit(8);
+    for (let i = 0; i < 10; i++) limit.observe(5);
+    for (let i = 0; i < 400; i++) limit.observe(300);
+    expect(limit.value).toBe(8);
+  });
+});
