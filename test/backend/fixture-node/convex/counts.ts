@@ -11,7 +11,7 @@ export const bump = mutation({
       .query("counts")
       .withIndex("by_name", (q) => q.eq("name", name))
       .unique();
-    if (row) await ctx.db.patch(row._id, { n: row.n + 1 });
+    if (row) await ctx.db.patch("counts", row._id, { n: row.n + 1 });
     else await ctx.db.insert("counts", { name, n: 1 });
     return (row?.n ?? 0) + 1;
   },
