@@ -2,8 +2,8 @@
 // whenever it changes, and runs one query per distinct (function, args): so the window
 // should hold few ops (each push carries about the new op), and clients that are caught up
 // should ask for the same window (one re-run per commit serves them all). A window that
-// moved after every revision met the first and defeated the second: at 50 typists each
-// commit re-ran 50 windows, each one client's.
+// moved after every revision was shared only by clients at exactly the same revision, and
+// cost every client a subscription change per revision.
 //
 // So windows start at multiples of FOLLOW_STEP and move once they hold FOLLOW_STEP ops:
 // every push carries 1..FOLLOW_STEP ops (1.5 on average for single-op commits), and
