@@ -74,7 +74,11 @@ describe("durability", () => {
       await waitForOutput(writer, "opened");
       proxy.goDown();
       await typed;
+      // Until its parent reaps it, a killed process still answers kill(pid, 0), and its
+      // saved edits look held by a live session: wait for the exit, as a restart would.
+      const exited = new Promise((resolve) => writer.once("exit", resolve));
       writer.kill("SIGKILL");
+      await exited;
       expect(await serverText(backend.url, creds, noteId)).toBe("");
 
       proxy.restore();

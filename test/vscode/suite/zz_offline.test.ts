@@ -27,7 +27,15 @@ describe("offline and back", () => {
     assert.equal(doc.isDirty, true, "unconfirmed edits show as unsaved");
     await backendControl("start");
     await waitFor("the status bar to say connected", () => api.statusBar.snapshot.connection === "connected", 60_000);
-    await waitFor("the edits to be confirmed", () => api.statusBar.snapshot.unconfirmed === 0, 30_000);
+    // On a timeout, say which note still holds unconfirmed edits.
+    const holders = (): string =>
+      api.bindings
+        .all()
+        .map((b) => `${b.document.uri.path}: ${JSON.stringify(b.session.status)}`)
+        .join("; ");
+    await waitFor("the edits to be confirmed", () => api.statusBar.snapshot.unconfirmed === 0, 30_000).catch((err: Error) => {
+      throw new Error(`${err.message} (${holders()})`);
+    });
     const theirs = await mate.open(noteId);
     await waitFor("the teammate to get the offline edits", () => theirs.text === "kept: typed while offline", 30_000);
     await waitFor("no dirty dot once confirmed", () => !doc.isDirty);
