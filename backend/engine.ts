@@ -1,8 +1,8 @@
 // The single writer, optimistic around outside waits. Every function run (and every piece
 // of work that must see a consistent database, like re-running subscribed queries) goes
 // through one worker. Queued mutations are committed as a group (ahead of queued tasks):
-// each runs in its own savepoint, one COMMIT makes them all durable (storage.ts says how
-// durable), and only then are their responses released.
+// each runs in its own savepoint, one COMMIT takes them all in, and once it is on disk
+// (storage.ts says how) their responses are released.
 //
 // A mutation that waits for something outside the database (Web Crypto) does not hold the
 // others up, as on Convex: its writes are taken out of the transaction (kept as a journal),
@@ -51,6 +51,8 @@ export type EngineOptions = {
   serialMutations?: boolean;
   /** Test seam: an outside answer for a mutation is held until this settles (attempt counts from 0). */
   holdOutsideAnswer?: (udfPath: string, attempt: number) => Promise<void>;
+  /** Test seam: each commit counts as on disk only once this settles too (a slow disk). */
+  holdDurable?: () => Promise<void>;
 };
 
 /** Contention, per function and in total (benchmarks read it). */
@@ -117,7 +119,15 @@ const GROUP_BUDGET_MS = 20;
 const NO_WRITES: WriteSet = new Map();
 const TS_KEY = "last_ts";
 
-export type CommitListener = (ts: bigint, writes: WriteSet) => Promise<void>;
+/**
+ * Told about each commit as soon as it is in the database; `durable` resolves once it is on
+ * disk (and its mutations are answered): nothing of it may be sent before.
+ */
+export type CommitListener = (ts: bigint, writes: WriteSet, durable: Promise<void>) => Promise<void>;
+
+/** How long to wait before syncing again after the disk refused, doubling up to the cap. */
+const SYNC_RETRY_MS = 100;
+const SYNC_RETRY_CAP_MS = 5_000;
 
 export class Engine {
   private queue: Job[] = [];
@@ -265,9 +275,27 @@ export class Engine {
       }
       this.log.append(writes);
       if (run.scheduled.length > 0) this.onScheduled(run.scheduled);
-      await this.onCommit(this.lastTs, writes).catch((e: Error) => process.emitWarning(`Reactive update failed: ${e.message}`));
+      const durable = this.durable();
+      await this.onCommit(this.lastTs, writes, durable).catch((e: Error) => process.emitWarning(`Reactive update failed: ${e.message}`));
+      await durable;
       return value;
     });
+  }
+
+  /**
+   * Waits until the last commit is on disk. A disk that refuses is asked again until it
+   * complies: nothing committed is acknowledged before, so clients keep their edits and wait.
+   */
+  private async durable(): Promise<void> {
+    for (let wait = SYNC_RETRY_MS; ; wait = Math.min(wait * 2, SYNC_RETRY_CAP_MS)) {
+      try {
+        await Promise.all([this.storage.durable(), this.options.holdDurable?.()]);
+        return;
+      } catch (e) {
+        process.stderr.write(`[local backend] syncing the last commit to disk failed, trying again in ${wait} ms: ${(e as Error).message}\n`);
+        await new Promise((resolve) => setTimeout(resolve, wait));
+      }
+    }
   }
 
   private bridge(): ActionBridge {
@@ -362,12 +390,17 @@ export class Engine {
         }
         over = true;
         if (sink.scheduled.length > 0) this.onScheduled(sink.scheduled);
-        // Answered only now that the commit is in the database: a client drops an edit from
-        // its pending queue when it hears back.
-        for (const { pending, result } of done) this.answer(pending, result);
-        this.onCommit(this.lastTs, sink.writes)
-          .catch((e: Error) => process.emitWarning(`Reactive update failed: ${e.message}`))
-          .finally(resolve);
+        // Answered only once the commit is on disk: a client drops an edit from its pending
+        // queue when it hears back. The subscribed queries re-run meanwhile, and their
+        // updates go out after the answers. The next job waits for both, so nothing this
+        // group wrote is seen before it is durable.
+        const durable = this.durable().then(() => {
+          for (const { pending, result } of done) this.answer(pending, result);
+        });
+        const updated = this.onCommit(this.lastTs, sink.writes, durable).catch((e: Error) =>
+          process.emitWarning(`Reactive update failed: ${e.message}`),
+        );
+        void Promise.all([durable, updated]).then(() => resolve());
       };
       const step = (i: number): void => {
         if (over) return;

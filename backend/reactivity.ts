@@ -4,7 +4,6 @@
 // query read, and its subscribers hear about it only when the result changed.
 import type { JSONValue } from "convex/values";
 import type { Engine } from "./engine.js";
-import { YOUNG_ENTRY_MS } from "./isolate.js";
 import type { QueryJournal } from "./pages.js";
 import { keysInRanges } from "./reads.js";
 import type { Outcome, ReadSet, UserIdentity, WriteSet } from "./runtime.js";
@@ -123,13 +122,11 @@ export class Reactivity {
   }
 
   /**
-   * Re-runs the entries a commit may have changed and tells subscribers about real changes,
-   * then calls `reran` (to send them). Exclusive.
+   * Re-runs the entries a commit may have changed (while the commit goes to disk) and tells
+   * subscribers about real changes, then, once `durable` resolves, calls `send` (to send
+   * them). Exclusive.
    */
-  async afterCommit(writes: WriteSet, reran: () => void = () => {}): Promise<void> {
-    const started = performance.now();
-    let told = false;
-    const thrown: unknown[] = [];
+  async afterCommit(writes: WriteSet, durable: Promise<void>, send: () => void): Promise<void> {
     const stale = new Set<QueryEntry>();
     for (const [index, keys] of writes) {
       for (const entry of this.byIndex.get(index) ?? []) {
@@ -139,36 +136,26 @@ export class Reactivity {
       }
     }
     const entries = [...stale];
-    if (entries.length === 0) return reran();
-    // One after another, in one realm entry when they need nothing from outside.
-    await new Promise<void>((resolve) => {
-      const step = (i: number): void => {
-        const entry = entries[i];
-        if (!entry) {
-          // Still inside the realm entry the re-runs ran in: sending now spares the wait for its end.
-          if (performance.now() - started <= YOUNG_ENTRY_MS) {
-            told = true;
-            try {
-              reran();
-            } catch (error) {
-              thrown.push(error);
+    if (entries.length > 0) {
+      // One after another, in one realm entry when they need nothing from outside.
+      await new Promise<void>((resolve) => {
+        const step = (i: number): void => {
+          const entry = entries[i];
+          if (!entry) return resolve();
+          // Unsubscribed since the commit (a client's Remove is applied as it arrives).
+          if (entry.dropped) return step(i + 1);
+          const before = entry.fingerprint;
+          this.evaluateWith(entry, () => {
+            if (entry.fingerprint !== before) {
+              for (const [subscriber, ids] of entry.subscribers) for (const id of ids) subscriber.queryChanged(id, entry);
             }
-          }
-          return resolve();
-        }
-        // Unsubscribed since the commit (a client's Remove is applied as it arrives).
-        if (entry.dropped) return step(i + 1);
-        const before = entry.fingerprint;
-        this.evaluateWith(entry, () => {
-          if (entry.fingerprint !== before) {
-            for (const [subscriber, ids] of entry.subscribers) for (const id of ids) subscriber.queryChanged(id, entry);
-          }
-          step(i + 1);
-        });
-      };
-      this.engine.runtime.session(() => step(0));
-    });
-    if (thrown.length > 0) throw thrown[0];
-    if (!told) reran();
+            step(i + 1);
+          });
+        };
+        this.engine.runtime.session(() => step(0));
+      });
+    }
+    await durable;
+    send();
   }
 }

@@ -2,8 +2,8 @@
  * Where the time goes between one client typing a key and another applying it: joins the
  * typing process's, the server's and the receiving process's timestamps (one monotonic
  * clock) key by key. Bench keys are unique characters, so each frame, function run and
- * push that carries a key is found by content, not guessed from timing; only the COMMIT
- * and query re-runs (which carry no key) are matched by time.
+ * push that carries a key is found by content, not guessed from timing; only the COMMIT,
+ * its sync to disk and query re-runs (which carry no key) are matched by time.
  */
 import type { Arrival, ClientFrames, Typed } from "./workerProtocol";
 import type { ServerTrace } from "./serverTrace";
@@ -35,9 +35,10 @@ export function hopBreakdown(typed: Typed[], arrivals: Arrival[], frames: Client
     "→ ops:submit starts (queue, group)",
     "ops:submit runs",
     "→ COMMIT starts (rest of the group)",
-    "COMMIT (with its fsync)",
+    "COMMIT",
     "→ push to the other client sent",
-    "   of which query re-runs",
+    "   of which query re-runs (while the commit syncs to disk)",
+    "   of which waiting for the disk after them",
     "   of which the rest (diff, serialise, other work)",
     "→ other client reads the push",
     "→ applied in the other client",
@@ -64,6 +65,7 @@ export function hopBreakdown(typed: Typed[], arrivals: Arrival[], frames: Client
   for (const r of server.runs) for (const code of r.codes) if (!runOf.has(code)) runOf.set(code, r);
   const queries = server.runs.filter((r) => r.kind === "query");
   const commits = [...server.commits].sort((a, b) => a.start - b.start);
+  const syncs = [...server.syncs].sort((a, b) => a.start - b.start);
   const typedByCode = new Map(typed.map((t) => [t.code, t]));
   let keys = 0;
   let missing = 0;
@@ -90,6 +92,16 @@ export function hopBreakdown(typed: Typed[], arrivals: Arrival[], frames: Client
       const seen = reruns.get(q.udfPath) ?? { runs: 0, ms: 0 };
       reruns.set(q.udfPath, { runs: seen.runs + 1, ms: seen.ms + overlap });
     }
+    // The part of the commit's sync that ran past the re-runs, before the push.
+    const sync = syncs.find((s) => s.start >= commit.end);
+    let disk = 0;
+    if (sync) {
+      const from = Math.max(sync.start, commit.end);
+      const to = Math.min(sync.end, push.at);
+      disk = Math.max(0, to - from);
+      for (const q of queries) disk -= Math.max(0, Math.min(q.end, to) - Math.max(q.start, from));
+      disk = Math.max(0, disk);
+    }
     const values = [
       sent - key.at,
       inbound.at - sent,
@@ -99,7 +111,8 @@ export function hopBreakdown(typed: Typed[], arrivals: Arrival[], frames: Client
       commit.end - commit.start,
       push.at - commit.end,
       rerun,
-      push.at - commit.end - rerun,
+      disk,
+      push.at - commit.end - rerun - disk,
       received - push.at,
       a.at - received,
       a.at - key.at,

@@ -1,8 +1,9 @@
 /**
  * Timestamps inside a running local backend, taken without changing it: the trace wraps
  * what every keystroke passes through — the `ws` socket (frames in and out), the function
- * runtime (each query/mutation run), SQLite (each COMMIT) and entries into
- * a node:vm realm — and keeps a log on the shared monotonic clock. Benchmarks only: it
+ * runtime (each query/mutation run), SQLite (each COMMIT), the storage's sync of each
+ * commit to disk and entries into a node:vm realm — and keeps a log on the shared
+ * monotonic clock. Benchmarks only: it
  * costs time.
  */
 import vm from "node:vm";
@@ -25,14 +26,16 @@ export type Frame = {
 };
 export type Run = { udfPath: string; kind: string; start: number; end: number; codes: number[] };
 export type Commit = { start: number; end: number };
+/** A commit's sync to disk (the storage's `durable()`), which runs beside the query re-runs. */
+export type Sync = { start: number; end: number };
 /** Entries into a node:vm context (the backend's function realm, if it has one): how many, how long in all. */
 export type RealmEntries = { count: number; ms: number };
-export type ServerTrace = { frames: Frame[]; runs: Run[]; commits: Commit[]; realm: RealmEntries };
+export type ServerTrace = { frames: Frame[]; runs: Run[]; commits: Commit[]; syncs: Sync[]; realm: RealmEntries };
 
 type Invoke = (this: unknown, udfPath: string, kind: string, args: unknown, ...rest: unknown[]) => Promise<unknown>;
 type InvokeWith = (this: unknown, udfPath: string, kind: string, args: unknown, ...rest: unknown[]) => void;
 
-const trace: ServerTrace = { frames: [], runs: [], commits: [], realm: { count: 0, ms: 0 } };
+const trace: ServerTrace = { frames: [], runs: [], commits: [], syncs: [], realm: { count: 0, ms: 0 } };
 const connIds = new WeakMap<object, number>();
 /** Each subscribed query's function, by connection and query id; kept across takeServerTrace. */
 const queryFunctions = new Map<string, string>();
@@ -64,8 +67,9 @@ function describe(text: string, dir: "in" | "out", conn: number): Frame {
  * Installs the wrappers. `runtimePrototype` is the backend's Runtime.prototype from the
  * same bundle as the backend that will run (a copy from another bundle would not be the
  * one called); when it has neither `invokeWith` nor `invoke`, function runs are not timed.
+ * `storagePrototype` likewise, for the syncs to disk (not timed without `durable`).
  */
-export function installServerTrace(runtimePrototype: object | undefined): ServerTrace {
+export function installServerTrace(runtimePrototype: object | undefined, storagePrototype?: object): ServerTrace {
   const wsProto = WebSocket.prototype as unknown as {
     send: (data: unknown, ...rest: unknown[]) => void;
     emit: (event: string | symbol, ...args: unknown[]) => boolean;
@@ -89,6 +93,14 @@ export function installServerTrace(runtimePrototype: object | undefined): Server
     trace.commits.push({ start, end: monoMs() });
     return result;
   };
+  const storage = storagePrototype as { durable?: (this: unknown) => Promise<void> } | undefined;
+  const durable = storage?.durable;
+  if (storage && durable) {
+    storage.durable = function (this: unknown) {
+      const start = monoMs();
+      return durable.call(this).finally(() => trace.syncs.push({ start, end: monoMs() }));
+    };
+  }
   const scriptProto = vm.Script.prototype as unknown as { runInContext: (...args: unknown[]) => unknown };
   const runInContext = scriptProto.runInContext;
   scriptProto.runInContext = function (this: unknown, ...args: unknown[]) {
@@ -131,10 +143,11 @@ export function installServerTrace(runtimePrototype: object | undefined): Server
 
 /** Hands out what was logged so far and starts afresh. */
 export function takeServerTrace(): ServerTrace {
-  const taken = { frames: trace.frames, runs: trace.runs, commits: trace.commits, realm: trace.realm };
+  const taken = { frames: trace.frames, runs: trace.runs, commits: trace.commits, syncs: trace.syncs, realm: trace.realm };
   trace.frames = [];
   trace.runs = [];
   trace.commits = [];
+  trace.syncs = [];
   trace.realm = { count: 0, ms: 0 };
   return taken;
 }

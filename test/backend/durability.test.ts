@@ -5,7 +5,7 @@ import { api } from "../../harness/backendFixture/convex/_generated/api";
 import type { GenericId } from "convex/values";
 import { afterAll, describe, expect, it } from "vitest";
 import { decodeTs } from "../../backend/protocol.js";
-import { freePort, removeTempDirs, spawnServe, tempDir, waitFor, type ServeProcess } from "./helpers.js";
+import { freePort, removeTempDirs, spawnServe, startFixture, tempDir, waitFor, type ServeProcess } from "./helpers.js";
 
 const running: ServeProcess[] = [];
 
@@ -99,4 +99,34 @@ describe("kill -9", () => {
     second.child.kill("SIGTERM");
     await second.exited;
   }, 120_000);
+});
+
+describe("acknowledgements", () => {
+  it("wait for the commit to be on disk: neither the answer nor the update leaves before", async () => {
+    let release = (): void => {};
+    let disk: Promise<void> = Promise.resolve();
+    const backend = await startFixture(undefined, { hooks: { holdDurable: () => disk } });
+    const writer = new ConvexClient(backend.url, { logger: false });
+    const reader = new ConvexClient(backend.url, { logger: false });
+    try {
+      const heard: string[] = [];
+      reader.onUpdate(api.counters.get, { name: "slow disk" }, (value: number) => heard.push(`update ${value}`));
+      await waitFor(() => heard.length === 1, "the first result");
+      await writer.mutation(api.counters.increment, { name: "slow disk" });
+      await waitFor(() => heard.length === 2, "the first increment's update");
+
+      disk = new Promise((resolve) => (release = resolve));
+      void writer.mutation(api.counters.increment, { name: "slow disk" }).then((value) => heard.push(`answer ${value}`));
+      // Committed (the next query would see it), not yet on disk: nothing may say so.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(heard).toEqual(["update 0", "update 1"]);
+      release();
+      await waitFor(() => heard.length === 4, "the answer and the update");
+      expect(heard.slice(2).sort()).toEqual(["answer 2", "update 2"]);
+    } finally {
+      await writer.close();
+      await reader.close();
+      await backend.close();
+    }
+  });
 });
