@@ -35,6 +35,8 @@ const MAX_QUERIES = 1000;
 export class Connection implements Subscriber {
   private sessionId: string | null = null;
   private version: StateVersion = { querySet: 0, ts: 0n, identity: 0 };
+  /** The query set version applied so far; the next Transition announces it. */
+  private appliedQuerySet = 0;
   /** Versions as of the messages received so far (work for them may still be queued). */
   private receivedQuerySet = 0;
   private receivedIdentity = 0;
@@ -216,7 +218,11 @@ export class Connection implements Subscriber {
         this.removed.add(mod.queryId);
       }
     }
-    this.flush({ querySet: message.newVersion });
+    this.appliedQuerySet = message.newVersion;
+    // A removal changes nothing the client waits for: the next Transition acknowledges it.
+    // A client moving its window (sync/followWindow.ts) removes the old one once the new one
+    // answered; a Transition for each removal would double a move's frames.
+    if (message.modifications.some((m) => m.type === "Add")) this.flush();
   }
 
   private async changeIdentity(identity: UserIdentity | null): Promise<void> {
@@ -270,10 +276,10 @@ export class Connection implements Subscriber {
   }
 
   /** Sends one Transition with everything that changed since the last one, if anything did. Exclusive. */
-  flush(bump: Partial<Pick<StateVersion, "querySet" | "identity">> = {}): void {
+  flush(bump: Partial<Pick<StateVersion, "identity">> = {}): void {
     if (this.closed) return;
     const ts = this.engine.currentTs();
-    const hasBump = bump.querySet !== undefined || bump.identity !== undefined;
+    const hasBump = this.appliedQuerySet !== this.version.querySet || bump.identity !== undefined;
     if (!hasBump && !this.owesTransition && this.changed.size === 0 && this.removed.size === 0) return;
     const modifications: StateModification[] = [];
     for (const queryId of this.changed) {
@@ -294,7 +300,7 @@ export class Connection implements Subscriber {
       );
     }
     for (const queryId of this.removed) modifications.push({ type: "QueryRemoved", queryId });
-    const endVersion = { ...this.version, ...bump, ts: ts > this.version.ts ? ts : this.version.ts };
+    const endVersion = { ...this.version, ...bump, querySet: this.appliedQuerySet, ts: ts > this.version.ts ? ts : this.version.ts };
     this.send({ type: "Transition", startVersion: this.version, endVersion, modifications });
     this.version = endVersion;
     this.changed.clear();
