@@ -13,9 +13,10 @@ import type { ConvexClient } from "convex/browser";
 import { ConvexError } from "convex/values";
 import { api } from "../convex/_generated/api";
 import type { Id } from "../convex/_generated/dataModel";
+import { SINCE_BATCH } from "../convex/limits";
 import { describeError } from "../sync/describeError";
 import { SyncClient, type Submission } from "../sync/syncClient";
-import { FOLLOW_LIMIT, nextWindowStart } from "../sync/followWindow";
+import { FOLLOW_LIMIT, lagging, nextWindowStart } from "../sync/followWindow";
 import { classifyFailure, SyncDriver, type Failure, type LogPage, type SyncEvents, type SyncTransport } from "../sync/syncDriver";
 import type { TextOp, Selection } from "../sync/textOp";
 import { ConnectionStatus } from "./connectionStatus";
@@ -208,7 +209,8 @@ class LiveNoteSession implements NoteSession {
     };
     const unsubscribe = this.convex.onUpdate(
       api.ops.since,
-      { ...this.auth, afterRev: start, limit: FOLLOW_LIMIT },
+      // A client that lags takes whole batches until it has caught up (followWindow.ts).
+      { ...this.auth, afterRev: start, limit: lagging(page) ? SINCE_BATCH : FOLLOW_LIMIT },
       (result) => {
         release();
         if (this.closed) return;

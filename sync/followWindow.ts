@@ -9,17 +9,20 @@
 // every push carries 1..FOLLOW_STEP ops (1.5 on average for single-op commits), and
 // every caught-up client watches one of at most two windows. A client that lags (its
 // window came full) is at its own revision, so it moves on a coarser grid, CATCH_UP_STEP:
-// laggers within one stretch of the log share a window too.
+// laggers within one stretch of the log share a window too. And it asks for the server's
+// whole batch while it lags: a lagger that fetched FOLLOW_LIMIT ops per round trip caught
+// up barely faster than a busy note grew, and the further behind it was, the more every
+// edit it sent cost the server to transform.
 import type { LogPage } from "./syncDriver";
 
 /** Revisions a window may hold before its client moves on to a new one. */
 export const FOLLOW_STEP = 2;
 
 /**
- * Most ops a window delivers at once. A lagging client's window fills up, and a full
- * window is not re-run by later commits (they land beyond what it read), so a client that
- * falls behind costs the server one small page per move rather than a re-run of its
- * whole lag on every commit; it catches up a page per round trip.
+ * Most ops a caught-up client's window delivers at once. A window that fills up is not
+ * re-run by later commits (they land beyond what it read), so a client that falls behind
+ * costs the server one page per move rather than a re-run of its whole lag on every
+ * commit; it then catches up a whole batch (`ops:since`'s largest page) per round trip.
  */
 export const FOLLOW_LIMIT = 32;
 
@@ -44,8 +47,14 @@ export function nextWindowStart(current: number, rev: number, page?: LogPage): n
   if (rev - current < FOLLOW_STEP) return undefined;
   const first = page.ops[0]?.rev;
   const last = page.ops[page.ops.length - 1]?.rev;
-  const lagging = last !== undefined && page.head > last;
-  const aligned = rev - (rev % (lagging ? CATCH_UP_STEP : FOLLOW_STEP));
+  const aligned = rev - (rev % (lagging(page) ? CATCH_UP_STEP : FOLLOW_STEP));
   const delivered = first !== undefined && last !== undefined && first <= aligned + 1 && last >= rev;
   return delivered && aligned > current ? aligned : rev;
+}
+
+/** The window pushed a page cut short: the note is further ahead, and the client lags. */
+export function lagging(page?: LogPage): boolean {
+  if (page?.kind !== "ops") return false;
+  const last = page.ops[page.ops.length - 1]?.rev;
+  return last !== undefined && page.head > last;
 }

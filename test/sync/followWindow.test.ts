@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { Random } from "../../harness/random";
 import { seedsToRun } from "../../harness/textGen";
-import { CATCH_UP_STEP, FOLLOW_LIMIT, FOLLOW_STEP, nextWindowStart } from "../../sync/followWindow";
+import { CATCH_UP_STEP, FOLLOW_LIMIT, FOLLOW_STEP, lagging, nextWindowStart } from "../../sync/followWindow";
 import type { LogPage } from "../../sync/syncDriver";
 import type { ServerOp } from "../../sync/syncClient";
 
@@ -49,6 +49,14 @@ describe("the follow window", () => {
     expect(a! % CATCH_UP_STEP).toBe(0);
     expect(a).toBeGreaterThan(3 + FOLLOW_LIMIT - CATCH_UP_STEP);
     expect(b).toBe(a);
+  });
+
+  it("calls a client lagging only when its window pushed a page cut short", () => {
+    expect(lagging()).toBe(false);
+    expect(lagging(push(3, 9))).toBe(false);
+    expect(lagging(push(3, 3))).toBe(false);
+    expect(lagging({ ...push(3, 3 + FOLLOW_LIMIT), head: 3 + FOLLOW_LIMIT + 1 })).toBe(true);
+    expect(lagging({ kind: "reload", head: 90 })).toBe(false);
   });
 
   it("starts exactly at the client's revision after a reload, or when the window did not deliver what lies below", () => {
