@@ -140,6 +140,13 @@ export class FunctionRun implements GuestRun {
     return outcome.value;
   }
 
+  /** A syscall's answer as the JSON text the function's side parses. */
+  syscallJson(op: string, args: Record<string, JSONValue>): string {
+    // The hottest read: a stored document is already its Convex JSON.
+    if (op === "1.0/queryStreamNext") return this.queryStreamNextJson(Number(args.queryId));
+    return JSON.stringify(this.syscall(op, args));
+  }
+
   syscall(op: string, args: Record<string, JSONValue>): JSONValue {
     switch (op) {
       case "1.0/get":
@@ -430,14 +437,18 @@ export class FunctionRun implements GuestRun {
   }
 
   private queryStreamNext(queryId: number): JSONValue {
+    return JSON.parse(this.queryStreamNextJson(queryId)) as JSONValue;
+  }
+
+  private queryStreamNextJson(queryId: number): string {
     const stream = this.streams.get(queryId);
     if (!stream) throw new SystemError("This query is closed and can't emit any more values.");
-    const doc = stream.next();
-    if (!doc) {
+    const json = stream.nextJson();
+    if (json === null) {
       this.streams.delete(queryId);
-      return { value: null, done: true };
+      return '{"value":null,"done":true}';
     }
-    return { value: convexToJson(doc), done: false };
+    return `{"value":${json},"done":false}`;
   }
 
   private queryPage(args: Record<string, JSONValue>): JSONValue {

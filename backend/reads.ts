@@ -146,17 +146,28 @@ export class QueryStream {
 
   /** The next matching document, or null at the end. */
   next(): Doc | null {
+    const json = this.nextJson();
+    return json === null ? null : parseDoc(json);
+  }
+
+  /**
+   * The next matching document as stored (its Convex JSON), or null at the end. It is
+   * parsed only when a filter has to look at it: a document handed to a function as it was
+   * stored skips a parse and a re-serialisation on the way.
+   */
+  nextJson(): string | null {
     while (!this.done) {
       const row = this.nextRow();
       if (!row) {
         this.finish();
         return null;
       }
-      const doc = parseDoc(row.json);
+      let doc: Doc | undefined;
       let passes = true;
       for (let i = 0; i < this.operators.length && passes; i++) {
         const op = this.operators[i]!;
         if ("filter" in op) {
+          doc ??= parseDoc(row.json);
           passes = matches(op.filter, doc);
         } else {
           this.limitCounts[i]!++;
@@ -166,7 +177,7 @@ export class QueryStream {
         }
       }
       if (this.done) this.finish();
-      if (passes) return doc;
+      if (passes) return row.json;
     }
     return null;
   }

@@ -96,7 +96,7 @@ function hostFor(getRun: () => FunctionRun | undefined): Host {
   const timed = (run: FunctionRun, op: string, json: string): string => {
     const t = performance.now();
     try {
-      return JSON.stringify(run.syscall(op, parse(json)));
+      return run.syscallJson(op, parse(json));
     } finally {
       run.syscallMs += performance.now() - t;
     }
