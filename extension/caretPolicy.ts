@@ -25,7 +25,7 @@ import { editsFromOp, type Edit, type TextOp } from "../sync/textOp";
  * the end of the note: longer than the gaps a busy extension host shows between the
  * events of someone typing steadily, short enough that the text shows soon after.
  */
-const TYPING_PAUSE_MS = 2000;
+export const TYPING_PAUSE_MS = 2000;
 
 export class CaretPolicy {
   private lastTyped = 0;
