@@ -97,6 +97,8 @@ class LiveNoteSession implements NoteSession {
   private unsubscribe: (() => void) | undefined;
   /** Where the `ops:since` subscription starts (-1 before the first). */
   private windowStart = -1;
+  /** A new window was asked for and has not answered yet. */
+  private moving = false;
   private closed = false;
 
   readonly onRemoteOp = this.remoteOps.event;
@@ -197,34 +199,43 @@ class LiveNoteSession implements NoteSession {
    */
   private subscribe(page?: LogPage): void {
     if (this.closed || this.driver.isStopped) return;
+    // One move at a time: on a slow link the old window pushes many times while the new one
+    // is on its way, and a move for each push kept a round trip's worth of windows open.
+    if (this.moving) return;
     const start = nextWindowStart(this.windowStart, this.sync.rev, page);
     if (start === undefined) return;
     this.windowStart = start;
+    this.moving = true;
     // The old subscription keeps delivering until the new one has its first result: on a
     // slow link the swap would otherwise leave a round trip with no updates at all.
     let previous = this.unsubscribe;
-    const release = (): void => {
+    let waiting = true;
+    const answered = (): void => {
+      if (!waiting) return;
+      waiting = false;
       previous?.();
       previous = undefined;
+      this.moving = false;
     };
     const unsubscribe = this.convex.onUpdate(
       api.ops.since,
       // A client that lags takes whole batches until it has caught up (followWindow.ts).
       { ...this.auth, afterRev: start, limit: lagging(page) ? SINCE_BATCH : FOLLOW_LIMIT },
       (result) => {
-        release();
+        answered();
         if (this.closed) return;
         this.driver.receive(result);
         this.subscribe(result);
       },
       (err) => {
+        answered();
         this.log(`following the note's edits failed: ${describeError(err)}`);
         const failure = this.failure(err);
         if (failure.kind === "gone") void this.driver.recover("the note's edits could not be followed");
       },
     );
     this.unsubscribe = () => {
-      release();
+      answered();
       unsubscribe();
     };
   }
