@@ -1,7 +1,8 @@
 /**
  * The follow windows through the real backend: a full window (a lagging follower's) is
- * not re-run by later commits, an open one is; and sessions that follow one note converge
- * while sharing windows.
+ * not re-run by later commits, an open one is; sessions that follow one note converge
+ * while sharing windows; and on a slow link a session moves its window once the last move
+ * answered.
  */
 import { afterAll, afterEach, beforeAll, expect, test } from "vitest";
 import type { JSONValue } from "convex/values";
@@ -10,6 +11,8 @@ import type { Id } from "../../convex/_generated/dataModel";
 import type { RunningBackend } from "../../backend/serve";
 import { FOLLOW_STEP } from "../../sync/followWindow";
 import { Runtime } from "../../backend/runtime";
+import { Space } from "../../client/space";
+import { TcpProxy } from "../../harness/tcpProxy";
 import { cleanup, client, converged, newSpaceWithNote, openSessions, startLocalBackend, waitFor } from "./helpers";
 
 let backend: RunningBackend;
@@ -71,4 +74,41 @@ test("sessions typing into one note converge, following it in shared windows", a
   // a time: at most one window per step (plus a first one per session), however many follow.
   expect(runs.size).toBeLessThanOrEqual(40 / FOLLOW_STEP + 1 + sessions.length);
   for (const s of sessions) await s.close();
+});
+
+test("on a slow link a session has one window move under way at a time, and follows every edit", async () => {
+  const { creds, noteId } = await newSpaceWithNote(backend.url);
+  const proxy = await new TcpProxy({ targetPort: backend.port, delayMs: 40 }).start();
+  try {
+    const convex = client(proxy.url);
+    // Counts the follower's ops:since subscriptions open at once.
+    let open = 0;
+    let most = 0;
+    const onUpdate = convex.onUpdate.bind(convex);
+    convex.onUpdate = ((query, args, callback, onError) => {
+      const unsubscribe = onUpdate(query, args, callback, onError);
+      if ((args as { afterRev?: number }).afterRev === undefined) return unsubscribe; // not a window
+      most = Math.max(most, ++open);
+      let done = false;
+      return Object.assign(() => {
+        if (!done) open--;
+        done = true;
+        unsubscribe();
+      }, unsubscribe);
+    }) as typeof convex.onUpdate;
+    const follower = await new Space(convex, creds).open(noteId, { user: { name: "far", color: "#00aaff" }, presence: false });
+    const [writer] = await openSessions(backend.url, creds, noteId, 1);
+    for (let key = 0; key < 30; key++) {
+      writer!.applyLocal(writer!.text.length === 0 ? ["y"] : [writer!.text.length, "y"]);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    const text = await converged(backend.url, creds, noteId, [writer!, follower]);
+    expect(text).toBe("y".repeat(30));
+    // The window being left and the one being moved to: a round trip of 80 ms holds about
+    // 16 of the writer's pushes, and a move for each kept that many open.
+    expect(most).toBeLessThanOrEqual(2);
+    await follower.close();
+  } finally {
+    await proxy.close();
+  }
 });
