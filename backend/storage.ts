@@ -280,7 +280,17 @@ export class Storage {
       }
     }
     const fd = this.walFd;
-    return new Promise((resolve, reject) => fdatasync(fd, (err) => (err ? reject(err) : resolve())));
+    return new Promise((resolve, reject) =>
+      fdatasync(fd, (err) => {
+        if (!err) return resolve();
+        // The next attempt opens the WAL afresh, in case this descriptor is what failed.
+        if (this.walFd === fd) {
+          this.walFd = null;
+          closeSync(fd);
+        }
+        reject(err);
+      }),
+    );
   }
 
   rollback(): void {
