@@ -286,7 +286,11 @@ export class Storage {
         // The next attempt opens the WAL afresh, in case this descriptor is what failed.
         if (this.walFd === fd) {
           this.walFd = null;
-          closeSync(fd);
+          try {
+            closeSync(fd);
+          } catch {
+            // Already unusable: the failure being reported says why.
+          }
         }
         reject(err);
       }),
