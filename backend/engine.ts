@@ -400,7 +400,7 @@ export class Engine {
         const updated = this.onCommit(this.lastTs, sink.writes, durable).catch((e: Error) =>
           process.emitWarning(`Reactive update failed: ${e.message}`),
         );
-        void Promise.all([durable, updated]).then(() => resolve());
+        void Promise.allSettled([durable, updated]).then(() => resolve());
       };
       const step = (i: number): void => {
         if (over) return;

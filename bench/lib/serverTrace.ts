@@ -3,8 +3,7 @@
  * what every keystroke passes through — the `ws` socket (frames in and out), the function
  * runtime (each query/mutation run), SQLite (each COMMIT), the storage's sync of each
  * commit to disk and entries into a node:vm realm — and keeps a log on the shared
- * monotonic clock. Benchmarks only: it
- * costs time.
+ * monotonic clock. Benchmarks only: it costs time.
  */
 import vm from "node:vm";
 import Database from "better-sqlite3";
