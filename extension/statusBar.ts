@@ -79,7 +79,10 @@ export class StatusBar implements vscode.Disposable {
     }
     const binding = this.watched;
     const connection = binding ? binding.session.status.connection : space.status.current;
-    const unconfirmed = this.bindings.all().reduce((n, b) => n + b.session.status.unconfirmed, 0);
+    // Edits on their way. A note that can no longer be saved (deleted, key revoked) sends
+    // nothing more: its unsaved text went to the user with the refusal, and it shows as
+    // "not saved" rather than as edits still to be confirmed.
+    const unconfirmed = this.bindings.all().reduce((n, b) => (b.session.status.stopped ? n : n + b.session.status.unconfirmed), 0);
     // Sending failed and waits to be retried (the edits are kept), or a note cannot be saved at all.
     const retrying = this.bindings.all().some((b) => b.session.status.retrying);
     const stopped = this.bindings.all().some((b) => b.session.status.stopped);
@@ -90,7 +93,7 @@ export class StatusBar implements vscode.Disposable {
     if (stopped) parts.push("$(error) not saved");
     if (binding) parts.push(`$(person) ${people}`);
     this.item.text = parts.join("  ");
-    this.item.tooltip = describe(connection, unconfirmed, people, binding !== undefined);
+    this.item.tooltip = describe(connection, unconfirmed, stopped, people, binding !== undefined);
     this.item.backgroundColor =
       connection === "offline" ? new vscode.ThemeColor("statusBarItem.warningBackground") : undefined;
     this.item.show();
@@ -115,7 +118,8 @@ export class StatusBar implements vscode.Disposable {
     const s = this.last;
     if (!s.joined) return "Shared Notes: no space joined.";
     const space = this.registry.space!;
-    return `Shared Notes: ${describe(s.connection ?? "offline", s.unconfirmed, s.people, this.watched !== undefined)} Server ${space.joined.serverUrl}, space ${space.spaceId}.`;
+    const stopped = this.bindings.all().some((b) => b.session.status.stopped);
+    return `Shared Notes: ${describe(s.connection ?? "offline", s.unconfirmed, stopped, s.people, this.watched !== undefined)} Server ${space.joined.serverUrl}, space ${space.spaceId}.`;
   }
 
   dispose(): void {
@@ -127,7 +131,7 @@ export class StatusBar implements vscode.Disposable {
   }
 }
 
-function describe(connection: ConnectionState, unconfirmed: number, people: number, inNote: boolean): string {
+function describe(connection: ConnectionState, unconfirmed: number, stopped: boolean, people: number, inNote: boolean): string {
   const state =
     connection === "connected"
       ? "Connected."
@@ -135,6 +139,7 @@ function describe(connection: ConnectionState, unconfirmed: number, people: numb
         ? "Reconnecting…"
         : "Offline: your edits are kept and sent when the server is back.";
   const pending = unconfirmed === 0 ? "All edits confirmed." : `${unconfirmed} edit${unconfirmed === 1 ? "" : "s"} not confirmed yet.`;
+  const refused = stopped ? " A note can no longer be saved: its unsaved text was shown to you to keep." : "";
   const who = inNote ? ` ${people} ${people === 1 ? "person" : "people"} in this note.` : "";
-  return `${state} ${pending}${who}`;
+  return `${state} ${pending}${refused}${who}`;
 }

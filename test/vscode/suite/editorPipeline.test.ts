@@ -89,5 +89,10 @@ describe("the editor pipeline in real VS Code: line endings, the Edit menu's und
     assert.ok(logFile, "the runner asks for a copy of the log");
     await waitFor("the refusal reported to the user", () => /"Refused [^"]*" can no longer be saved \(NOT_FOUND, \d+ characters not saved\)/.test(readFileSync(logFile, "utf8")), 30_000);
     assert.equal(doc.getText(), "kept typed after", "the document keeps what the user typed");
+    // Nothing of it is on its way any more: the status bar says "not saved", and does not
+    // count its edits as waiting to be confirmed (they never will be).
+    await waitFor("the status bar to say not saved", () => api.statusBar.snapshot.text.includes("not saved"));
+    assert.equal(binding.session.status.stopped, true);
+    await waitFor("the refused edits not counted as unconfirmed", () => api.statusBar.snapshot.unconfirmed === 0);
   });
 });
