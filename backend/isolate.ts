@@ -19,7 +19,7 @@ import { unsupportedSyscall } from "./errors.js";
 export type RunKind = "query" | "mutation" | "action";
 
 /**
- * Host bookkeeping (a commit, sending re-run results) joins the realm entry it follows only
+ * Host bookkeeping (a commit and its query re-runs) joins the realm entry it follows only
  * while that entry has run at most this long: far from its watchdog, which would cut host
  * code anywhere. Later work waits for a turn of its own.
  */
