@@ -45,6 +45,8 @@ export class Connection implements Subscriber {
   private changed = new Set<number>();
   private removed = new Set<number>();
   private owesTransition = false;
+  /** A query was added since the last Transition. */
+  private addAnswerOwed = false;
   private pending = 0;
   private lastHeard = Date.now();
   private readonly openedAt = Date.now();
@@ -220,9 +222,11 @@ export class Connection implements Subscriber {
     }
     this.appliedQuerySet = message.newVersion;
     // A removal changes nothing the client waits for: the next Transition acknowledges it.
-    // A client moving its window (sync/followWindow.ts) removes the old one once the new one
-    // answered; a Transition for each removal would double a move's frames.
-    if (message.modifications.some((m) => m.type === "Add")) this.flush();
+    // A client following a note (sync/followBlocks.ts) drops a block of the log once it has
+    // its ops; a Transition for each would double the frames it gets. And changes that
+    // arrived together are answered together, by the last one's Transition.
+    if (message.modifications.some((m) => m.type === "Add")) this.addAnswerOwed = true;
+    if (this.addAnswerOwed && this.receivedQuerySet === message.newVersion) this.flush();
   }
 
   private async changeIdentity(identity: UserIdentity | null): Promise<void> {
@@ -306,6 +310,7 @@ export class Connection implements Subscriber {
     this.changed.clear();
     this.removed.clear();
     this.owesTransition = false;
+    this.addAnswerOwed = false;
   }
 
   /** Keeps the socket alive; one silent for `idleMs` (no frames, no pongs) is closed. */

@@ -3,8 +3,8 @@
  *
  * Data flows one way: a local edit becomes an op in the sync engine, which decides when
  * it goes to `ops:submit`; every revision (ours included, as the confirmation) comes back
- * through the `ops:since` subscription, whose lower bound moves with each batch so every
- * update stays small. Nothing here waits for the network before changing the text:
+ * through `ops:range` subscriptions to small blocks of the log, watched ahead of the
+ * revision we have (sync/followBlocks.ts), so every update stays small. Nothing here waits for the network before changing the text:
  * while the link is down, edits apply locally, queue in the engine, are written to the
  * pending store, and go out when the Convex client reconnects (it resends unconfirmed
  * mutations itself; the server dedupes them by (clientId, seq)).
@@ -13,11 +13,10 @@ import type { ConvexClient } from "convex/browser";
 import { ConvexError } from "convex/values";
 import { api } from "../convex/_generated/api";
 import type { Id } from "../convex/_generated/dataModel";
-import { SINCE_BATCH } from "../convex/limits";
 import { describeError } from "../sync/describeError";
 import { SyncClient, type Submission } from "../sync/syncClient";
-import { FOLLOW_LIMIT, lagging, nextWindowStart } from "../sync/followWindow";
-import { classifyFailure, SyncDriver, type Failure, type LogPage, type SyncEvents, type SyncTransport } from "../sync/syncDriver";
+import { BlockFollow, blockRange, type BlockPage } from "../sync/followBlocks";
+import { classifyFailure, SyncDriver, type Failure, type SyncEvents, type SyncTransport } from "../sync/syncDriver";
 import type { TextOp, Selection } from "../sync/textOp";
 import { ConnectionStatus } from "./connectionStatus";
 import { Emitter } from "./events";
@@ -94,11 +93,13 @@ class LiveNoteSession implements NoteSession {
   private readonly connection: ConnectionStatus;
   private readonly presence: PresenceTracker | undefined;
   private readonly driver: SyncDriver;
-  private unsubscribe: (() => void) | undefined;
-  /** Where the `ops:since` subscription starts (-1 before the first). */
-  private windowStart = -1;
-  /** A new window was asked for and has not answered yet. */
-  private moving = false;
+  private readonly follow = new BlockFollow();
+  /** Unsubscribes, by watched block. */
+  private readonly watching = new Map<number, () => void>();
+  /** A delivery is queued (deliverSoon). */
+  private deliverDue = false;
+  /** The first error a watched block reported since the last delivery. */
+  private followError: Error | undefined;
   private closed = false;
 
   readonly onRemoteOp = this.remoteOps.event;
@@ -127,7 +128,7 @@ class LiveNoteSession implements NoteSession {
     this.driver.start();
     // Writes the entry under this session's clientId (or clears an unreadable one it adopted).
     this.persist();
-    this.subscribe();
+    this.watch();
   }
 
   get clientId(): string {
@@ -182,7 +183,7 @@ class LiveNoteSession implements NoteSession {
     this.closed = true;
     this.driver.stop();
     this.entry?.release();
-    this.unsubscribe?.();
+    this.unwatch();
     this.connection.dispose();
     await this.presence?.dispose();
     this.remoteOps.dispose();
@@ -191,53 +192,53 @@ class LiveNoteSession implements NoteSession {
     this.replacements.dispose();
   }
 
-  /**
-   * Follows the ops after the revision we have, in windows that move every few revisions
-   * (`sync/followWindow.ts`: each push carries about the new ops, and caught-up clients share
-   * one window). A page cut short by its size limit moves the window too, so the rest
-   * follows in the next update.
-   */
-  private subscribe(page?: LogPage): void {
+  /** Watches the blocks of the op log that `follow` plans for our revision (sync/followBlocks.ts). */
+  private watch(): void {
     if (this.closed || this.driver.isStopped) return;
-    // One move at a time: on a slow link the old window pushes many times while the new one
-    // is on its way, and a move for each push kept a round trip's worth of windows open.
-    if (this.moving) return;
-    const start = nextWindowStart(this.windowStart, this.sync.rev, page);
-    if (start === undefined) return;
-    this.windowStart = start;
-    this.moving = true;
-    // The old subscription keeps delivering until the new one has its first result: on a
-    // slow link the swap would otherwise leave a round trip with no updates at all.
-    let previous = this.unsubscribe;
-    let waiting = true;
-    const answered = (): void => {
-      if (!waiting) return;
-      waiting = false;
-      previous?.();
-      previous = undefined;
-      this.moving = false;
-    };
-    const unsubscribe = this.convex.onUpdate(
-      api.ops.since,
-      // A client that lags takes whole batches until it has caught up (followWindow.ts).
-      { ...this.auth, afterRev: start, limit: lagging(page) ? SINCE_BATCH : FOLLOW_LIMIT },
-      (result) => {
-        answered();
-        if (this.closed) return;
-        this.driver.receive(result);
-        this.subscribe(result);
-      },
-      (err) => {
-        answered();
+    const { watch, drop } = this.follow.plan(this.sync.rev);
+    for (const block of drop) {
+      this.watching.get(block)?.();
+      this.watching.delete(block);
+    }
+    for (const block of watch) {
+      const onAnswer = (page: BlockPage): void => {
+        this.follow.answered(block, page);
+        this.deliverSoon();
+      };
+      const onError = (err: Error): void => {
+        this.followError ??= err;
+        this.deliverSoon();
+      };
+      this.watching.set(block, this.convex.onUpdate(api.ops.range, { ...this.auth, ...blockRange(block) }, onAnswer, onError));
+    }
+  }
+
+  private unwatch(): void {
+    for (const unsubscribe of this.watching.values()) unsubscribe();
+    this.watching.clear();
+  }
+
+  /**
+   * Feeds the driver once all of a transition's answers are in: the client calls each
+   * block's callback in turn, and a later block's op must not reach the driver before an
+   * earlier block's. Then moves the watch on.
+   */
+  private deliverSoon(): void {
+    if (this.deliverDue) return;
+    this.deliverDue = true;
+    queueMicrotask(() => {
+      this.deliverDue = false;
+      if (this.closed) return;
+      const err = this.followError;
+      this.followError = undefined;
+      if (err !== undefined) {
         this.log(`following the note's edits failed: ${describeError(err)}`);
-        const failure = this.failure(err);
-        if (failure.kind === "gone") void this.driver.recover("the note's edits could not be followed");
-      },
-    );
-    this.unsubscribe = () => {
-      answered();
-      unsubscribe();
-    };
+        if (this.failure(err).kind === "gone") void this.driver.recover("the note's edits could not be followed");
+      }
+      const page = this.follow.page(this.sync.rev);
+      if (page) this.driver.receive(page);
+      this.watch();
+    });
   }
 
   /** The driver's wire: ConvexClient calls, and what their errors mean. */
@@ -276,13 +277,15 @@ class LiveNoteSession implements NoteSession {
       gone: (failure, text) => {
         const code = failure.kind === "gone" ? failure.code : "NOT_FOUND";
         this.rejections.fire({ noteId: this.noteId, text, code, message: failure.message, wholeNote: true });
-        this.unsubscribe?.();
+        this.unwatch();
         this.persist();
         this.publishStatus();
       },
       changed: () => {
         this.persist();
         this.publishStatus();
+        // A recovery may have moved our revision past the blocks watched.
+        this.deliverSoon();
       },
       log: (message) => this.log(message),
     };

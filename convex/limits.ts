@@ -46,6 +46,13 @@ export const TRANSFORM_BYTES = 8 * 1024 * 1024;
 /** Most ops one `ops:since` batch returns: small enough for a quick answer on a slow link. */
 export const SINCE_BATCH = 256;
 
+/**
+ * Most revisions one `ops:range` may span. Its ops are read whole (at most MAX_OP_BYTES
+ * each), so a short span keeps the read far below Convex's 16 MiB; clients watch spans of
+ * sync/followBlocks.ts's BLOCK_REVS.
+ */
+export const MAX_RANGE_REVS = 8;
+
 /** Most bytes of ops one `ops:since` batch carries (at least one op is always returned). */
 export const SINCE_BYTES = 2 * 1024 * 1024;
 

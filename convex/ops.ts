@@ -3,6 +3,7 @@ import { checksum } from "../sync/checksum";
 import { runStepAsync, serverStep, opWeight } from "../sync/serverStep";
 import { apply, type TextOp } from "../sync/textOp";
 import { internal } from "./_generated/api";
+import type { Doc } from "./_generated/dataModel";
 import { internalMutation } from "./_generated/server";
 import { noteMutation, noteQuery } from "./access";
 import { fail } from "./errors";
@@ -12,6 +13,7 @@ import {
   MAX_NOTE_BYTES,
   MAX_OP_BYTES,
   MAX_PRIOR,
+  MAX_RANGE_REVS,
   OPS_RETAIN_MS,
   SINCE_BATCH,
   SINCE_BYTES,
@@ -22,12 +24,18 @@ import {
   utf8Bytes,
 } from "./limits";
 import { headForWrite, readHead, snapshotDue, textAt } from "./noteStore";
-import { opValidator, sinceResultValidator, submitResultValidator, type SinceOp } from "./schema";
+import { opValidator, rangeResultValidator, sinceResultValidator, submitResultValidator, type SinceOp } from "./schema";
 
 function checkRevision(name: string, value: number): void {
   if (!Number.isSafeInteger(value) || value < 0) {
     fail("INVALID_ARGUMENT", `${name} must be a whole number ≥ 0, not ${value}.`);
   }
+}
+
+/** A row of the op log as clients receive it (`op` is the row's body, known to be kept). */
+function logOp(row: Doc<"ops">, op: SinceOp["op"]): SinceOp {
+  const sent: SinceOp = { rev: row.rev, clientId: row.clientId, seq: row.seq, op };
+  return row.checksum === undefined ? sent : { ...sent, checksum: row.checksum };
 }
 
 /** Code units an op inserts and deletes (kept per revision for note history). */
@@ -201,8 +209,7 @@ export const since = noteQuery({
         break;
       }
       if (row.op === undefined) return { kind: "reload" as const, head: (await readHead(ctx, note._id)).rev };
-      const sinceOp: SinceOp = { rev: row.rev, clientId: row.clientId, seq: row.seq, op: row.op };
-      ops.push(row.checksum === undefined ? sinceOp : { ...sinceOp, checksum: row.checksum });
+      ops.push(logOp(row, row.op));
       bytes += opBytes(row.op);
     }
     const last = ops[ops.length - 1];
@@ -214,6 +221,31 @@ export const since = noteQuery({
     if (afterRev === head) return { kind: "ops" as const, ops: [], head };
     // The revisions after afterRev have no rows: they predate the op log (a migrated note).
     return { kind: "reload" as const, head };
+  },
+});
+
+/**
+ * The ops with revisions in (afterRev, throughRev] that exist so far: what a following
+ * client watches, a few revisions at a time (sync/followBlocks.ts). It reads only that
+ * stretch of the op log, not the note's head, so a range beyond the head is re-run only
+ * when an op lands in it: clients watch ranges ahead of the log at no cost until then.
+ */
+export const range = noteQuery({
+  args: { afterRev: v.number(), throughRev: v.number() },
+  returns: rangeResultValidator,
+  handler: async (ctx, { afterRev, throughRev }, { note }) => {
+    checkRevision("afterRev", afterRev);
+    checkRevision("throughRev", throughRev);
+    if (throughRev <= afterRev || throughRev - afterRev > MAX_RANGE_REVS) {
+      fail("INVALID_ARGUMENT", `throughRev must be 1 to ${MAX_RANGE_REVS} revisions after afterRev (${afterRev}), not ${throughRev}.`);
+    }
+    const ops: SinceOp[] = [];
+    const rows = ctx.db.query("ops").withIndex("by_note_rev", (q) => q.eq("noteId", note._id).gt("rev", afterRev).lte("rev", throughRev));
+    for await (const row of rows) {
+      if (row.op === undefined) return { kind: "reload" as const };
+      ops.push(logOp(row, row.op));
+    }
+    return { kind: "ops" as const, ops };
   },
 });
 

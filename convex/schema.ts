@@ -60,6 +60,16 @@ export const sinceResultValidator = v.union(
 );
 export type SinceResult = Infer<typeof sinceResultValidator>;
 
+/**
+ * `ops:range`'s answer: the ops with revisions in (afterRev, throughRev] that exist so far,
+ * or "reload" when some of them were compacted away.
+ */
+export const rangeResultValidator = v.union(
+  v.object({ kind: v.literal("ops"), ops: v.array(sinceOpValidator) }),
+  v.object({ kind: v.literal("reload") }),
+);
+export type RangeResult = Infer<typeof rangeResultValidator>;
+
 export const openResultValidator = v.object({
   noteId: v.id("notes"),
   title: v.string(),
