@@ -15,7 +15,7 @@ import { api } from "../convex/_generated/api";
 import type { Id } from "../convex/_generated/dataModel";
 import { describeError } from "../sync/describeError";
 import { SyncClient, type Submission } from "../sync/syncClient";
-import { BlockFollow, blockRange, type BlockPage } from "../sync/followBlocks";
+import { BlockFollow, type BlockPage } from "../sync/followBlocks";
 import { classifyFailure, SyncDriver, type Failure, type SyncEvents, type SyncTransport } from "../sync/syncDriver";
 import type { TextOp, Selection } from "../sync/textOp";
 import { ConnectionStatus } from "./connectionStatus";
@@ -94,7 +94,7 @@ class LiveNoteSession implements NoteSession {
   private readonly presence: PresenceTracker | undefined;
   private readonly driver: SyncDriver;
   private readonly follow = new BlockFollow();
-  /** Unsubscribes, by watched block. */
+  /** Unsubscribes, by the watched block's afterRev. */
   private readonly watching = new Map<number, () => void>();
   /** A delivery is queued (deliverSoon). */
   private deliverDue = false;
@@ -195,10 +195,10 @@ class LiveNoteSession implements NoteSession {
   /** Watches the blocks of the op log that `follow` plans for our revision (sync/followBlocks.ts). */
   private watch(): void {
     if (this.closed || this.driver.isStopped) return;
-    const { watch, drop } = this.follow.plan(this.sync.rev);
+    const { watch, drop } = this.follow.plan(this.sync.rev, performance.now());
     for (const block of drop) {
-      this.watching.get(block)?.();
-      this.watching.delete(block);
+      this.watching.get(block.afterRev)?.();
+      this.watching.delete(block.afterRev);
     }
     for (const block of watch) {
       const onAnswer = (page: BlockPage): void => {
@@ -209,7 +209,7 @@ class LiveNoteSession implements NoteSession {
         this.followError ??= err;
         this.deliverSoon();
       };
-      this.watching.set(block, this.convex.onUpdate(api.ops.range, { ...this.auth, ...blockRange(block) }, onAnswer, onError));
+      this.watching.set(block.afterRev, this.convex.onUpdate(api.ops.range, { ...this.auth, ...block }, onAnswer, onError));
     }
   }
 

@@ -1,44 +1,60 @@
 // How a client follows a note's op log. Convex re-sends a query's whole result whenever it
 // changes, and runs one query per distinct (function, args). So the log is watched in
-// small aligned blocks of revisions (`ops:range`), subscribed ahead of the revision the
-// client holds:
-// - a push carries its block's ops so far: 1.5 on average when each commit is one op;
+// aligned blocks of revisions (`ops:range`), subscribed ahead of the revision the client
+// holds:
+// - a push carries its block's ops so far: 1.5 on average in a 2-revision block when each
+//   commit is one op;
 // - a block beyond the head reads an empty stretch of the log and not the head, so it is
 //   re-run only when its first op lands: watching ahead costs nothing until then;
-// - caught-up clients watch the same blocks, so one re-run per commit serves them all;
+// - clients watch the same aligned blocks, so one re-run per commit serves them all;
 // - the next ops are watched before they land, so a push follows its commit by one trip
 //   over the wire however slow the link. A window that moved with the client cost a round
 //   trip per move, and on a slow link held a round trip's worth of ops, re-sent whole on
 //   every commit.
 //
-// The client watches `ahead` blocks from the one its next revision falls in, and tops the
-// watch up a quarter at a time (each new block is a subscription change, and the server
-// answers changes that arrive together at once). When a block already holds ops at its
-// first answer, ops land faster than a round trip brings new blocks: `ahead` doubles, up
-// to MOST_AHEAD.
+// Each block is one subscription and one unsubscription (two frames to the server), so a
+// block per two revisions costs a server 50 typists × 5 keys/s × 50 followers = 12,500
+// frames a second: blocks grow with how fast the note moves, to make about
+// MOVES_PER_SECOND a client. A block of size s starts at a multiple of s, so clients at the
+// same size still share blocks.
+//
+// The client watches `ahead` revisions past its own, and tops the watch up a quarter at a
+// time (the server answers subscription changes that arrive together at once). When a
+// block already holds ops at its first answer, ops land faster than a round trip brings
+// new blocks: `ahead` doubles, up to MOST_AHEAD.
 import type { LogPage } from "./syncDriver";
 import type { ServerOp } from "./syncClient";
 
-/** Revisions per block. */
-export const BLOCK_REVS = 2;
+/** Revisions per block while the note is quiet. */
+export const MIN_BLOCK = 2;
 
-/** Blocks watched ahead at first: 32 revisions, more than a loopback round trip ever sees. */
-export const FIRST_AHEAD = 16;
+/** Revisions per block at most: under the busiest typing a push carries half of one on average. */
+export const MAX_BLOCK = 32;
 
-/** Most blocks watched ahead: 128 revisions, a round trip of 500 ms at 250 ops/s (50 people typing). */
-export const MOST_AHEAD = 64;
+/** Blocks a client aims to move through per second, whatever the note's pace. */
+export const MOVES_PER_SECOND = 8;
+
+/** Revisions watched ahead at first: more than a loopback round trip ever sees. */
+export const FIRST_AHEAD = 32;
+
+/** Revisions watched ahead at most: a round trip of 500 ms at 250 ops/s (50 people typing). */
+export const MOST_AHEAD = 128;
+
+/** How often the note's pace is measured. */
+const PACE_MS = 1000;
 
 /** What one block's subscription answers (`ops:range`). */
 export type BlockPage = { readonly kind: "ops"; readonly ops: readonly ServerOp[] } | { readonly kind: "reload" };
 
-/** The revisions block `block` holds: (afterRev, throughRev]. */
-export function blockRange(block: number): { afterRev: number; throughRev: number } {
-  return { afterRev: block * BLOCK_REVS, throughRev: (block + 1) * BLOCK_REVS };
+/** Revisions (afterRev, throughRev]. */
+export interface BlockRange {
+  readonly afterRev: number;
+  readonly throughRev: number;
 }
 
-/** The block a client at `rev` needs next (the one holding rev + 1). */
-function firstBlock(rev: number): number {
-  return Math.floor(rev / BLOCK_REVS);
+interface Block extends BlockRange {
+  /** The latest answer; undefined until the first. */
+  page?: BlockPage;
 }
 
 /**
@@ -47,40 +63,52 @@ function firstBlock(rev: number): number {
  * sync driver once a transition's answers are all in.
  */
 export class BlockFollow {
-  /** Watched blocks, contiguous, with their latest answer (undefined until the first). */
-  private readonly blocks = new Map<number, BlockPage | undefined>();
+  /** Watched blocks, contiguous and in order. */
+  private blocks: Block[] = [];
   private ahead = FIRST_AHEAD;
+  private size = MIN_BLOCK;
+  private pace: { at: number; rev: number } | undefined;
 
-  /** Blocks watched ahead now. */
+  /** Revisions watched ahead now. */
   get watchedAhead(): number {
     return this.ahead;
   }
 
-  /** The blocks to start and to stop watching, for a client at `rev`. */
-  plan(rev: number): { watch: number[]; drop: number[] } {
-    const first = firstBlock(rev);
-    const drop = [...this.blocks.keys()].filter((block) => block < first);
-    for (const block of drop) this.blocks.delete(block);
-    let next = first;
-    while (this.blocks.has(next)) next++;
-    const watch: number[] = [];
-    if (next - first <= this.ahead - Math.max(1, this.ahead / 4)) {
-      for (; next < first + this.ahead; next++) {
-        watch.push(next);
-        this.blocks.set(next, undefined);
+  /** The size new blocks get now. */
+  get blockSize(): number {
+    return this.size;
+  }
+
+  /** The blocks to start and to stop watching, for a client at `rev`, at `now` (ms). */
+  plan(rev: number, now: number): { watch: BlockRange[]; drop: BlockRange[] } {
+    this.measurePace(rev, now);
+    // Blocks behind us go; all go when the first no longer holds our next revision.
+    const lost = this.blocks[0] !== undefined && this.blocks[0].afterRev > rev;
+    const behind = this.blocks.findIndex((block) => block.throughRev > rev);
+    const drop: BlockRange[] = this.blocks.splice(0, lost || behind < 0 ? this.blocks.length : behind);
+    const watch: BlockRange[] = [];
+    let end = this.blocks[this.blocks.length - 1]?.throughRev ?? rev - (rev % MIN_BLOCK);
+    if (end - rev <= this.ahead - this.ahead / 4) {
+      while (end < rev + this.ahead) {
+        const block = { afterRev: end, throughRev: end + this.sizeAt(end) };
+        this.blocks.push(block);
+        watch.push(block);
+        end = block.throughRev;
       }
     }
     return { watch, drop };
   }
 
   /** A watched block's answer (ignored once the block is no longer watched). */
-  answered(block: number, page: BlockPage): void {
-    if (!this.blocks.has(block)) return;
+  answered(range: BlockRange, page: BlockPage): void {
+    const i = this.blocks.findIndex((block) => block.afterRev === range.afterRev);
+    const block = this.blocks[i];
+    if (block === undefined || block.throughRev !== range.throughRev) return;
     // A block that held ops before its first answer was watched too late: ops land faster
     // than a round trip brings the blocks ahead. (The lowest may hold the op we wait for.)
-    const late = this.blocks.get(block) === undefined && page.kind === "ops" && page.ops.length > 0 && this.blocks.has(block - 1);
+    const late = block.page === undefined && page.kind === "ops" && page.ops.length > 0 && i > 0;
     if (late) this.ahead = Math.min(this.ahead * 2, MOST_AHEAD);
-    this.blocks.set(block, page);
+    block.page = page;
   }
 
   /**
@@ -91,13 +119,34 @@ export class BlockFollow {
    */
   page(rev: number): LogPage | undefined {
     const ops: ServerOp[] = [];
-    for (let block = firstBlock(rev); ; block++) {
-      const page = this.blocks.get(block);
+    for (const { page } of this.blocks) {
       if (page === undefined) break;
       if (page.kind === "reload") return { kind: "reload", head: rev };
       for (const op of page.ops) if (op.rev > rev) ops.push(op);
     }
     const last = ops[ops.length - 1];
     return last === undefined ? undefined : { kind: "ops", ops, head: last.rev };
+  }
+
+  /** The size of the block starting at `start`: the current size, or less to stay aligned. */
+  private sizeAt(start: number): number {
+    let size = this.size;
+    while (start % size !== 0) size /= 2;
+    return size;
+  }
+
+  /** Sizes new blocks by the revisions the client went through in the last PACE_MS. */
+  private measurePace(rev: number, now: number): void {
+    if (this.pace === undefined || rev < this.pace.rev) {
+      this.pace = { at: now, rev };
+      return;
+    }
+    const elapsed = now - this.pace.at;
+    if (elapsed < PACE_MS) return;
+    const perSecond = ((rev - this.pace.rev) * 1000) / elapsed;
+    let size = MIN_BLOCK;
+    while (size < MAX_BLOCK && perSecond / size > MOVES_PER_SECOND) size *= 2;
+    this.size = size;
+    this.pace = { at: now, rev };
   }
 }

@@ -1,98 +1,123 @@
 import { describe, expect, it } from "vitest";
 import { Random } from "../../harness/random";
 import { seedsToRun } from "../../harness/textGen";
-import { BLOCK_REVS, BlockFollow, blockRange, FIRST_AHEAD, MOST_AHEAD, type BlockPage } from "../../sync/followBlocks";
+import { BlockFollow, FIRST_AHEAD, MAX_BLOCK, MIN_BLOCK, MOST_AHEAD, MOVES_PER_SECOND, type BlockPage, type BlockRange } from "../../sync/followBlocks";
 import type { ServerOp } from "../../sync/syncClient";
 
 const op = (rev: number): ServerOp => ({ rev, clientId: "c", seq: rev, op: [1] });
 
-/** What block `block` answers once the log's head is `head`. */
-const answer = (block: number, head: number): BlockPage => {
-  const { afterRev, throughRev } = blockRange(block);
+/** What a block answers once the log's head is `head`. */
+const answer = ({ afterRev, throughRev }: BlockRange, head: number): BlockPage => {
   const ops: ServerOp[] = [];
   for (let rev = afterRev + 1; rev <= Math.min(head, throughRev); rev++) ops.push(op(rev));
   return { kind: "ops", ops };
 };
 
+const revs = (page: ReturnType<BlockFollow["page"]>) => (page?.kind === "ops" ? page.ops.map((o) => o.rev) : page);
+
 describe("following the log in blocks", () => {
-  it("watches FIRST_AHEAD blocks from the one holding the next revision, and drops those behind", () => {
+  it("watches FIRST_AHEAD revisions from the block holding the next one, drops blocks behind, and tops up in batches", () => {
     const follow = new BlockFollow();
-    const first = follow.plan(7);
-    expect(first.watch[0]).toBe(Math.floor(7 / BLOCK_REVS));
-    expect(first.watch).toHaveLength(FIRST_AHEAD);
+    const first = follow.plan(7, 0);
+    expect(first.watch[0]).toEqual({ afterRev: 6, throughRev: 6 + MIN_BLOCK });
+    expect(first.watch).toHaveLength(FIRST_AHEAD / MIN_BLOCK + 1);
     expect(first.drop).toEqual([]);
-    // A quarter used up: still enough ahead, nothing to change yet.
-    const soon = follow.plan(7 + BLOCK_REVS);
+    // A little further: enough still watched ahead, only the block behind goes.
+    const soon = follow.plan(8, 0);
     expect(soon).toEqual({ watch: [], drop: [first.watch[0]] });
-    // Further on, the watch is topped up in one batch.
-    const later = follow.plan(7 + BLOCK_REVS * (FIRST_AHEAD / 4 + 1));
+    // Further on, the watch is topped up in one batch, from where it ended.
+    const later = follow.plan(7 + FIRST_AHEAD / 2, 0);
     expect(later.watch.length).toBeGreaterThan(1);
-    expect(later.watch[0]).toBe(first.watch[first.watch.length - 1]! + 1);
+    expect(later.watch[0]!.afterRev).toBe(first.watch[first.watch.length - 1]!.throughRev);
   });
 
   it("hands on the ops after the client's revision, up to the first block that has not answered", () => {
     const follow = new BlockFollow();
-    const { watch } = follow.plan(0);
-    follow.answered(watch[1]!, answer(watch[1]!, 3 * BLOCK_REVS));
+    const { watch } = follow.plan(0, 0);
+    const head = 3 * MIN_BLOCK;
+    follow.answered(watch[1]!, answer(watch[1]!, head));
     expect(follow.page(0)).toBeUndefined();
-    follow.answered(watch[0]!, answer(watch[0]!, 3 * BLOCK_REVS));
-    const page = follow.page(1);
-    expect(page?.kind === "ops" && page.ops.map((o) => o.rev)).toEqual([2, 3, 4].slice(0, 2 * BLOCK_REVS - 1));
+    follow.answered(watch[0]!, answer(watch[0]!, head));
+    expect(revs(follow.page(1))).toEqual([2, 3, 4].slice(0, 2 * MIN_BLOCK - 1));
+    // A block no longer watched is ignored.
+    follow.plan(head, 0);
+    follow.answered(watch[0]!, { kind: "reload" });
+    expect(follow.page(head)).toBeUndefined();
   });
 
   it("asks for a reload when a block's ops were compacted away", () => {
     const follow = new BlockFollow();
-    const { watch } = follow.plan(0);
+    const { watch } = follow.plan(0, 0);
     follow.answered(watch[0]!, { kind: "reload" });
     expect(follow.page(0)).toEqual({ kind: "reload", head: 0 });
   });
 
   it("watches further ahead when a block held ops before its first answer, up to MOST_AHEAD", () => {
     const follow = new BlockFollow();
-    follow.plan(0);
-    follow.answered(0, answer(0, 1)); // the lowest block may hold the op the client waits for
+    const { watch } = follow.plan(0, 0);
+    follow.answered(watch[0]!, answer(watch[0]!, 1)); // the lowest may hold the op the client waits for
     expect(follow.watchedAhead).toBe(FIRST_AHEAD);
-    follow.answered(1, answer(1, BLOCK_REVS + 1));
+    follow.answered(watch[1]!, answer(watch[1]!, 3));
     expect(follow.watchedAhead).toBe(2 * FIRST_AHEAD);
-    for (let round = 0; round < 10; round++) {
-      const { watch } = follow.plan(BLOCK_REVS * 4 * round);
-      for (const block of watch) follow.answered(block, answer(block, (block + 1) * BLOCK_REVS));
+    for (let rev = 0; rev < 1000; rev += 8) {
+      for (const block of follow.plan(rev, 0).watch) follow.answered(block, answer(block, block.throughRev));
     }
     expect(follow.watchedAhead).toBe(MOST_AHEAD);
   });
 
-  it("over a slow link, delivers every revision in order one trip after its commit (seeded)", () => {
+  it("makes blocks larger, and still aligned, when the note moves fast, and small again when it slows", () => {
+    const follow = new BlockFollow();
+    let rev = 0;
+    let at = 0;
+    const sizes: number[] = [];
+    for (; at < 3000; at += 10, rev += 3) {
+      for (const block of follow.plan(rev, at).watch) {
+        expect(block.afterRev % (block.throughRev - block.afterRev)).toBe(0);
+        sizes.push(block.throughRev - block.afterRev);
+      }
+    }
+    expect(follow.blockSize).toBe(MAX_BLOCK); // 300 revisions a second
+    expect(sizes).toContain(MAX_BLOCK);
+    for (const end = at + 2000; at < end; at += 100, rev += 1) follow.plan(rev, at);
+    expect(follow.blockSize).toBe(MIN_BLOCK); // 10 a second
+  });
+
+  it("over a slow link, delivers every revision in order one trip after its commit, moving a few blocks a second (seeded)", () => {
     for (const seed of seedsToRun(30)) {
       const rng = new Random(seed);
       for (let i = 0; i < 8; i++) rng.next(); // small seeds start with small draws
+      const tickMs = 10;
       const delay = 1 + rng.int(10); // ticks each way
       const rate = 1 + rng.int(4); // most ops committed per tick: up to 80 in a round trip
       const follow = new BlockFollow();
       const committedAt: number[] = [0];
       let head = 0;
       let rev = 0;
-      const serverWatch = new Set<number>();
-      const sent = new Map<number, BlockPage>(); // what the server last sent, per block
-      const toServer: { at: number; watch: number[]; drop: number[] }[] = [];
-      const toClient: { at: number; answers: [number, BlockPage][] }[] = [];
+      const key = (b: BlockRange) => `${b.afterRev}-${b.throughRev}`;
+      const serverWatch = new Map<string, BlockRange>();
+      const sent = new Map<string, string>(); // what the server last sent, per block
+      const toServer: { at: number; watch: BlockRange[]; drop: BlockRange[] }[] = [];
+      const toClient: { at: number; answers: [BlockRange, BlockPage][] }[] = [];
       const late: number[] = [];
+      let moves = 0;
       const plan = (tick: number): void => {
-        const { watch, drop } = follow.plan(rev);
+        const { watch, drop } = follow.plan(rev, tick * tickMs);
+        if (tick >= 500 && tick < 700) moves += watch.length;
         if (watch.length + drop.length > 0) toServer.push({ at: tick + delay, watch, drop });
       };
       plan(0);
-      for (let tick = 1; tick < 400; tick++) {
+      for (let tick = 1; tick < 800; tick++) {
         // The server: subscription changes that arrived, then this tick's commits, then one transition.
         while (toServer[0] && toServer[0].at <= tick) {
           const change = toServer.shift()!;
-          for (const block of change.drop) serverWatch.delete(block), sent.delete(block);
-          for (const block of change.watch) serverWatch.add(block);
+          for (const block of change.drop) serverWatch.delete(key(block)), sent.delete(key(block));
+          for (const block of change.watch) serverWatch.set(key(block), block);
         }
-        if (tick < 300) for (let n = rng.int(rate + 1); n > 0; n--) committedAt[++head] = tick;
-        const answers: [number, BlockPage][] = [];
-        for (const block of serverWatch) {
+        if (tick < 700) for (let n = rng.int(rate + 1); n > 0; n--) committedAt[++head] = tick;
+        const answers: [BlockRange, BlockPage][] = [];
+        for (const block of serverWatch.values()) {
           const page = answer(block, head);
-          if (JSON.stringify(page) !== JSON.stringify(sent.get(block))) answers.push([block, page]), sent.set(block, page);
+          if (JSON.stringify(page) !== sent.get(key(block))) answers.push([block, page]), sent.set(key(block), JSON.stringify(page));
         }
         if (answers.length > 0) toClient.push({ at: tick + delay, answers });
         // The client: a transition's answers, then the page they make, then its next plan.
@@ -102,7 +127,7 @@ describe("following the log in blocks", () => {
           if (page?.kind === "ops") {
             const message = `seed ${seed} (rerun: SEED=${seed}) tick ${tick}, rev ${rev}`;
             expect(page.ops.map((o) => o.rev), message).toEqual(page.ops.map((_, i) => rev + 1 + i));
-            for (const o of page.ops) if (committedAt[o.rev]! > 100 && tick - committedAt[o.rev]! > delay) late.push(o.rev);
+            for (const o of page.ops) if (committedAt[o.rev]! > 200 && tick - committedAt[o.rev]! > delay) late.push(o.rev);
             rev = page.head;
           }
           plan(tick);
@@ -111,7 +136,9 @@ describe("following the log in blocks", () => {
       const message = `seed ${seed} (rerun: SEED=${seed}), delay ${delay}, rate ${rate}`;
       expect(rev, message).toBe(head);
       expect(late, `${message}: revisions that arrived after more than one trip`).toEqual([]);
-      expect(serverWatch.size, message).toBeLessThanOrEqual(MOST_AHEAD);
+      expect(serverWatch.size, message).toBeLessThanOrEqual(MOST_AHEAD / MIN_BLOCK);
+      // Two seconds of steady typing (up to 200 revisions a second).
+      expect(moves / 2, `${message}: blocks watched per second`).toBeLessThanOrEqual(2 * MOVES_PER_SECOND);
     }
   });
 });
