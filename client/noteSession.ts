@@ -233,7 +233,9 @@ class LiveNoteSession implements NoteSession {
       this.followError = undefined;
       if (err !== undefined) {
         this.log(`following the note's edits failed: ${describeError(err)}`);
-        if (this.failure(err).kind === "gone") void this.driver.recover("the note's edits could not be followed");
+        // A block that failed does not answer, and the ops after it would wait for it: the
+        // recovery catches up page by page (and stops the session if the note is gone).
+        void this.driver.recover("the note's edits could not be followed");
       }
       const page = this.follow.page(this.sync.rev);
       if (page) this.driver.receive(page);

@@ -1,3 +1,4 @@
+import { MAX_BLOCK } from "../sync/followBlocks";
 import { utf8Bytes } from "../sync/rules";
 import { fail } from "./errors";
 
@@ -46,12 +47,15 @@ export const TRANSFORM_BYTES = 8 * 1024 * 1024;
 /** Most ops one `ops:since` batch returns: small enough for a quick answer on a slow link. */
 export const SINCE_BATCH = 256;
 
+/** Most revisions one `ops:range` may span: the largest block a client watches (sync/followBlocks.ts). */
+export const MAX_RANGE_REVS = MAX_BLOCK;
+
 /**
- * Most revisions one `ops:range` may span. Its ops are read whole (at most MAX_OP_BYTES
- * each), so a short span keeps the read far below Convex's 16 MiB; clients watch spans of
- * sync/followBlocks.ts's BLOCK_REVS.
+ * Most bytes of ops one `ops:range` reads. Past it the answer is "reload" (take the text):
+ * it keeps the query under Convex's 16 MiB read limit however large its ops, and a block
+ * of the log that holds this much is rare enough to be served by the text.
  */
-export const MAX_RANGE_REVS = 8;
+export const RANGE_BYTES = 8 * 1024 * 1024;
 
 /** Most bytes of ops one `ops:since` batch carries (at least one op is always returned). */
 export const SINCE_BYTES = 2 * 1024 * 1024;

@@ -14,6 +14,7 @@ import {
   MAX_OP_BYTES,
   MAX_PRIOR,
   MAX_RANGE_REVS,
+  RANGE_BYTES,
   OPS_RETAIN_MS,
   SINCE_BATCH,
   SINCE_BYTES,
@@ -182,29 +183,25 @@ export const submit = noteMutation({
 });
 
 /**
- * The ops after `afterRev`, in order, as a bounded page (at most `limit` ops, SINCE_BATCH
- * by default, and about SINCE_BYTES bytes; always at least one op when there is one).
- * `head` is the newest revision the answer saw: the note's head, or for a page cut short
- * the first revision after it. Ops that were compacted away answer `{kind: "reload"}`: the
- * client takes the text instead.
+ * The ops after `afterRev`, in order, as a bounded page (at most SINCE_BATCH ops and about
+ * SINCE_BYTES bytes; always at least one op when there is one): how a client catches up
+ * after a gap or a reconnect. `head` is the newest revision the answer saw: the note's
+ * head, or for a page cut short the first revision after it. Ops that were compacted away
+ * answer `{kind: "reload"}`: the client takes the text instead.
  *
- * Only an empty page reads the note's head row. A page reads the op log from `afterRev`
- * to the row after its last op and no further, so a full page (a follower that lags) is
- * not re-run by later commits: they append beyond what it read (sync/followWindow.ts).
+ * Only an empty page reads the note's head row, and a page reads the op log only to the
+ * row after its last op.
  */
 export const since = noteQuery({
-  args: { afterRev: v.number(), limit: v.optional(v.number()) },
+  args: { afterRev: v.number() },
   returns: sinceResultValidator,
-  handler: async (ctx, { afterRev, limit = SINCE_BATCH }, { note }) => {
+  handler: async (ctx, { afterRev }, { note }) => {
     checkRevision("afterRev", afterRev);
-    if (!Number.isInteger(limit) || limit < 1 || limit > SINCE_BATCH) {
-      fail("INVALID_ARGUMENT", `limit must be a whole number from 1 to ${SINCE_BATCH}, not ${limit}.`);
-    }
     const ops: SinceOp[] = [];
     let bytes = 0;
     let next: number | undefined;
     for await (const row of ctx.db.query("ops").withIndex("by_note_rev", (q) => q.eq("noteId", note._id).gt("rev", afterRev))) {
-      if (ops.length >= limit || bytes >= SINCE_BYTES) {
+      if (ops.length >= SINCE_BATCH || bytes >= SINCE_BYTES) {
         next = row.rev;
         break;
       }
@@ -229,6 +226,7 @@ export const since = noteQuery({
  * client watches, a few revisions at a time (sync/followBlocks.ts). It reads only that
  * stretch of the op log, not the note's head, so a range beyond the head is re-run only
  * when an op lands in it: clients watch ranges ahead of the log at no cost until then.
+ * Ops compacted away, or more than RANGE_BYTES of them, answer "reload": take the text.
  */
 export const range = noteQuery({
   args: { afterRev: v.number(), throughRev: v.number() },
@@ -240,10 +238,12 @@ export const range = noteQuery({
       fail("INVALID_ARGUMENT", `throughRev must be 1 to ${MAX_RANGE_REVS} revisions after afterRev (${afterRev}), not ${throughRev}.`);
     }
     const ops: SinceOp[] = [];
+    let bytes = 0;
     const rows = ctx.db.query("ops").withIndex("by_note_rev", (q) => q.eq("noteId", note._id).gt("rev", afterRev).lte("rev", throughRev));
     for await (const row of rows) {
-      if (row.op === undefined) return { kind: "reload" as const };
+      if (row.op === undefined || bytes > RANGE_BYTES) return { kind: "reload" as const };
       ops.push(logOp(row, row.op));
+      bytes += opBytes(row.op);
     }
     return { kind: "ops" as const, ops };
   },

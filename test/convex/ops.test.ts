@@ -1,7 +1,7 @@
 import { describe, expect, test } from "vitest";
 import { api } from "../../convex/_generated/api";
 import type { Id } from "../../convex/_generated/dataModel";
-import { MAX_NOTE_BYTES, MAX_OP_BYTES, SINCE_BATCH, TRANSFORM_WINDOW } from "../../convex/limits";
+import { MAX_NOTE_BYTES, MAX_OP_BYTES, MAX_RANGE_REVS, RANGE_BYTES, SINCE_BATCH, TRANSFORM_WINDOW } from "../../convex/limits";
 import { checksum } from "../../sync/checksum";
 import { headText, readHead } from "../../convex/noteStore";
 import { apply, type TextOp } from "../../sync/textOp";
@@ -268,20 +268,6 @@ describe("ops:since", () => {
     expect(local).toBe(text);
   });
 
-  test("a smaller limit cuts the page there; a limit out of range is INVALID_ARGUMENT", async () => {
-    const { t, s, noteId } = await setup("");
-    await seedOps(t, noteId, 5);
-    const page = await t.query(api.ops.since, { ...s, noteId, afterRev: 1, limit: 2 });
-    expect(page.kind === "ops" && page.ops.map((o) => o.rev)).toEqual([2, 3]);
-    expect(page.head).toBe(4);
-    const last = await t.query(api.ops.since, { ...s, noteId, afterRev: 3, limit: 2 });
-    expect(last.kind === "ops" && last.ops.map((o) => o.rev)).toEqual([4, 5]);
-    expect(last.head).toBe(5);
-    for (const limit of [0, 1.5, SINCE_BATCH + 1]) {
-      await expectError(t.query(api.ops.since, { ...s, noteId, afterRev: 0, limit }), "INVALID_ARGUMENT");
-    }
-  });
-
   test("a batch stops early when its ops are large (byte budget), and the rest follows", async () => {
     const { t, s, noteId } = await setup("");
     const size = 400_000;
@@ -316,5 +302,52 @@ describe("ops:since", () => {
     await expect(t.query(api.ops.since, { ...s, noteId, afterRev: 0 })).resolves.toEqual({ kind: "reload", head: TRANSFORM_WINDOW + 1 });
     const rest = await t.query(api.ops.since, { ...s, noteId, afterRev: 1 });
     expect(rest.kind === "ops" && rest.ops[0]?.rev).toBe(2);
+  });
+});
+
+describe("ops:range", () => {
+  test("returns the ops in (afterRev, throughRev] that exist so far, and nothing beyond the head", async () => {
+    const { t, s, noteId } = await setup("");
+    await seedOps(t, noteId, 5);
+    const range = (afterRev: number, throughRev: number) => t.query(api.ops.range, { ...s, noteId, afterRev, throughRev });
+    const revs = async (afterRev: number, throughRev: number) => {
+      const r = await range(afterRev, throughRev);
+      return r.kind === "ops" ? r.ops.map((o) => o.rev) : r.kind;
+    };
+    expect(await revs(0, 2)).toEqual([1, 2]);
+    expect(await revs(2, 8)).toEqual([3, 4, 5]);
+    expect(await revs(8, 16)).toEqual([]);
+    await expect(range(0, 1)).resolves.toEqual({ kind: "ops", ops: [expect.objectContaining({ rev: 1, clientId: "seed", seq: 0, op: ["x"] })] });
+  });
+
+  test("a range out of bounds is INVALID_ARGUMENT", async () => {
+    const { t, s, noteId } = await setup("");
+    for (const [afterRev, throughRev] of [[2, 2], [3, 1], [-1, 1], [0.5, 2], [0, MAX_RANGE_REVS + 1]] as const) {
+      await expectError(t.query(api.ops.range, { ...s, noteId, afterRev, throughRev }), "INVALID_ARGUMENT");
+    }
+    await expect(t.query(api.ops.range, { ...s, noteId, afterRev: 0, throughRev: MAX_RANGE_REVS })).resolves.toEqual({ kind: "ops", ops: [] });
+  });
+
+  test("compacted ops, or more than RANGE_BYTES of them, answer reload", async () => {
+    const { t, s, noteId } = await setup("");
+    const size = 950_000;
+    let text = "";
+    const count = Math.ceil(RANGE_BYTES / size) + 1;
+    for (let i = 0; i < count; i++) {
+      const next = String.fromCharCode(97 + i).repeat(size);
+      await submit(t, s, noteId, "a", i + 1, i, text === "" ? [next] : [next, -text.length]);
+      text = next;
+    }
+    await expect(t.query(api.ops.range, { ...s, noteId, afterRev: 0, throughRev: count })).resolves.toEqual({ kind: "reload" });
+    const few = await t.query(api.ops.range, { ...s, noteId, afterRev: 0, throughRev: 2 });
+    expect(few.kind === "ops" && few.ops.map((o) => o.rev)).toEqual([1, 2]);
+    await t.run(async (ctx) => {
+      const row = await ctx.db
+        .query("ops")
+        .withIndex("by_note_rev", (q) => q.eq("noteId", noteId).eq("rev", 2))
+        .unique();
+      if (row) await ctx.db.patch("ops", row._id, { op: undefined });
+    });
+    await expect(t.query(api.ops.range, { ...s, noteId, afterRev: 0, throughRev: 2 })).resolves.toEqual({ kind: "reload" });
   });
 });
