@@ -11,7 +11,7 @@
  * the time it had left (row end − typed). Keys are typed on a schedule, not setInterval; a
  * key typed late is still typed, and the lateness is reported.
  *
- * Then the fixed cost: 2 clients (--breakdown N: N clients; 0: skip) of ours against a
+ * Then the fixed cost: 2 clients (--breakdown N: N clients, N+D: with D ms each way; 0: skip) of ours against a
  * backend with timestamps (bench/tracedServer.ts), broken down hop by hop.
  *
  * npm run bench:clients [-- --seconds 8 --drain 2 --rows 2,10,50,50+100 --procs 5 --systems ours,yjs --breakdown 2 --warmup 2 --cpu-prof DIR]
@@ -344,7 +344,7 @@ try {
     console.log(`  ${link(row.delayMs).padEnd(16)} ${String(row.clients).padStart(3)} clients   ours ${show(ours).padEnd(36)} Yjs+relay ${show(yjs)}`);
   }
 
-  const breakdownClients = Number(values.breakdown);
+  const [breakdownClients = 0, breakdownDelay = 0] = values.breakdown.split("+").map(Number);
   if (breakdownClients > 0 && SYSTEMS.includes("ours")) {
     const traced = await startTraced(path.join(dataDir, "traced"));
     try {
@@ -355,11 +355,11 @@ try {
         });
       if (WARMUP_SECONDS > 0) await runRow(workers, { system: "ours", server: traced, clients: 2, delayMs: 0, seconds: WARMUP_SECONDS, trace: true });
       await dump(); // each row reuses the same key characters: start the log afresh
-      const run = await runRow(workers, { system: "ours", server: traced, clients: breakdownClients, delayMs: 0, seconds: SECONDS, trace: true });
+      const run = await runRow(workers, { system: "ours", server: traced, clients: breakdownClients, delayMs: breakdownDelay, seconds: SECONDS, trace: true });
       const dumped = await dump();
       breakdown = hopBreakdown(run.typed, run.arrivals, run.frames, dumped.trace);
       console.log(
-        `\nours, ${breakdownClients} clients on loopback, backend with timestamps (p50 ${formatMs(run.result.p50)} / p99 ${formatMs(run.result.p99)} ms; ${breakdown.keys} keys traced end to end, ${breakdown.missing} not matched${dumped.tracesRuns ? "" : "; function runs not timed: the runtime has no invoke to wrap"}):`,
+        `\nours, ${breakdownClients} clients, ${link(breakdownDelay)}, backend with timestamps (p50 ${formatMs(run.result.p50)} / p99 ${formatMs(run.result.p99)} ms; ${breakdown.keys} keys traced end to end, ${breakdown.missing} not matched${dumped.tracesRuns ? "" : "; function runs not timed: the runtime has no invoke to wrap"}):`,
       );
       printHops("  where the time goes between typing a key and the other client applying it", breakdown.hops);
       const reruns = breakdown.reruns.map((r) => `${r.udfPath} ×${r.perKey.toFixed(1)} (${r.msPerKey.toFixed(1)} ms)`).join(", ");

@@ -41,7 +41,7 @@ export const FIRST_AHEAD = 32;
 export const MOST_AHEAD = 128;
 
 /** How often the note's pace is measured. */
-const PACE_MS = 1000;
+const PACE_MS = 250;
 
 /** What one block's subscription answers (`ops:range`). */
 export type BlockPage = { readonly kind: "ops"; readonly ops: readonly ServerOp[] } | { readonly kind: "reload" };
