@@ -40,6 +40,13 @@ export const FIRST_AHEAD = 32;
 /** Revisions watched ahead at most: a round trip of 500 ms at 250 ops/s (50 people typing). */
 export const MOST_AHEAD = 128;
 
+/**
+ * Most UTF-16 code units of inserted text a block may hold at or before the client's
+ * revision: past it the rest of the block is watched anew, so a paste is not re-sent with
+ * every op after it in a large block.
+ */
+const SPLIT_TEXT = 1024;
+
 /** How often the note's pace is measured. */
 const PACE_MS = 250;
 
@@ -87,16 +94,23 @@ export class BlockFollow {
     const behind = this.blocks.findIndex((block) => block.throughRev > rev);
     const drop: BlockRange[] = this.blocks.splice(0, lost || behind < 0 ? this.blocks.length : behind);
     const watch: BlockRange[] = [];
-    let end = this.blocks[this.blocks.length - 1]?.throughRev ?? rev - (rev % MIN_BLOCK);
-    if (end - rev <= this.ahead - this.ahead / 4) {
-      while (end < rev + this.ahead) {
-        const block = { afterRev: end, throughRev: end + this.sizeAt(end) };
-        this.blocks.push(block);
-        watch.push(block);
-        end = block.throughRev;
-      }
+    const first = this.blocks[0];
+    if (first !== undefined && textBehind(first, rev) > SPLIT_TEXT) {
+      // Every push of this block would carry that text again: watch the rest of it anew.
+      drop.push(...this.blocks.splice(0, 1));
+      const pieces = this.cover(rev, first.throughRev, true);
+      this.blocks.unshift(...pieces);
+      watch.push(...pieces);
     }
-    return { watch, drop };
+    // A fresh watch starts right after `rev` (blocks of 1 up to the grid): the op at `rev`
+    // may be a large paste, and a block holding it would send it again.
+    let end = this.blocks[this.blocks.length - 1]?.throughRev ?? rev;
+    if (end - rev <= this.ahead - this.ahead / 4) {
+      const more = this.cover(end, rev + this.ahead);
+      this.blocks.push(...more);
+      watch.push(...more);
+    }
+    return { watch, drop: drop.map(({ afterRev, throughRev }) => ({ afterRev, throughRev })) };
   }
 
   /** A watched block's answer (ignored once the block is no longer watched). */
@@ -128,11 +142,20 @@ export class BlockFollow {
     return last === undefined ? undefined : { kind: "ops", ops, head: last.rev };
   }
 
-  /** The size of the block starting at `start`: the current size, or less to stay aligned. */
-  private sizeAt(start: number): number {
-    let size = this.size;
-    while (start % size !== 0) size /= 2;
-    return size;
+  /**
+   * Blocks from `from` on, through `to` at least: of the current size, or smaller where a
+   * block of that size would not start at a multiple of it (or, when `exact`, would pass `to`).
+   * So every block of size s starts at a multiple of s, and clients share them.
+   */
+  private cover(from: number, to: number, exact = false): Block[] {
+    const blocks: Block[] = [];
+    for (let start = from; start < to; ) {
+      let size = this.size;
+      while (start % size !== 0 || (exact && size > MIN_BLOCK && start + size > to)) size /= 2;
+      blocks.push({ afterRev: start, throughRev: start + size });
+      start += size;
+    }
+    return blocks;
   }
 
   /** Sizes new blocks by the revisions the client went through in the last PACE_MS. */
@@ -149,4 +172,15 @@ export class BlockFollow {
     this.size = size;
     this.pace = { at: now, rev };
   }
+}
+
+/** Code units of text the block's ops up to `rev` insert. */
+function textBehind(block: Block, rev: number): number {
+  let n = 0;
+  if (block.page?.kind !== "ops") return 0;
+  for (const { rev: at, op } of block.page.ops) {
+    if (at > rev) break;
+    for (const c of op) if (typeof c === "string") n += c.length;
+  }
+  return n;
 }

@@ -16,10 +16,11 @@ const answer = ({ afterRev, throughRev }: BlockRange, head: number): BlockPage =
 const revs = (page: ReturnType<BlockFollow["page"]>) => (page?.kind === "ops" ? page.ops.map((o) => o.rev) : page);
 
 describe("following the log in blocks", () => {
-  it("watches FIRST_AHEAD revisions from the block holding the next one, drops blocks behind, and tops up in batches", () => {
+  it("watches FIRST_AHEAD revisions from right after the client's, drops blocks behind, and tops up in batches", () => {
     const follow = new BlockFollow();
     const first = follow.plan(7, 0);
-    expect(first.watch[0]).toEqual({ afterRev: 6, throughRev: 6 + MIN_BLOCK });
+    // Nothing at or before 7 (it may be a paste), then onto the grid.
+    expect(first.watch.slice(0, 2)).toEqual([{ afterRev: 7, throughRev: 8 }, { afterRev: 8, throughRev: 8 + MIN_BLOCK }]);
     expect(first.watch).toHaveLength(FIRST_AHEAD / MIN_BLOCK + 1);
     expect(first.drop).toEqual([]);
     // A little further: enough still watched ahead, only the block behind goes.
@@ -80,6 +81,29 @@ describe("following the log in blocks", () => {
     expect(sizes).toContain(MAX_BLOCK);
     for (const end = at + 2000; at < end; at += 100, rev += 1) follow.plan(rev, at);
     expect(follow.blockSize).toBe(MIN_BLOCK); // 10 a second
+  });
+
+  it("watches the rest of a large block anew once it holds a paste behind the client, so the paste is not re-sent", () => {
+    const follow = new BlockFollow();
+    for (let at = 0, rev = 0; at <= 1000; at += 250, rev += 1000) follow.plan(rev, at); // a fast note
+    expect(follow.blockSize).toBe(MAX_BLOCK);
+    const rev = 4000 + MAX_BLOCK;
+    const block = follow.plan(rev, 1000).watch[0]!;
+    expect(block).toEqual({ afterRev: rev, throughRev: rev + MAX_BLOCK });
+    const paste: ServerOp = { rev: rev + 1, clientId: "p", seq: 1, op: ["x".repeat(5000)] };
+    follow.answered(block, { kind: "ops", ops: [paste, op(rev + 2)] });
+    expect(revs(follow.page(rev))).toEqual([rev + 1, rev + 2]);
+    const { watch, drop } = follow.plan(rev + 2, 1000);
+    expect(drop).toContainEqual({ afterRev: rev, throughRev: rev + MAX_BLOCK });
+    // The rest of it, in aligned blocks that hold nothing at or before the client's revision.
+    expect(watch[0]).toEqual({ afterRev: rev + 2, throughRev: rev + 2 + MIN_BLOCK });
+    const pieces = watch.filter((b) => b.throughRev <= rev + MAX_BLOCK);
+    expect(pieces[pieces.length - 1]!.throughRev).toBe(rev + MAX_BLOCK);
+    for (const b of pieces) expect(b.afterRev % (b.throughRev - b.afterRev)).toBe(0);
+    // A block holding only small ops behind the client is kept.
+    follow.answered(watch[0]!, { kind: "ops", ops: [op(rev + 3)] });
+    follow.answered(watch[1]!, { kind: "ops", ops: [] });
+    expect(follow.plan(rev + 3, 1000).drop).toEqual([]);
   });
 
   it("over a slow link, delivers every revision in order one trip after its commit, moving a few blocks a second (seeded)", () => {
