@@ -104,7 +104,7 @@ export class BlockFollow {
     }
     // A fresh watch starts right after `rev` (blocks of 1 up to the grid): the op at `rev`
     // may be a large paste, and a block holding it would send it again.
-    let end = this.blocks[this.blocks.length - 1]?.throughRev ?? rev;
+    const end = this.blocks[this.blocks.length - 1]?.throughRev ?? rev;
     if (end - rev <= this.ahead - this.ahead / 4) {
       const more = this.cover(end, rev + this.ahead);
       this.blocks.push(...more);

@@ -134,14 +134,19 @@ describe("following the log in blocks", () => {
         // The server: subscription changes that arrived, then this tick's commits, then one transition.
         while (toServer[0] && toServer[0].at <= tick) {
           const change = toServer.shift()!;
-          for (const block of change.drop) serverWatch.delete(key(block)), sent.delete(key(block));
+          for (const block of change.drop) {
+            serverWatch.delete(key(block));
+            sent.delete(key(block));
+          }
           for (const block of change.watch) serverWatch.set(key(block), block);
         }
         if (tick < 700) for (let n = rng.int(rate + 1); n > 0; n--) committedAt[++head] = tick;
         const answers: [BlockRange, BlockPage][] = [];
         for (const block of serverWatch.values()) {
           const page = answer(block, head);
-          if (JSON.stringify(page) !== sent.get(key(block))) answers.push([block, page]), sent.set(key(block), JSON.stringify(page));
+          if (JSON.stringify(page) === sent.get(key(block))) continue;
+          answers.push([block, page]);
+          sent.set(key(block), JSON.stringify(page));
         }
         if (answers.length > 0) toClient.push({ at: tick + delay, answers });
         // The client: a transition's answers, then the page they make, then its next plan.
