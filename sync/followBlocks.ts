@@ -34,8 +34,12 @@ export const MAX_BLOCK = 32;
 /** Blocks a client aims to move through per second, whatever the note's pace. */
 export const MOVES_PER_SECOND = 8;
 
-/** Revisions watched ahead at first: more than a loopback round trip ever sees. */
-export const FIRST_AHEAD = 32;
+/**
+ * Revisions watched ahead at first: more than a loopback round trip sees, in 9
+ * subscriptions, so a window with dozens of notes open stays far below a connection's
+ * query limit (1,000 on the local backend). Busy notes watch further (MOST_AHEAD).
+ */
+export const FIRST_AHEAD = 16;
 
 /** Revisions watched ahead at most: a round trip of 500 ms at 250 ops/s (50 people typing). */
 export const MOST_AHEAD = 128;

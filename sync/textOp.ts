@@ -152,15 +152,16 @@ export function invert(op: TextOp, before: { slice(from: number, to: number): st
 class Reader {
   private index = 0;
   private offset = 0;
+  /** The current component (undefined at the end) and the code units of it not yet taken. */
+  private head: Component | undefined;
+  remaining = 0;
 
-  constructor(private readonly op: TextOp) {}
-
-  get done(): boolean {
-    return this.index >= this.op.length;
+  constructor(private readonly op: TextOp) {
+    this.enter();
   }
 
-  private get head(): Component | undefined {
-    return this.op[this.index];
+  get done(): boolean {
+    return this.head === undefined;
   }
 
   get isInsert(): boolean {
@@ -177,29 +178,32 @@ class Reader {
     return typeof h === "number" && h < 0;
   }
 
-  /** Code units left in the current component. */
-  get remaining(): number {
-    const h = this.head;
-    if (h === undefined) return 0;
-    return (typeof h === "string" ? h.length : Math.abs(h)) - this.offset;
-  }
-
   /** Takes up to n code units of the current insert. */
   takeText(n: number): string {
     const h = this.head as string;
-    const s = h.slice(this.offset, this.offset + n);
+    const s = this.offset === 0 && n >= h.length ? h : h.slice(this.offset, this.offset + n);
     this.skip(s.length);
     return s;
   }
 
   skip(n: number): void {
-    const left = this.remaining - n;
-    if (left > 0) {
+    if (n < this.remaining) {
       this.offset += n;
+      this.remaining -= n;
     } else {
       this.index += 1;
-      this.offset = 0;
+      this.enter();
     }
+  }
+
+  // Kept as fields rather than computed on each call: transform and compose ask for them
+  // several times per component, and a server transforms a submission past every op its
+  // author had not seen.
+  private enter(): void {
+    const h = this.op[this.index];
+    this.head = h;
+    this.offset = 0;
+    this.remaining = h === undefined ? 0 : typeof h === "string" ? h.length : Math.abs(h);
   }
 }
 
