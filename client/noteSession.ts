@@ -202,7 +202,7 @@ class LiveNoteSession implements NoteSession {
     }
     for (const block of watch) {
       const onAnswer = (page: BlockPage): void => {
-        this.follow.answered(block, page, performance.now());
+        this.follow.answered(block, page);
         this.deliverSoon();
       };
       const onError = (err: Error): void => {

@@ -19,10 +19,9 @@
 // same size still share blocks.
 //
 // The client watches `ahead` revisions past its own, and tops the watch up a quarter at a
-// time (the server answers subscription changes that arrive together at once). It keeps
-// `ahead` at twice what lands in a round trip (the note's pace times the time blocks take
-// to answer); and when a block already holds ops at its first answer, ops land faster
-// than a round trip brings new blocks: `ahead` doubles. Both up to MOST_AHEAD.
+// time (the server answers subscription changes that arrive together at once). When a
+// block already holds ops at its first answer, ops land faster than a round trip brings
+// new blocks: `ahead` doubles, up to MOST_AHEAD.
 import type { LogPage } from "./syncDriver";
 import type { ServerOp } from "./syncClient";
 
@@ -67,8 +66,6 @@ export interface BlockRange {
 interface Block extends BlockRange {
   /** The latest answer; undefined until the first. */
   page?: BlockPage;
-  /** When the client started watching it (ms). */
-  since: number;
 }
 
 /**
@@ -82,8 +79,6 @@ export class BlockFollow {
   private ahead = FIRST_AHEAD;
   private size = MIN_BLOCK;
   private pace: { at: number; rev: number } | undefined;
-  /** Milliseconds from watching a block to its first answer (smoothed). */
-  private roundTrip: number | undefined;
 
   /** Revisions watched ahead now. */
   get watchedAhead(): number {
@@ -107,7 +102,7 @@ export class BlockFollow {
     if (first !== undefined && textBehind(first, rev) > SPLIT_TEXT) {
       // Every push of this block would carry that text again: watch the rest of it anew.
       drop.push(...this.blocks.splice(0, 1));
-      const pieces = this.cover(rev, first.throughRev, now, true);
+      const pieces = this.cover(rev, first.throughRev, true);
       this.blocks.unshift(...pieces);
       watch.push(...pieces);
     }
@@ -115,23 +110,18 @@ export class BlockFollow {
     // may be a large paste, and a block holding it would send it again.
     const end = this.blocks[this.blocks.length - 1]?.throughRev ?? rev;
     if (end - rev <= this.ahead - this.ahead / 4) {
-      const more = this.cover(end, rev + this.ahead, now);
+      const more = this.cover(end, rev + this.ahead);
       this.blocks.push(...more);
       watch.push(...more);
     }
-    const range = ({ afterRev, throughRev }: BlockRange): BlockRange => ({ afterRev, throughRev });
-    return { watch: watch.map(range), drop: drop.map(range) };
+    return { watch, drop: drop.map(({ afterRev, throughRev }) => ({ afterRev, throughRev })) };
   }
 
-  /** A watched block's answer, at `now` (ignored once the block is no longer watched). */
-  answered(range: BlockRange, page: BlockPage, now: number): void {
+  /** A watched block's answer (ignored once the block is no longer watched). */
+  answered(range: BlockRange, page: BlockPage): void {
     const i = this.blocks.findIndex((block) => block.afterRev === range.afterRev);
     const block = this.blocks[i];
     if (block === undefined || block.throughRev !== range.throughRev) return;
-    if (block.page === undefined) {
-      const trip = now - block.since;
-      this.roundTrip = this.roundTrip === undefined ? trip : 0.8 * this.roundTrip + 0.2 * trip;
-    }
     // A block that held ops before its first answer was watched too late: ops land faster
     // than a round trip brings the blocks ahead. (The lowest may hold the op we wait for.)
     const late = block.page === undefined && page.kind === "ops" && page.ops.length > 0 && i > 0;
@@ -161,12 +151,12 @@ export class BlockFollow {
    * block of that size would not start at a multiple of it (or, when `exact`, would pass `to`).
    * So every block of size s starts at a multiple of s, and clients share them.
    */
-  private cover(from: number, to: number, since: number, exact = false): Block[] {
+  private cover(from: number, to: number, exact = false): Block[] {
     const blocks: Block[] = [];
     for (let start = from; start < to; ) {
       let size = this.size;
       while (start % size !== 0 || (exact && size > MIN_BLOCK && start + size > to)) size /= 2;
-      blocks.push({ afterRev: start, throughRev: start + size, since });
+      blocks.push({ afterRev: start, throughRev: start + size });
       start += size;
     }
     return blocks;
@@ -184,10 +174,6 @@ export class BlockFollow {
     let size = MIN_BLOCK;
     while (size < MAX_BLOCK && perSecond / size > MOVES_PER_SECOND) size *= 2;
     this.size = size;
-    // Twice what lands in a round trip, so new blocks are watched before the ops reach them
-    // (waiting for a late block to say so costs a round trip's delay per doubling).
-    const needed = (2 * perSecond * (this.roundTrip ?? 0)) / 1000;
-    while (this.ahead < MOST_AHEAD && this.ahead < needed) this.ahead *= 2;
     this.pace = { at: now, rev };
   }
 }
