@@ -201,7 +201,11 @@ class LiveNoteSession implements NoteSession {
       this.watching.delete(block.afterRev);
     }
     for (const block of watch) {
+      const since = performance.now();
+      let first = true;
       const onAnswer = (page: BlockPage): void => {
+        if (first) this.driver.linkTime(performance.now() - since);
+        first = false;
         this.follow.answered(block, page);
         this.deliverSoon();
       };

@@ -8,7 +8,9 @@
 // (down to 1: further typing composes into one buffered op, one submission per round
 // trip); one that comes back about as fast lets the limit grow again by one. A slow link
 // is slow every time, so its limit stays up. The fastest time seen drifts up a little
-// with each confirmation, so a client that moved to a slower link adapts to it.
+// with each confirmation, so a client that moved to a slower link adapts to it. A
+// query's round trip counts as a confirmation's fastest too: a client that joined a
+// server already behind never sees a fast confirmation, and kept its limit up.
 
 /** Confirmation time over twice the fastest plus this means a queue, not the link. */
 export const QUEUE_SLACK_MS = 20;
@@ -25,6 +27,15 @@ export class InFlightLimit {
 
   get value(): number {
     return this.current;
+  }
+
+  /**
+   * A round trip that waits in no mutation queue took `ms` (a query's first answer). It
+   * bounds the fastest a confirmation can be: a client that only ever saw slow
+   * confirmations (it joined a server already behind) still knows they queue.
+   */
+  link(ms: number): void {
+    this.fastest = Math.min(ms, this.fastest);
   }
 
   /** One submission took `ms` from being sent to being confirmed; returns the new limit. */

@@ -141,6 +141,11 @@ export class SyncDriver {
     this.stopped = true;
   }
 
+  /** A query's round trip took `ms`: the link without the server's mutation queue (sync/inFlightLimit.ts). */
+  linkTime(ms: number): void {
+    this.inFlight.link(ms);
+  }
+
   /** A local edit: applied to the engine at once; sent when the engine says so. */
   local(op: TextOp): void {
     const oldest = this.sentAt.values().next();

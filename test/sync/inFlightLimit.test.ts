@@ -29,4 +29,12 @@ describe("the in-flight limit", () => {
     for (let i = 0; i < 400; i++) limit.observe(300);
     expect(limit.value).toBe(8);
   });
+
+  it("takes a query's round trip as the fastest a confirmation can be, so a client that only saw slow ones still halves", () => {
+    const limit = new InFlightLimit(8);
+    expect(limit.observe(2000)).toBe(8); // joined a server already behind
+    limit.link(200);
+    expect(limit.observe(2000)).toBe(4);
+    expect(limit.waiting(3 * 200 + QUEUE_SLACK_MS)).toBe(2);
+  });
 });
