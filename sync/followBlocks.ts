@@ -66,6 +66,8 @@ export interface BlockRange {
 interface Block extends BlockRange {
   /** The latest answer; undefined until the first. */
   page?: BlockPage;
+  /** Watched to top up a watch under way: it should answer before its first op lands. */
+  ahead?: boolean;
 }
 
 /**
@@ -95,6 +97,7 @@ export class BlockFollow {
     this.measurePace(rev, now);
     // Blocks behind us go; all go when the first no longer holds our next revision.
     const lost = this.blocks[0] !== undefined && this.blocks[0].afterRev > rev;
+    const fresh = lost || this.blocks.length === 0;
     const behind = this.blocks.findIndex((block) => block.throughRev > rev);
     const drop: BlockRange[] = this.blocks.splice(0, lost || behind < 0 ? this.blocks.length : behind);
     const watch: BlockRange[] = [];
@@ -111,20 +114,22 @@ export class BlockFollow {
     const end = this.blocks[this.blocks.length - 1]?.throughRev ?? rev;
     if (end - rev <= this.ahead - this.ahead / 4) {
       const more = this.cover(end, rev + this.ahead);
+      if (!fresh) for (const block of more) block.ahead = true;
       this.blocks.push(...more);
       watch.push(...more);
     }
-    return { watch, drop: drop.map(({ afterRev, throughRev }) => ({ afterRev, throughRev })) };
+    // Ranges only: the caller hands them to `ops:range` as they are.
+    const range = ({ afterRev, throughRev }: BlockRange): BlockRange => ({ afterRev, throughRev });
+    return { watch: watch.map(range), drop: drop.map(range) };
   }
 
   /** A watched block's answer (ignored once the block is no longer watched). */
   answered(range: BlockRange, page: BlockPage): void {
-    const i = this.blocks.findIndex((block) => block.afterRev === range.afterRev);
-    const block = this.blocks[i];
+    const block = this.blocks.find((b) => b.afterRev === range.afterRev);
     if (block === undefined || block.throughRev !== range.throughRev) return;
-    // A block that held ops before its first answer was watched too late: ops land faster
-    // than a round trip brings the blocks ahead. (The lowest may hold the op we wait for.)
-    const late = block.page === undefined && page.kind === "ops" && page.ops.length > 0 && i > 0;
+    // A block watched to top up that held ops before its first answer was watched too
+    // late: ops land faster than a round trip brings the blocks ahead.
+    const late = block.ahead === true && block.page === undefined && page.kind === "ops" && page.ops.length > 0;
     if (late) this.ahead = Math.min(this.ahead * 2, MOST_AHEAD);
     block.page = page;
   }

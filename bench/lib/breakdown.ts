@@ -129,10 +129,10 @@ export function hopBreakdown(typed: Typed[], arrivals: Arrival[], frames: Client
 
 export function printHops(title: string, hops: Hop[]): void {
   console.log(title);
-  console.log(`  ${"hop".padEnd(66)} ${"p50".padStart(7)} ${"mean".padStart(7)} ${"p90".padStart(7)}  ms`);
+  console.log(`  ${"hop".padEnd(66)} ${"p50".padStart(7)} ${"mean".padStart(7)} ${"p90".padStart(7)} ${"p99".padStart(7)}  ms`);
   for (const hop of hops) {
     const sorted = [...hop.values].sort((a, b) => a - b);
     const mean = sorted.reduce((s, v) => s + v, 0) / Math.max(1, sorted.length);
-    console.log(`  ${hop.name.padEnd(66)} ${formatMs(percentile(sorted, 50)).padStart(7)} ${formatMs(mean).padStart(7)} ${formatMs(percentile(sorted, 90)).padStart(7)}`);
+    console.log(`  ${hop.name.padEnd(66)} ${formatMs(percentile(sorted, 50)).padStart(7)} ${formatMs(mean).padStart(7)} ${formatMs(percentile(sorted, 90)).padStart(7)} ${formatMs(percentile(sorted, 99)).padStart(7)}`);
   }
 }

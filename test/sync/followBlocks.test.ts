@@ -53,15 +53,17 @@ describe("following the log in blocks", () => {
     expect(follow.page(0)).toEqual({ kind: "reload", head: 0 });
   });
 
-  it("watches further ahead when a block held ops before its first answer, up to MOST_AHEAD", () => {
+  it("watches further ahead when a block it topped up with held ops before its first answer, up to MOST_AHEAD", () => {
     const follow = new BlockFollow();
-    const { watch } = follow.plan(0, 0);
-    follow.answered(watch[0]!, answer(watch[0]!, 1)); // the lowest may hold the op the client waits for
+    const first = follow.plan(0, 0).watch;
+    // The blocks of a fresh watch may hold ops already: the note moved since it was opened.
+    for (const block of first) follow.answered(block, answer(block, 4), 0);
     expect(follow.watchedAhead).toBe(FIRST_AHEAD);
-    follow.answered(watch[1]!, answer(watch[1]!, 3));
+    const more = follow.plan(FIRST_AHEAD, 0).watch;
+    follow.answered(more[0]!, answer(more[0]!, FIRST_AHEAD + 1), 0);
     expect(follow.watchedAhead).toBe(2 * FIRST_AHEAD);
-    for (let rev = 0; rev < 1000; rev += 8) {
-      for (const block of follow.plan(rev, 0).watch) follow.answered(block, answer(block, block.throughRev));
+    for (let rev = FIRST_AHEAD; rev < 1000; rev += 8) {
+      for (const block of follow.plan(rev, 0).watch) follow.answered(block, answer(block, block.throughRev), 0);
     }
     expect(follow.watchedAhead).toBe(MOST_AHEAD);
   });
