@@ -9,16 +9,19 @@
 // trip); one that comes back about as fast lets the limit grow again by one. A slow link
 // is slow every time, so its limit stays up. The fastest time seen drifts up a little
 // with each confirmation, so a client that moved to a slower link adapts to it. A
-// query's round trip counts as a confirmation's fastest too: a client that joined a
-// server already behind never sees a fast confirmation, and kept its limit up.
+// confirmation far slower than a query's round trip means a queue too: a client that
+// joined a server already behind never sees a fast confirmation, and kept its limit up.
 
 /** Confirmation time over twice the fastest plus this means a queue, not the link. */
 export const QUEUE_SLACK_MS = 20;
+/** Confirmation time over twice the fastest query round trip plus this means a queue. */
+export const LINK_SLACK_MS = 250;
 /** How much the fastest confirmation time seen drifts up per confirmation. */
 const FASTEST_DRIFT = 1.01;
 
 export class InFlightLimit {
   private fastest = Infinity;
+  private fastestLink = Infinity;
   private current: number;
 
   constructor(private readonly max: number) {
@@ -30,12 +33,13 @@ export class InFlightLimit {
   }
 
   /**
-   * A round trip that waits in no mutation queue took `ms` (a query's first answer). It
-   * bounds the fastest a confirmation can be: a client that only ever saw slow
-   * confirmations (it joined a server already behind) still knows they queue.
+   * A round trip that waits in no mutation queue took `ms` (a query's first answer). A
+   * client that only ever saw slow confirmations (it joined a server already behind) so
+   * still knows they queue. It is only a loose bound: a confirmation also waits for the
+   * commit, the disk and the push, which a busy editor's host may take tens of ms over.
    */
   link(ms: number): void {
-    this.fastest = Math.min(ms, this.fastest);
+    this.fastestLink = Math.min(ms, this.fastestLink);
   }
 
   /** One submission took `ms` from being sent to being confirmed; returns the new limit. */
@@ -56,6 +60,6 @@ export class InFlightLimit {
   }
 
   private queued(ms: number): boolean {
-    return ms > 2 * this.fastest + QUEUE_SLACK_MS;
+    return ms > 2 * this.fastest + QUEUE_SLACK_MS || ms > 2 * this.fastestLink + LINK_SLACK_MS;
   }
 }

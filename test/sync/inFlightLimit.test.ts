@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { InFlightLimit, QUEUE_SLACK_MS } from "../../sync/inFlightLimit";
+import { InFlightLimit, LINK_SLACK_MS, QUEUE_SLACK_MS } from "../../sync/inFlightLimit";
 
 describe("the in-flight limit", () => {
   it("stays at its most on a link that is slow every time", () => {
@@ -30,11 +30,17 @@ describe("the in-flight limit", () => {
     expect(limit.value).toBe(8);
   });
 
-  it("takes a query's round trip as the fastest a confirmation can be, so a client that only saw slow ones still halves", () => {
+  it("takes a confirmation far slower than a query's round trip as queued, even when no confirmation was ever fast", () => {
     const limit = new InFlightLimit(8);
     expect(limit.observe(2000)).toBe(8); // joined a server already behind
     limit.link(200);
     expect(limit.observe(2000)).toBe(4);
-    expect(limit.waiting(3 * 200 + QUEUE_SLACK_MS)).toBe(2);
+    expect(limit.waiting(2 * 200 + LINK_SLACK_MS + 1)).toBe(2);
+  });
+
+  it("does not take an ordinary confirmation as queued because queries answer faster", () => {
+    const limit = new InFlightLimit(8);
+    limit.link(2);
+    for (let i = 0; i < 50; i++) expect(limit.observe(40 + (i % 30))).toBe(8);
   });
 });
