@@ -4,10 +4,11 @@
  * Data flows one way: a local edit becomes an op in the sync engine, which decides when
  * it goes to `ops:submit`; every revision (ours included, as the confirmation) comes back
  * through `ops:range` subscriptions to small blocks of the log, watched ahead of the
- * revision we have (sync/followBlocks.ts), so every update stays small. Nothing here waits for the network before changing the text:
- * while the link is down, edits apply locally, queue in the engine, are written to the
- * pending store, and go out when the Convex client reconnects (it resends unconfirmed
- * mutations itself; the server dedupes them by (clientId, seq)).
+ * revision we have (sync/followBlocks.ts), so every update stays small. Nothing here
+ * waits for the network before changing the text: while the link is down, edits apply
+ * locally, queue in the engine, are written to the pending store, and go out when the
+ * Convex client reconnects (it resends unconfirmed mutations itself; the server dedupes
+ * them by (clientId, seq)).
  */
 import type { ConvexClient } from "convex/browser";
 import { ConvexError } from "convex/values";

@@ -18,6 +18,8 @@ export const QUEUE_SLACK_MS = 20;
 export const LINK_SLACK_MS = 250;
 /** How much the fastest confirmation time seen drifts up per confirmation. */
 const FASTEST_DRIFT = 1.01;
+/** ...and the fastest query round trip per round trip (they are fewer). */
+const LINK_DRIFT = 1.25;
 
 export class InFlightLimit {
   private fastest = Infinity;
@@ -39,7 +41,7 @@ export class InFlightLimit {
    * commit, the disk and the push, which a busy editor's host may take tens of ms over.
    */
   link(ms: number): void {
-    this.fastestLink = Math.min(ms, this.fastestLink);
+    this.fastestLink = Math.min(ms, this.fastestLink * LINK_DRIFT);
   }
 
   /** One submission took `ms` from being sent to being confirmed; returns the new limit. */

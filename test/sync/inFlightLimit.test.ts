@@ -43,4 +43,11 @@ describe("the in-flight limit", () => {
     limit.link(2);
     for (let i = 0; i < 50; i++) expect(limit.observe(40 + (i % 30))).toBe(8);
   });
+
+  it("adapts to query round trips that became slower for good", () => {
+    const limit = new InFlightLimit(8);
+    limit.link(2);
+    for (let i = 0; i < 40; i++) limit.link(300);
+    for (let i = 0; i < 20; i++) expect(limit.observe(600 + (i % 30))).toBe(8);
+  });
 });
