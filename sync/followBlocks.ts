@@ -20,8 +20,8 @@
 //
 // The client watches `ahead` revisions past its own, and tops the watch up a quarter at a
 // time (the server answers subscription changes that arrive together at once). When a
-// block already holds ops at its first answer, ops land faster than a round trip brings
-// new blocks: `ahead` doubles, up to MOST_AHEAD.
+// block that topped up the watch already holds ops at its first answer, ops land faster
+// than a round trip brings new blocks: `ahead` doubles, up to MOST_AHEAD.
 import type { LogPage } from "./syncDriver";
 import type { ServerOp } from "./syncClient";
 
