@@ -101,6 +101,8 @@ class LiveNoteSession implements NoteSession {
   private deliverDue = false;
   /** The first error a watched block reported since the last delivery. */
   private followError: Error | undefined;
+  /** The revision the watch was last planned for. */
+  private plannedRev = -1;
   private closed = false;
 
   readonly onRemoteOp = this.remoteOps.event;
@@ -196,6 +198,7 @@ class LiveNoteSession implements NoteSession {
   /** Watches the blocks of the op log that `follow` plans for our revision (sync/followBlocks.ts). */
   private watch(): void {
     if (this.closed || this.driver.isStopped) return;
+    this.plannedRev = this.sync.rev;
     const { watch, drop } = this.follow.plan(this.sync.rev, performance.now());
     for (const block of drop) {
       this.watching.get(block.afterRev)?.();
@@ -291,8 +294,8 @@ class LiveNoteSession implements NoteSession {
       changed: () => {
         this.persist();
         this.publishStatus();
-        // A recovery may have moved our revision past the blocks watched.
-        this.deliverSoon();
+        // A recovery may have moved our revision past the blocks watched (a local edit does not).
+        if (this.sync.rev !== this.plannedRev) this.deliverSoon();
       },
       log: (message) => this.log(message),
     };

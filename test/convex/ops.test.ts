@@ -57,6 +57,17 @@ async function seedOps(t: Backend, noteId: Id<"notes">, count: number): Promise<
   });
 }
 
+/** Drops revision `rev`'s body, as compaction does. */
+async function compactBody(t: Backend, noteId: Id<"notes">, rev: number): Promise<void> {
+  await t.run(async (ctx) => {
+    const row = await ctx.db
+      .query("ops")
+      .withIndex("by_note_rev", (q) => q.eq("noteId", noteId).eq("rev", rev))
+      .unique();
+    if (row) await ctx.db.patch("ops", row._id, { op: undefined });
+  });
+}
+
 function submit(t: Backend, s: Space, noteId: Id<"notes">, clientId: string, seq: number, baseRev: number, op: TextOp) {
   return t.mutation(api.ops.submit, { ...s, noteId, clientId, seq, baseRev, op: [...op] });
 }
@@ -292,13 +303,7 @@ describe("ops:since", () => {
     await seedOps(t, noteId, TRANSFORM_WINDOW + 1);
     const r = await t.query(api.ops.since, { ...s, noteId, afterRev: 0 });
     expect(r.kind === "ops" && r.ops.length).toBe(SINCE_BATCH);
-    await t.run(async (ctx) => {
-      const first = await ctx.db
-        .query("ops")
-        .withIndex("by_note_rev", (q) => q.eq("noteId", noteId).eq("rev", 1))
-        .unique();
-      if (first) await ctx.db.patch("ops", first._id, { op: undefined });
-    });
+    await compactBody(t, noteId, 1);
     await expect(t.query(api.ops.since, { ...s, noteId, afterRev: 0 })).resolves.toEqual({ kind: "reload", head: TRANSFORM_WINDOW + 1 });
     const rest = await t.query(api.ops.since, { ...s, noteId, afterRev: 1 });
     expect(rest.kind === "ops" && rest.ops[0]?.rev).toBe(2);
@@ -341,13 +346,7 @@ describe("ops:range", () => {
     await expect(t.query(api.ops.range, { ...s, noteId, afterRev: 0, throughRev: count })).resolves.toEqual({ kind: "reload" });
     const few = await t.query(api.ops.range, { ...s, noteId, afterRev: 0, throughRev: 2 });
     expect(few.kind === "ops" && few.ops.map((o) => o.rev)).toEqual([1, 2]);
-    await t.run(async (ctx) => {
-      const row = await ctx.db
-        .query("ops")
-        .withIndex("by_note_rev", (q) => q.eq("noteId", noteId).eq("rev", 2))
-        .unique();
-      if (row) await ctx.db.patch("ops", row._id, { op: undefined });
-    });
+    await compactBody(t, noteId, 2);
     await expect(t.query(api.ops.range, { ...s, noteId, afterRev: 0, throughRev: 2 })).resolves.toEqual({ kind: "reload" });
   });
 });

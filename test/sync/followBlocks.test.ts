@@ -57,13 +57,13 @@ describe("following the log in blocks", () => {
     const follow = new BlockFollow();
     const first = follow.plan(0, 0).watch;
     // The blocks of a fresh watch may hold ops already: the note moved since it was opened.
-    for (const block of first) follow.answered(block, answer(block, 4), 0);
+    for (const block of first) follow.answered(block, answer(block, 4));
     expect(follow.watchedAhead).toBe(FIRST_AHEAD);
     const more = follow.plan(FIRST_AHEAD, 0).watch;
-    follow.answered(more[0]!, answer(more[0]!, FIRST_AHEAD + 1), 0);
+    follow.answered(more[0]!, answer(more[0]!, FIRST_AHEAD + 1));
     expect(follow.watchedAhead).toBe(2 * FIRST_AHEAD);
     for (let rev = FIRST_AHEAD; rev < 1000; rev += 8) {
-      for (const block of follow.plan(rev, 0).watch) follow.answered(block, answer(block, block.throughRev), 0);
+      for (const block of follow.plan(rev, 0).watch) follow.answered(block, answer(block, block.throughRev));
     }
     expect(follow.watchedAhead).toBe(MOST_AHEAD);
   });
