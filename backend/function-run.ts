@@ -142,15 +142,17 @@ export class FunctionRun implements GuestRun {
 
   /** A syscall's answer as the JSON text the function's side parses. */
   syscallJson(op: string, args: Record<string, JSONValue>): string {
-    // The hottest read: a stored document is already its Convex JSON.
+    // The hottest reads: a stored document is already its Convex JSON.
     if (op === "1.0/queryStreamNext") return this.queryStreamNextJson(Number(args.queryId));
+    if (op === "1.0/queryPage") return this.queryPageJson(args);
+    if (op === "1.0/get") return this.getJson(args);
     return JSON.stringify(this.syscall(op, args));
   }
 
   syscall(op: string, args: Record<string, JSONValue>): JSONValue {
     switch (op) {
       case "1.0/get":
-        return this.get(args);
+        return JSON.parse(this.getJson(args)) as JSONValue;
       case "1.0/insert":
         return this.insert(String(args.table), args.value);
       case "1.0/shallowMerge":
@@ -170,7 +172,7 @@ export class FunctionRun implements GuestRun {
         return true;
       }
       case "1.0/queryPage":
-        return this.queryPage(args);
+        return JSON.parse(this.queryPageJson(args)) as JSONValue;
       case "1.0/db/normalizeId": {
         const table = String(args.table);
         const id = String(args.idString);
@@ -230,13 +232,19 @@ export class FunctionRun implements GuestRun {
   }
 
   private readById(id: string, table: string): Doc | null {
+    const json = this.readJsonById(id, table);
+    return json === null ? null : parseDoc(json);
+  }
+
+  /** A document as stored (its Convex JSON), recorded as read. */
+  private readJsonById(id: string, table: string): string | null {
     const key = encodeKey([id]);
     addRange(this.readSet, `${table}.by_id`, { lo: key, hi: afterPrefix(key) });
     const row = this.reader.getDocument(id);
     if (!row) return null;
     if (this.history && this.kind === "mutation") this.storedJson.set(id, row.json);
     this.meterRead(row.json.length);
-    return parseDoc(row.json);
+    return row.json;
   }
 
   private docsRead = 0;
@@ -267,16 +275,16 @@ export class FunctionRun implements GuestRun {
     }
   }
 
-  private get(args: Record<string, JSONValue>): JSONValue {
+  /** The document, as JSON text: as stored, as a stream hands it out. */
+  private getJson(args: Record<string, JSONValue>): string {
     const loc = this.locate(args.id!, args.table);
-    if (!loc) return null;
+    if (!loc) return "null";
     // db.get reads user tables, db.system.get system ones (the client checks only db.query's table name).
     const systemTable = loc.table.startsWith("_");
     if (systemTable !== (args.isSystem === true)) {
       throw new SystemError(`${systemTable ? "System" : "User"} tables can only be accessed from db.${systemTable ? "system." : ""}get().`);
     }
-    const doc = this.readById(loc.id, loc.table);
-    return doc ? convexToJson(doc) : null;
+    return this.readJsonById(loc.id, loc.table) ?? "null";
   }
 
   /** Functions this run scheduled, to hand to the scheduler once it commits. */
@@ -451,7 +459,8 @@ export class FunctionRun implements GuestRun {
     return `{"value":${json},"done":false}`;
   }
 
-  private queryPage(args: Record<string, JSONValue>): JSONValue {
+  /** A page, as JSON text: its documents go in as stored, as a stream's do. */
+  private queryPageJson(args: Record<string, JSONValue>): string {
     const query = args.query as unknown as SerializedQuery;
     const { index, range, order } = this.resolveSource(query);
     checkPageRequest(args.pageSize, args.maximumRowsRead, args.maximumBytesRead);
@@ -475,13 +484,13 @@ export class FunctionRun implements GuestRun {
     });
     const continueCursor = encodeCursor(index.name, order, page.end);
     this.journal = continueCursor;
-    return {
-      page: page.docs.map((doc) => convexToJson(doc)),
+    const rest = JSON.stringify({
       isDone: page.end === "end",
       continueCursor,
       splitCursor: page.split ? encodeCursor(index.name, order, page.split) : null,
       pageStatus: page.status,
-    };
+    });
+    return `{"page":[${page.docs.join(",")}],${rest.slice(1)}`;
   }
 
   log(level: string, args: unknown[]): void {

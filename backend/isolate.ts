@@ -168,7 +168,11 @@ export class Isolate {
         EventTarget,
       },
     };
-    this.context = vm.createContext({ __sharedNotesHost: bridge }, { microtaskMode: "afterEvaluate", name: "convex functions" });
+    // An ordinary global object, as in Convex's own isolates: a contextified one answers
+    // every global lookup (JSON, Object, Promise…) through a host interceptor, which made a
+    // submit 8% slower per op read (Node 20.18+; older versions get a contextified one).
+    this.context = vm.createContext(vm.constants?.DONT_CONTEXTIFY, { microtaskMode: "afterEvaluate", name: "convex functions" });
+    (this.context as { __sharedNotesHost?: unknown }).__sharedNotesHost = bridge;
     vm.runInContext(BOOTSTRAP, this.context);
     realmReporters.set(vm.runInContext("Promise.prototype", this.context) as object, onTimerError);
     this.runInRealm = vm.runInContext("__sharedNotesRun", this.context) as (job: Job) => void;

@@ -16,7 +16,7 @@
 //   a page past 3/4 of them, or longer than 3/4 of Convex's array limit, is "SplitRecommended";
 // - the split cursor is the key in the middle of the rows read, when more than two were.
 import type { JSONValue } from "convex/values";
-import type { Doc, IndexDef } from "./catalog.js";
+import type { IndexDef } from "./catalog.js";
 import { SystemError } from "./errors.js";
 import { successor, type KeyRange } from "./keys.js";
 import { MAX_DOCUMENTS_READ, MAX_READ_BYTES } from "./limits.js";
@@ -75,7 +75,8 @@ export type PageRequest = {
 };
 
 export type Page = {
-  docs: Doc[];
+  /** The page's documents, each its Convex JSON as stored. */
+  docs: string[];
   /** Where the page ends: its continue cursor, and the journal's end cursor. */
   end: Position;
   split: Buffer | null;
@@ -130,10 +131,10 @@ export function readPage(
   const budget =
     end === null ? { rows: request.maximumRowsRead, bytes: request.maximumBytesRead } : { rows: null, bytes: null };
   const stream = new QueryStream(storage, readSet, index, bounded, order, operators, meter, budget);
-  const docs: Doc[] = [];
+  const docs: string[] = [];
   let stopped = false;
   while (end !== null || docs.length < pageSize) {
-    const doc = stream.next();
+    const doc = stream.nextJson();
     if (!doc) {
       stopped = true;
       break;

@@ -59,9 +59,15 @@ export type StepResult =
   | { readonly kind: "stale"; readonly head: number }
   | { readonly kind: "invalid"; readonly reason: string };
 
-/** The step asks for the next op after baseRev; the adapter answers with it, or null at the end. */
+/**
+ * The step asks for the next op after baseRev; the adapter answers with it, null at the end
+ * of the log, or OVER_BUDGET when its reader stopped at a budget of its own first (the step
+ * then answers stale, as past its own weight limit).
+ */
 export type StepRequest = "next";
-export type ServerStep = Generator<StepRequest, StepResult, LoggedOp | null>;
+export const OVER_BUDGET = "over budget";
+export type StepAnswer = LoggedOp | null | typeof OVER_BUDGET;
+export type ServerStep = Generator<StepRequest, StepResult, StepAnswer>;
 
 /**
  * A fingerprint of an edit that transformation does not change: the text it inserts. A
@@ -109,6 +115,7 @@ export function* serverStep(
   let weight = 0;
   for (let rev = sub.baseRev + 1; rev <= head.rev; rev++) {
     const past = yield "next";
+    if (past === OVER_BUDGET) return { kind: "stale", head: head.rev };
     if (past === null) throw new Error(`the op log ends before revision ${rev} of ${head.rev}`);
     weight += opWeight(past.op);
     if (weight > limits.weight) return { kind: "stale", head: head.rev };
@@ -130,14 +137,14 @@ export function* serverStep(
 }
 
 /** Runs a step against a synchronous log: `next()` hands out the ops after baseRev in order. */
-export function runStep(step: ServerStep, next: () => LoggedOp | null): StepResult {
+export function runStep(step: ServerStep, next: () => StepAnswer): StepResult {
   let request = step.next();
   while (!request.done) request = step.next(next());
   return request.value;
 }
 
 /** Runs a step against an asynchronous log (a database cursor). */
-export async function runStepAsync(step: ServerStep, next: () => Promise<LoggedOp | null>): Promise<StepResult> {
+export async function runStepAsync(step: ServerStep, next: () => Promise<StepAnswer>): Promise<StepResult> {
   let request = step.next();
   while (!request.done) request = step.next(await next());
   return request.value;

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "vitest";
 import { api } from "../../convex/_generated/api";
 import type { Id } from "../../convex/_generated/dataModel";
-import { MAX_NOTE_BYTES, MAX_OP_BYTES, MAX_RANGE_REVS, RANGE_BYTES, SINCE_BATCH, TRANSFORM_WINDOW } from "../../convex/limits";
+import { MAX_NOTE_BYTES, MAX_OP_BYTES, MAX_RANGE_REVS, RANGE_BYTES, SINCE_BATCH, TRANSFORM_BYTES, TRANSFORM_WINDOW } from "../../convex/limits";
 import { checksum } from "../../sync/checksum";
 import { headText, readHead } from "../../convex/noteStore";
 import { apply, type TextOp } from "../../sync/textOp";
@@ -215,6 +215,22 @@ describe("ops:submit", () => {
     expect(r).toMatchObject({ kind: "applied", rev: head + 1 });
     const after = await snapshot(t, noteId);
     expect(after.body?.text).toBe("<" + text);
+  });
+
+  test("a base with more than TRANSFORM_BYTES of ops after it is answered with stale, not applied", async () => {
+    const { t, s, noteId } = await setup("");
+    // Pastes put in and taken out again: few revisions, but heavy ones.
+    const paste = "x".repeat(300_000);
+    let rev = 0;
+    while (rev * (3 * paste.length) < 2 * TRANSFORM_BYTES) {
+      await submit(t, s, noteId, "paster", rev, rev, [paste]);
+      await submit(t, s, noteId, "paster", rev + 1, rev + 1, [-paste.length]);
+      rev += 2;
+    }
+    const before = await snapshot(t, noteId);
+    await expect(submit(t, s, noteId, "late", 1, 0, ["old"])).resolves.toEqual({ kind: "stale", head: rev });
+    expect(await snapshot(t, noteId)).toEqual(before);
+    await expect(submit(t, s, noteId, "late", 1, rev, ["new"])).resolves.toMatchObject({ kind: "applied", rev: rev + 1 });
   });
 
   test("bad revisions and client ids are INVALID_ARGUMENT", async () => {
