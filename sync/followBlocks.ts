@@ -21,7 +21,9 @@
 // The client watches `ahead` revisions past its own, and tops the watch up a quarter at a
 // time (the server answers subscription changes that arrive together at once). When a
 // block that topped up the watch already holds ops at its first answer, ops land faster
-// than a round trip brings new blocks: `ahead` doubles, up to MOST_AHEAD.
+// than a round trip brings new blocks: `ahead` goes to MOST_AHEAD at once (doubling took a
+// late round trip per step, and a client joining a busy note got its first second of
+// pushes a round trip late), in blocks large enough that a top-up stays a few subscriptions.
 import type { LogPage } from "./syncDriver";
 import type { ServerOp } from "./syncClient";
 
@@ -50,6 +52,9 @@ export const MOST_AHEAD = 128;
  * every op after it in a large block.
  */
 const SPLIT_TEXT = 1024;
+
+/** Whole blocks a top-up watches at most (more pieces may align it to the grid). */
+const MOST_BLOCKS_PER_COVER = 8;
 
 /** How often the note's pace is measured. */
 const PACE_MS = 250;
@@ -130,7 +135,7 @@ export class BlockFollow {
     // A block watched to top up that held ops before its first answer was watched too
     // late: ops land faster than a round trip brings the blocks ahead.
     const late = block.ahead === true && block.page === undefined && page.kind === "ops" && page.ops.length > 0;
-    if (late) this.ahead = Math.min(this.ahead * 2, MOST_AHEAD);
+    if (late) this.ahead = MOST_AHEAD;
     block.page = page;
   }
 
@@ -158,8 +163,10 @@ export class BlockFollow {
    */
   private cover(from: number, to: number, exact = false): Block[] {
     const blocks: Block[] = [];
+    let full = this.size;
+    while (full < MAX_BLOCK && (to - from) / full > MOST_BLOCKS_PER_COVER) full *= 2;
     for (let start = from; start < to; ) {
-      let size = this.size;
+      let size = full;
       while (start % size !== 0 || (exact && size > MIN_BLOCK && start + size > to)) size /= 2;
       blocks.push({ afterRev: start, throughRev: start + size });
       start += size;
