@@ -147,9 +147,11 @@ try {
     // jump to the whole one at the end.
     const seen = new Set();
     let typing = true;
+    let looks = 0;
     const watch = (async () => {
       while (typing) {
         const t = await bob.editorText();
+        looks++;
         if (t.length > 0 && t.length < sentence.length && sentence.startsWith(t)) seen.add(t);
         await sleep(30);
       }
@@ -160,8 +162,15 @@ try {
     await watch;
     await bob.waitForEditorText(sentence, { timeout: 10_000 });
     const lag = Date.now() - typedAt;
-    console.log(`    Bob saw ${seen.size} partial states while Alice typed; the last key showed after ${lag} ms`);
-    assert.ok(seen.size >= 5, `Bob's editor should show the sentence growing; it showed ${seen.size} partial states`);
+    console.log(`    Bob saw ${seen.size} partial states in ${looks} looks while Alice typed; the last key showed after ${lag} ms`);
+    // Each look is a round trip into Bob's browser, slower on a busy machine: when there
+    // were few looks, half of them must have found the sentence grown. An editor updated
+    // only at the end shows no partial state at all.
+    assert.ok(looks >= 4, `Bob's editor was looked at only ${looks} times while Alice typed`);
+    assert.ok(
+      seen.size >= Math.min(5, Math.ceil(looks / 2)),
+      `Bob's editor should show the sentence growing; it showed ${seen.size} partial states in ${looks} looks`,
+    );
     assert.ok(lag < 1000, `the last key should reach Bob within 1 s; it took ${lag} ms`);
     await shoot(n, 'alice-typed', [alice, bob]);
 
