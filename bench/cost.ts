@@ -11,7 +11,7 @@
  * How it counts (nothing here is a model of the functions: every figure is observed):
  * - Reads and writes: the backend runs in this process, and every database syscall of a
  *   function run (get, query stream, page, insert, patch, replace, delete, schedule) is
- *   counted by wrapping the backend's FunctionRun.syscall, and attributed to the function
+ *   counted by wrapping the backend's FunctionRun.syscallJson, and attributed to the function
  *   when Runtime.invokeWith reports the run done. Bytes are the documents' JSON sizes, the way Convex bills
  *   database bandwidth by document size. Retried or failed runs count too (they cost).
  * - Pushes: each ConvexClient gets a WebSocket that counts the QueryUpdated modifications of
@@ -75,7 +75,7 @@ let costs = new Map<string, Cost>();
 const firstErrors = new Map<string, string>();
 const ofRun = new WeakMap<object, Cost>();
 
-type Syscall = (this: FunctionRun, op: string, args: Record<string, JSONValue>) => JSONValue;
+type SyscallJson = (this: FunctionRun, op: string, args: Record<string, JSONValue>) => string;
 type Invoked = { outcome: { ok: boolean; message?: string }; run: object };
 type InvokeWith = (this: Runtime, udfPath: string, kind: string, args: unknown, identity: unknown, ts: unknown, options: unknown, done: (invoked: Invoked) => void) => void;
 
@@ -90,13 +90,15 @@ function storedBytes(run: FunctionRun, id: JSONValue | undefined): number {
 }
 
 function installProbes(): void {
-  const runProto = FunctionRun.prototype as unknown as { syscall: Syscall };
+  const runProto = FunctionRun.prototype as unknown as { syscallJson: SyscallJson };
   const runtimeProto = Runtime.prototype as unknown as { invokeWith: InvokeWith };
-  if (typeof runProto.syscall !== "function" || typeof runtimeProto.invokeWith !== "function") {
-    throw new Error("bench/cost.ts: the backend no longer has FunctionRun.syscall / Runtime.invokeWith; update the probes");
+  if (typeof runProto.syscallJson !== "function" || typeof runtimeProto.invokeWith !== "function") {
+    throw new Error("bench/cost.ts: the backend no longer has FunctionRun.syscallJson / Runtime.invokeWith; update the probes");
   }
-  const syscall = runProto.syscall;
-  runProto.syscall = function (op, args) {
+  // Every syscall of a function passes here (the hottest reads answer with stored JSON
+  // without going through FunctionRun.syscall).
+  const syscallJson = runProto.syscallJson;
+  runProto.syscallJson = function (op, args) {
     const cost = runCost(this);
     const read = (doc: JSONValue) => {
       cost.docsRead += 1;
@@ -107,7 +109,8 @@ function installProbes(): void {
       cost.bytesWritten += bytes;
     };
     if (op === "1.0/remove") wrote(storedBytes(this, args.id));
-    const result = syscall.call(this, op, args);
+    const text = syscallJson.call(this, op, args);
+    const result = JSON.parse(text) as JSONValue;
     switch (op) {
       case "1.0/get":
         if (result !== null) read(result);
@@ -131,7 +134,7 @@ function installProbes(): void {
         // Scheduling writes a row of _scheduled_functions in Convex.
         if (/schedule|cancel_job/.test(op)) wrote(JSON.stringify(args).length);
     }
-    return result;
+    return text;
   };
   const invokeWith = runtimeProto.invokeWith;
   runtimeProto.invokeWith = function (udfPath, kind, args, identity, ts, options, done) {
