@@ -53,11 +53,25 @@ function noteArrivals(client: number, inserted: string): void {
   }
 }
 
-/** A `ws` socket that notes when each bench key first leaves in a frame and first arrives in one. */
+/** Bytes received by this process's clients while they type (from "start" to "stop"). */
+let bytesIn = 0;
+let counting = false;
+
+/** A `ws` socket that counts the bytes it receives, whichever system uses it. */
+class CountingSocket extends WebSocketFromWs {
+  constructor(...args: ConstructorParameters<typeof WebSocketFromWs>) {
+    super(...args);
+    this.on("message", (data: Buffer | ArrayBuffer) => {
+      if (counting) bytesIn += data.byteLength;
+    });
+  }
+}
+
+/** A counting socket that also notes when each bench key first leaves in a frame and first arrives in one. */
 function tracingSocket(trace: ClientFrames): typeof WebSocket {
   const sent = new Set<number>();
   const received = new Set<number>();
-  class TracingSocket extends WebSocketFromWs {
+  class TracingSocket extends CountingSocket {
     constructor(...args: ConstructorParameters<typeof WebSocketFromWs>) {
       super(...args);
       this.on("message", (data: Buffer) => {
@@ -90,9 +104,11 @@ async function openOurs(target: Extract<Target, { system: "ours" }>, index: numb
     const clientFrames: ClientFrames = { client: index, sent: [], received: [] };
     frames.push(clientFrames);
     g.WebSocket = tracingSocket(clientFrames);
+  } else {
+    g.WebSocket = CountingSocket as unknown as typeof WebSocket;
   }
   const convex: ConvexClient = connect(target.url);
-  if (trace) delete g.WebSocket;
+  delete g.WebSocket;
   const session: NoteSession = await new Space(convex, { spaceId: target.spaceId, key: target.key }).open(target.noteId, {
     user: { name: `bench${index}`, color: "#888888" },
     presence: false,
@@ -115,7 +131,7 @@ async function openYjs(target: Extract<Target, { system: "yjs" }>, index: number
   const doc = new Y.Doc();
   const text = doc.getText("note");
   const provider = new WebsocketProvider(target.url, target.room, doc, {
-    WebSocketPolyfill: WebSocketFromWs as unknown as typeof WebSocket,
+    WebSocketPolyfill: CountingSocket as unknown as typeof WebSocket,
     disableBc: true,
   });
   // The new items of each remote transaction, found from its state vectors: a Y.Text
@@ -194,16 +210,20 @@ async function handle(message: ToWorker): Promise<void> {
       return;
     }
     case "start":
+      bytesIn = 0;
+      counting = true;
       startTyping(message.t0, message.keysPerSecond, totalClients);
       return;
     case "stop": {
       clearTimeout(timer);
+      counting = false;
       const result: FromWorker = {
         type: "result",
         typed: [...typed],
         arrivals: [...arrivals],
         texts: typists.map((t) => ({ client: t.index, text: t.text() })),
         frames,
+        bytesIn,
         pid: process.pid,
       };
       // The figures first: closing sessions through a saturated server or a slow link can take long.

@@ -159,6 +159,8 @@ type RowResult = {
   serverCpuMsPerKey: number;
   serverRssMb: number;
   benchCpuPercent: number;
+  /** Bytes a client received per key typed in the row (by anyone): what following the note costs it. */
+  bytesInPerKeyPerClient: number;
 };
 
 let rowNumber = 0;
@@ -266,6 +268,7 @@ async function runRow(workers: Worker[], { system, server, clients, delayMs, sec
     serverCpuMsPerKey: cpu / Math.max(1, typed.length),
     serverRssMb: rss,
     benchCpuPercent: (benchCpu / (rowEnd - t0)) * 100,
+    bytesInPerKeyPerClient: results.reduce((n, r) => n + r.bytesIn, 0) / Math.max(1, typed.length) / clients,
   };
   return { result, typed, arrivals, frames };
 }
@@ -291,6 +294,7 @@ function printRow(r: RowResult): void {
     r.serverCpuMsPerKey.toFixed(2).padStart(6),
     r.serverRssMb.toFixed(0).padStart(5),
     `${r.benchCpuPercent.toFixed(0)}%`.padStart(6),
+    r.bytesInPerKeyPerClient.toFixed(0).padStart(7),
   ];
   console.log(cells.join(" "));
 }
@@ -312,9 +316,10 @@ try {
     `keystroke → applied in every other client: ${KEYS_PER_SECOND} keys/s per client on a fixed schedule, ${SECONDS} s of typing + ${DRAIN_SECONDS} s drain per row, clients over ${PROCS} processes, after a ${WARMUP_SECONDS} s warm-up of ${WARMUP_CLIENTS} clients per server`,
   );
   console.log("pairs not delivered by the row's end count as (at least) the time they had left; equal: every client's text the same at the row's end;");
-  console.log("late99: p99 of how late a key was typed against its schedule; server CPU (% of one core), CPU ms per key typed and RSS from /proc\n");
+  console.log("late99: p99 of how late a key was typed against its schedule; server CPU (% of one core), CPU ms per key typed and RSS from /proc;");
+  console.log("B/key/c: bytes a client's socket received per key typed in the note, while typing\n");
   console.log(
-    "link              n  system       typed  k/s/c  late99  pairs ok  not ok     p50     p99     max equal  srvCPU ms/key  RSS  benchCPU",
+    "link              n  system       typed  k/s/c  late99  pairs ok  not ok     p50     p99     max equal  srvCPU ms/key  RSS  benchCPU  B/key/c",
   );
   // Not counted: lets each server, and every client process, load and compile its code
   // paths at load before the first row. With 2 clients (3 of 5 client processes idle) the

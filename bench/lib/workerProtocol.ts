@@ -38,6 +38,8 @@ export type FromWorker =
       /** Each hosted client's final text, for the convergence check. */
       texts: Array<{ client: number; text: string }>;
       frames: ClientFrames[];
+      /** Bytes the hosted clients' sockets received from "start" to "stop". */
+      bytesIn: number;
       pid: number;
     }
   | { type: "error"; message: string };
