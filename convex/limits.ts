@@ -47,8 +47,12 @@ export const TRANSFORM_BYTES = 8 * 1024 * 1024;
 /** Most ops one `ops:since` batch returns: small enough for a quick answer on a slow link. */
 export const SINCE_BATCH = 256;
 
-/** Most revisions one `ops:range` may span: the largest block a client watches (sync/followBlocks.ts). */
-export const MAX_RANGE_REVS = MAX_BLOCK;
+/**
+ * Most revisions one `ops:range` may span: at least the largest block a client watches
+ * (MAX_BLOCK, sync/followBlocks.ts), and 32 because clients before 2026-12-01 watched
+ * blocks that large and must keep working against a newer backend.
+ */
+export const MAX_RANGE_REVS = Math.max(MAX_BLOCK, 32);
 
 /**
  * Most bytes of ops one `ops:range` reads. Past it the answer is "reload" (take the text):

@@ -31,10 +31,15 @@ import type { ServerOp } from "./syncClient";
 export const MIN_BLOCK = 2;
 
 /** Revisions per block at most: under the busiest typing a push carries half of one on average. */
-export const MAX_BLOCK = 32;
+export const MAX_BLOCK = 16;
 
-/** Blocks a client aims to move through per second, whatever the note's pace. */
-export const MOVES_PER_SECOND = 8;
+/**
+ * Blocks a client aims to move through per second, whatever the note's pace. Halving the
+ * blocks (from 8 moves a second and 32 revisions at most) cut what a client receives per
+ * key by 15% at 10 typists and 25% at 25, and neither the server's CPU per key nor the
+ * latencies got worse (bench:clients, bench/README.md).
+ */
+export const MOVES_PER_SECOND = 16;
 
 /**
  * Revisions watched ahead at first: more than a loopback round trip sees, in 9
