@@ -49,8 +49,8 @@ export const SINCE_BATCH = 256;
 
 /**
  * Most revisions one `ops:range` may span: at least the largest block a client watches
- * (MAX_BLOCK, sync/followBlocks.ts), and 32 because clients before 2026-12-01 watched
- * blocks that large and must keep working against a newer backend.
+ * (MAX_BLOCK, sync/followBlocks.ts), and 32, the largest block of earlier clients, which
+ * must keep working against a newer backend.
  */
 export const MAX_RANGE_REVS = Math.max(MAX_BLOCK, 32);
 
