@@ -14,8 +14,9 @@
  * Then the fixed cost: 2 clients (--breakdown N: N clients, N+D: with D ms each way; 0: skip) of ours against a
  * backend with timestamps (bench/tracedServer.ts), broken down hop by hop.
  *
- * npm run bench:clients [-- --seconds 8 --drain 2 --rows 2,10,50,50+100 --procs 5 --systems ours,yjs --breakdown 2 --warmup 2 --cpu-prof DIR]
- * (--cpu-prof: each server process writes a V8 CPU profile into DIR when it exits)
+ * npm run bench:clients [-- --seconds 8 --drain 2 --rows 2,10,50,50+100 --procs 5 --systems ours,yjs --breakdown 2 --warmup 2 --by-second --cpu-prof DIR]
+ * (--by-second: each row's delivered pairs' p50/p99 by the second of the row they were typed in;
+ * --cpu-prof: each server process writes a V8 CPU profile into DIR when it exits)
  */
 import { fork, spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -44,6 +45,7 @@ const { values } = parseArgs({
     systems: { type: "string", default: "ours,yjs" },
     breakdown: { type: "string", default: "2" },
     warmup: { type: "string", default: "2" },
+    "by-second": { type: "boolean", default: false },
     "cpu-prof": { type: "string" },
   },
 });
@@ -239,6 +241,7 @@ async function runRow(workers: Worker[], { system, server, clients, delayMs, sec
   for (const key of typed) {
     for (let c = 0; c < clients; c++) if (c !== key.client && !delivered.has(`${key.code}:${c}`)) latencies.push(rowEnd - key.at);
   }
+  if (values["by-second"]) printBySecond(typedAt, arrivals, t0);
   latencies.sort((a, b) => a - b);
   const late = typed.map((t) => t.lateMs).sort((a, b) => a - b);
   // Achieved rate: each client's keys after its first, over the time from its first to its last.
@@ -271,6 +274,21 @@ async function runRow(workers: Worker[], { system, server, clients, delayMs, sec
     bytesInPerKeyPerClient: results.reduce((n, r) => n + r.bytesIn, 0) / Math.max(1, typed.length) / clients,
   };
   return { result, typed, arrivals, frames };
+}
+
+/** Delivered pairs' p50/p99 by the second of the row their key was typed in: where a row's tail comes from. */
+function printBySecond(typedAt: ReadonlyMap<number, Typed>, arrivals: readonly Arrival[], t0: number): void {
+  const bySecond: number[][] = [];
+  for (const a of arrivals) {
+    const key = typedAt.get(a.code);
+    if (!key || key.client === a.client) continue;
+    (bySecond[Math.max(0, Math.floor((key.at - t0) / 1000))] ??= []).push(a.at - key.at);
+  }
+  const cells = bySecond.map((ms, second) => {
+    const sorted = [...ms].sort((a, b) => a - b);
+    return `${second} s: ${formatMs(percentile(sorted, 50))}/${formatMs(percentile(sorted, 99))}`;
+  });
+  console.log(`  by second typed (p50/p99 ms): ${cells.join("  ")}`);
 }
 
 const SYSTEM_NAMES: Record<System, string> = { ours: "ours", yjs: "Yjs+relay" };

@@ -16,7 +16,7 @@ import { api } from "../convex/_generated/api";
 import type { Id } from "../convex/_generated/dataModel";
 import { describeError } from "../sync/describeError";
 import { SyncClient, type Submission } from "../sync/syncClient";
-import { BlockFollow, type BlockPage } from "../sync/followBlocks";
+import { BlockFollow, blockKey, type BlockPage } from "../sync/followBlocks";
 import { classifyFailure, SyncDriver, type Failure, type SyncEvents, type SyncTransport } from "../sync/syncDriver";
 import type { TextOp, Selection } from "../sync/textOp";
 import { ConnectionStatus } from "./connectionStatus";
@@ -95,8 +95,8 @@ class LiveNoteSession implements NoteSession {
   private readonly presence: PresenceTracker | undefined;
   private readonly driver: SyncDriver;
   private readonly follow = new BlockFollow();
-  /** Unsubscribes, by the watched block's afterRev. */
-  private readonly watching = new Map<number, () => void>();
+  /** Unsubscribes, by the watched block (a split block and its first piece start alike). */
+  private readonly watching = new Map<string, () => void>();
   /** A delivery is queued (deliverSoon). */
   private deliverDue = false;
   /** The first error a watched block reported since the last delivery. */
@@ -201,23 +201,20 @@ class LiveNoteSession implements NoteSession {
     this.plannedRev = this.sync.rev;
     const { watch, drop } = this.follow.plan(this.sync.rev, performance.now());
     for (const block of drop) {
-      this.watching.get(block.afterRev)?.();
-      this.watching.delete(block.afterRev);
+      this.watching.get(blockKey(block))?.();
+      this.watching.delete(blockKey(block));
     }
     for (const block of watch) {
-      const since = performance.now();
-      let first = true;
       const onAnswer = (page: BlockPage): void => {
-        if (first) this.driver.linkTime(performance.now() - since);
-        first = false;
-        this.follow.answered(block, page);
+        const roundTrip = this.follow.answered(block, page, performance.now());
+        if (roundTrip !== undefined) this.driver.linkTime(roundTrip);
         this.deliverSoon();
       };
       const onError = (err: Error): void => {
         this.followError ??= err;
         this.deliverSoon();
       };
-      this.watching.set(block.afterRev, this.convex.onUpdate(api.ops.range, { ...this.auth, ...block }, onAnswer, onError));
+      this.watching.set(blockKey(block), this.convex.onUpdate(api.ops.range, { ...this.auth, ...block }, onAnswer, onError));
     }
   }
 

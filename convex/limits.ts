@@ -1,4 +1,4 @@
-import { MAX_BLOCK } from "../sync/followBlocks";
+import { FAR_BLOCK } from "../sync/followBlocks";
 import { utf8Bytes } from "../sync/rules";
 import { fail } from "./errors";
 
@@ -48,11 +48,11 @@ export const TRANSFORM_BYTES = 8 * 1024 * 1024;
 export const SINCE_BATCH = 256;
 
 /**
- * Most revisions one `ops:range` may span: at least the largest block a client watches
- * (MAX_BLOCK, sync/followBlocks.ts), and 32, the largest block of earlier clients, which
- * must keep working against a newer backend.
+ * Most revisions one `ops:range` may span: the largest block a client watches (FAR_BLOCK,
+ * sync/followBlocks.ts), and at least 32, the largest block of earlier clients, which must
+ * keep working against a newer backend.
  */
-export const MAX_RANGE_REVS = Math.max(MAX_BLOCK, 32);
+export const MAX_RANGE_REVS = Math.max(FAR_BLOCK, 32);
 
 /**
  * Most bytes of ops one `ops:range` reads. Past it the answer is "reload" (take the text):

@@ -18,20 +18,38 @@
 // MOVES_PER_SECOND a client. A block of size s starts at a multiple of s, so clients at the
 // same size still share blocks.
 //
-// The client watches `ahead` revisions past its own, and tops the watch up a quarter at a
-// time (the server answers subscription changes that arrive together at once). When a
-// block that topped up the watch already holds ops at its first answer, ops land faster
-// than a round trip brings new blocks: `ahead` goes to MOST_AHEAD at once (doubling took a
-// late round trip per step, and a client joining a busy note got its first second of
-// pushes a round trip late), in blocks large enough that a top-up stays a few subscriptions.
+// Over a slow link (and until the link is known) the client watches REACH revisions past
+// its own: the nearest `ahead` of them in blocks of the current size, and beyond that in
+// blocks that grow with the distance, up to FAR_BLOCK (a block beyond the head costs
+// nothing until its first op lands, however large). Over a fast one, only the near window.
+// A large block is split into pieces of the current size as the client comes near; it stays
+// watched until its pieces have all answered, so no op waits for a subscription. So when a
+// note's pace jumps (50 people starting to type at once), its ops land in blocks already
+// watched and are pushed one trip after their commit, in larger pushes for a while. (A
+// watch of only the near blocks, topped up as the client moved, received its first half
+// second a round trip late: the top-ups came too late for the new pace.)
+//
+// A large block that ops land in before its pieces answer is pushed whole meanwhile: so the
+// near window is twice the revisions that land in a round trip (the client's pace times
+// the fastest first answer it has seen), up to MOST_AHEAD, in blocks large enough that it
+// stays a few subscriptions.
 import type { LogPage } from "./syncDriver";
 import type { ServerOp } from "./syncClient";
 
 /** Revisions per block while the note is quiet. */
 export const MIN_BLOCK = 2;
 
-/** Revisions per block at most: under the busiest typing a push carries half of one on average. */
+/** Revisions per near block at most: under the busiest typing a push carries half of one on average. */
 export const MAX_BLOCK = 16;
+
+/** Revisions per far block at most (what ops:range accepts: MAX_RANGE_REVS). */
+export const FAR_BLOCK = 32;
+
+/** Revisions a second when 50 people type at once. */
+const BUSIEST_PACE = 250;
+
+/** Revisions watched ahead, near and far, when a round trip is slow: 400 ms of the busiest pace. */
+export const REACH = 128;
 
 /**
  * Blocks a client aims to move through per second, whatever the note's pace. Halving the
@@ -42,14 +60,17 @@ export const MAX_BLOCK = 16;
 export const MOVES_PER_SECOND = 16;
 
 /**
- * Revisions watched ahead at first: more than a loopback round trip sees, in 9
- * subscriptions, so a window with dozens of notes open stays far below a connection's
- * query limit (1,000 on the local backend). Busy notes watch further (MOST_AHEAD).
+ * Revisions watched in near blocks at least. With the far blocks a watch is at most
+ * about 15 subscriptions, so a window with dozens of notes open stays far below a
+ * connection's query limit (1,000 on the local backend).
  */
 export const FIRST_AHEAD = 16;
 
-/** Revisions watched ahead at most: a round trip of 500 ms at 250 ops/s (50 people typing). */
-export const MOST_AHEAD = 128;
+/** Revisions watched in near blocks at most: all of REACH. */
+export const MOST_AHEAD = REACH;
+
+/** How much the fastest first answer seen drifts up per answer (a link that got slower). */
+const ROUND_TRIP_DRIFT = 1.25;
 
 /**
  * Most UTF-16 code units of inserted text a block may hold at or before the client's
@@ -58,8 +79,8 @@ export const MOST_AHEAD = 128;
  */
 const SPLIT_TEXT = 1024;
 
-/** Whole blocks a top-up watches at most (more pieces may align it to the grid). */
-const MOST_BLOCKS_PER_COVER = 8;
+/** Near blocks at most (more pieces may align them to the grid). */
+const MOST_NEAR_BLOCKS = 8;
 
 /** How often the note's pace is measured. */
 const PACE_MS = 250;
@@ -73,11 +94,16 @@ export interface BlockRange {
   readonly throughRev: number;
 }
 
+/** One string per block: a split block and its first piece start at the same revision. */
+export const blockKey = ({ afterRev, throughRev }: BlockRange): string => `${afterRev}-${throughRev}`;
+
 interface Block extends BlockRange {
   /** The latest answer; undefined until the first. */
   page?: BlockPage;
-  /** Watched to top up a watch under way: it should answer before its first op lands. */
-  ahead?: boolean;
+  /** When it was watched (ms), until its first answer. */
+  since?: number;
+  /** Smaller blocks watched to take this one's place once they have all answered. */
+  pieces?: Block[];
 }
 
 /**
@@ -91,8 +117,10 @@ export class BlockFollow {
   private ahead = FIRST_AHEAD;
   private size = MIN_BLOCK;
   private pace: { at: number; rev: number } | undefined;
+  /** The fastest first answer seen, ms (drifting up). */
+  private roundTrip = 0;
 
-  /** Revisions watched ahead now. */
+  /** Revisions watched in near blocks now. */
   get watchedAhead(): number {
     return this.ahead;
   }
@@ -105,43 +133,81 @@ export class BlockFollow {
   /** The blocks to start and to stop watching, for a client at `rev`, at `now` (ms). */
   plan(rev: number, now: number): { watch: BlockRange[]; drop: BlockRange[] } {
     this.measurePace(rev, now);
+    const watch: Block[] = [];
+    const drop: Block[] = [];
+    // A split whose pieces have all answered: they answer for its stretch from now on.
+    for (let i = 0; i < this.blocks.length; i++) {
+      const split = this.blocks[i]!;
+      const { pieces } = split;
+      if (pieces === undefined || pieces.some((piece) => piece.page === undefined)) continue;
+      this.blocks.splice(i, 1, ...pieces);
+      split.pieces = undefined;
+      drop.push(split);
+      i += pieces.length - 1;
+    }
     // Blocks behind us go; all go when the first no longer holds our next revision.
     const lost = this.blocks[0] !== undefined && this.blocks[0].afterRev > rev;
-    const fresh = lost || this.blocks.length === 0;
     const behind = this.blocks.findIndex((block) => block.throughRev > rev);
-    const drop: BlockRange[] = this.blocks.splice(0, lost || behind < 0 ? this.blocks.length : behind);
-    const watch: BlockRange[] = [];
+    drop.push(...this.blocks.splice(0, lost || behind < 0 ? this.blocks.length : behind));
     const first = this.blocks[0];
-    if (first !== undefined && textBehind(first, rev) > SPLIT_TEXT) {
+    if (first !== undefined && first.pieces === undefined && textBehind(first, rev) > SPLIT_TEXT) {
       // Every push of this block would carry that text again: watch the rest of it anew.
       drop.push(...this.blocks.splice(0, 1));
-      const pieces = this.cover(rev, first.throughRev, true);
+      const pieces = this.tile(rev, rev, first.throughRev, true);
       this.blocks.unshift(...pieces);
       watch.push(...pieces);
+    }
+    // Over a link found fast, far blocks beyond the near window that nothing landed in go:
+    // the near window's top-ups take their place.
+    const far = this.farNeeded();
+    while (!far && this.blocks.length > 1) {
+      const last = this.blocks[this.blocks.length - 1]!;
+      if (last.afterRev - rev < this.ahead || last.pieces !== undefined || (last.page?.kind === "ops" && last.page.ops.length > 0)) break;
+      drop.push(...this.blocks.splice(-1));
+    }
+    // Large blocks the client is coming near are split, from its revision on.
+    const near = this.nearSize();
+    for (const block of this.blocks) {
+      if (block.afterRev - rev >= this.ahead) break;
+      if (block.pieces !== undefined || block.throughRev - block.afterRev <= near || block.page === undefined) continue;
+      block.pieces = this.tile(rev, Math.max(rev, block.afterRev), block.throughRev, true);
+      watch.push(...block.pieces);
     }
     // A fresh watch starts right after `rev` (blocks of 1 up to the grid): the op at `rev`
     // may be a large paste, and a block holding it would send it again.
     const end = this.blocks[this.blocks.length - 1]?.throughRev ?? rev;
-    if (end - rev <= this.ahead - this.ahead / 4) {
-      const more = this.cover(end, rev + this.ahead);
-      if (!fresh) for (const block of more) block.ahead = true;
+    const reach = far ? REACH : this.ahead;
+    if (end - rev <= reach - reach / 4) {
+      const more = this.tile(rev, end, rev + reach);
       this.blocks.push(...more);
       watch.push(...more);
     }
-    // Ranges only: the caller hands them to `ops:range` as they are.
-    const range = ({ afterRev, throughRev }: BlockRange): BlockRange => ({ afterRev, throughRev });
-    return { watch: watch.map(range), drop: drop.map(range) };
+    for (const block of watch) block.since = now;
+    return { watch: watch.map(range), drop: drop.flatMap((block) => [block, ...(block.pieces ?? [])]).map(range) };
   }
 
-  /** A watched block's answer (ignored once the block is no longer watched). */
-  answered(range: BlockRange, page: BlockPage): void {
-    const block = this.blocks.find((b) => b.afterRev === range.afterRev);
-    if (block === undefined || block.throughRev !== range.throughRev) return;
-    // A block watched to top up that held ops before its first answer was watched too
-    // late: ops land faster than a round trip brings the blocks ahead.
-    const late = block.ahead === true && block.page === undefined && page.kind === "ops" && page.ops.length > 0;
-    if (late) this.ahead = MOST_AHEAD;
+  /**
+   * A watched block's answer, at `now` (ms); ignored once the block is no longer watched.
+   * Returns how long a first answer took: a round trip that waits in no mutation queue.
+   */
+  answered(range: BlockRange, page: BlockPage, now: number): number | undefined {
+    const block = this.find(range);
+    if (block === undefined) return undefined;
     block.page = page;
+    if (block.since === undefined) return undefined;
+    const took = now - block.since;
+    this.roundTrip = this.roundTrip === 0 ? took : Math.min(took, this.roundTrip * ROUND_TRIP_DRIFT);
+    block.since = undefined;
+    return took;
+  }
+
+  private find({ afterRev, throughRev }: BlockRange): Block | undefined {
+    for (const block of this.blocks) {
+      if (block.afterRev === afterRev && block.throughRev === throughRev) return block;
+      const piece = block.pieces?.find((p) => p.afterRev === afterRev && p.throughRev === throughRev);
+      if (piece !== undefined) return piece;
+    }
+    return undefined;
   }
 
   /**
@@ -162,24 +228,48 @@ export class BlockFollow {
   }
 
   /**
-   * Blocks from `from` on, through `to` at least: of the current size, or smaller where a
-   * block of that size would not start at a multiple of it (or, when `exact`, would pass `to`).
-   * So every block of size s starts at a multiple of s, and clients share them.
+   * Blocks from `from` on, through `to` at least (exactly, when `exact`), for a client at
+   * `rev`: of the near size within `ahead` of it, and beyond that (over a slow link) up to
+   * their distance from it, up to FAR_BLOCK; smaller where a block would not start at a
+   * multiple of its size. So every block of size s starts at a multiple of s, and clients
+   * share them.
    */
-  private cover(from: number, to: number, exact = false): Block[] {
+  private tile(rev: number, from: number, to: number, exact = false): Block[] {
     const blocks: Block[] = [];
-    let full = this.size;
-    while (full < MAX_BLOCK && (to - from) / full > MOST_BLOCKS_PER_COVER) full *= 2;
+    const near = this.nearSize();
+    // Near blocks of half a far one would cost a split per two blocks: then all are near-sized.
+    const far = this.farNeeded() && near * 4 <= FAR_BLOCK;
     for (let start = from; start < to; ) {
-      let size = full;
-      while (start % size !== 0 || (exact && size > MIN_BLOCK && start + size > to)) size /= 2;
+      const distance = start - rev;
+      let size = near;
+      while (far && distance >= this.ahead && size * 2 <= Math.min(FAR_BLOCK, distance)) size *= 2;
+      while (start % size !== 0 || (exact && size > 1 && start + size > to)) size /= 2;
       blocks.push({ afterRev: start, throughRev: start + size });
       start += size;
     }
     return blocks;
   }
 
-  /** Sizes new blocks by the revisions the client went through in the last PACE_MS. */
+  /**
+   * Far blocks are for a slow link: when the busiest pace would fill the near window within
+   * a round trip (or the round trip is not known yet). Over a fast one, a watch topped up
+   * a little late costs a few ms, and far blocks a split each as the client comes near.
+   */
+  private farNeeded(): boolean {
+    return this.roundTrip === 0 || (2 * BUSIEST_PACE * this.roundTrip) / 1000 > this.ahead;
+  }
+
+  /** The size of near blocks: the note's pace's, or larger to keep the near window a few blocks. */
+  private nearSize(): number {
+    let size = this.size;
+    while (size < MAX_BLOCK && this.ahead / size > MOST_NEAR_BLOCKS) size *= 2;
+    return size;
+  }
+
+  /**
+   * Sizes new blocks, and the near window, by the revisions the client went through in the
+   * last PACE_MS.
+   */
   private measurePace(rev: number, now: number): void {
     if (this.pace === undefined || rev < this.pace.rev) {
       this.pace = { at: now, rev };
@@ -191,9 +281,14 @@ export class BlockFollow {
     let size = MIN_BLOCK;
     while (size < MAX_BLOCK && perSecond / size > MOVES_PER_SECOND) size *= 2;
     this.size = size;
+    let ahead = FIRST_AHEAD;
+    while (ahead < MOST_AHEAD && ahead < (2 * perSecond * this.roundTrip) / 1000) ahead *= 2;
+    this.ahead = ahead;
     this.pace = { at: now, rev };
   }
 }
+
+const range = ({ afterRev, throughRev }: BlockRange): BlockRange => ({ afterRev, throughRev });
 
 /** Code units of text the block's ops up to `rev` insert. */
 function textBehind(block: Block, rev: number): number {

@@ -8,7 +8,7 @@ import type { JSONValue } from "convex/values";
 import { api } from "../../convex/_generated/api";
 import type { Id } from "../../convex/_generated/dataModel";
 import type { RunningBackend } from "../../backend/serve";
-import { MIN_BLOCK, MOST_AHEAD } from "../../sync/followBlocks";
+import { MIN_BLOCK } from "../../sync/followBlocks";
 import { Runtime } from "../../backend/runtime";
 import { Space } from "../../client/space";
 import { TcpProxy } from "../../harness/tcpProxy";
@@ -116,7 +116,8 @@ test("over a slow link a follower gets every edit without recovering, watching a
     expect(text).toBe("y".repeat(400));
     expect(logged).toEqual([]);
     expect(largest).toBeGreaterThan(MIN_BLOCK);
-    expect(most).toBeLessThanOrEqual(MOST_AHEAD / MIN_BLOCK + 1); // the first block may hold our revision
+    // Near and far blocks together, and a split's pieces while the block they replace is still watched.
+    expect(most).toBeLessThanOrEqual(24);
     // It watched past the 60 revisions, and dropped the blocks it had read.
     expect(open).toBeGreaterThan(0);
     await follower.close();

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { Random } from "../../harness/random";
 import { seedsToRun } from "../../harness/textGen";
-import { BlockFollow, FIRST_AHEAD, MAX_BLOCK, MIN_BLOCK, MOST_AHEAD, MOVES_PER_SECOND, type BlockPage, type BlockRange } from "../../sync/followBlocks";
+import { BlockFollow, FAR_BLOCK, FIRST_AHEAD, MAX_BLOCK, MIN_BLOCK, MOST_AHEAD, MOVES_PER_SECOND, REACH, type BlockPage, type BlockRange } from "../../sync/followBlocks";
 import type { ServerOp } from "../../sync/syncClient";
 
 const op = (rev: number): ServerOp => ({ rev, clientId: "c", seq: rev, op: [1] });
@@ -16,58 +16,118 @@ const answer = ({ afterRev, throughRev }: BlockRange, head: number): BlockPage =
 const revs = (page: ReturnType<BlockFollow["page"]>) => (page?.kind === "ops" ? page.ops.map((o) => o.rev) : page);
 
 describe("following the log in blocks", () => {
-  it("watches FIRST_AHEAD revisions from right after the client's, drops blocks behind, and tops up in batches", () => {
+  it("watches REACH revisions from right after the client's: small blocks near, larger beyond, all aligned", () => {
     const follow = new BlockFollow();
     const first = follow.plan(7, 0);
     // Nothing at or before 7 (it may be a paste), then onto the grid.
     expect(first.watch.slice(0, 2)).toEqual([{ afterRev: 7, throughRev: 8 }, { afterRev: 8, throughRev: 8 + MIN_BLOCK }]);
-    expect(first.watch).toHaveLength(FIRST_AHEAD / MIN_BLOCK + 1);
+    expect(first.watch[first.watch.length - 1]!.throughRev).toBeGreaterThanOrEqual(7 + REACH);
+    for (const [i, b] of first.watch.entries()) {
+      const size = b.throughRev - b.afterRev;
+      expect(b.afterRev % size).toBe(0);
+      expect(b.afterRev).toBe(i === 0 ? 7 : first.watch[i - 1]!.throughRev);
+      expect(size).toBeLessThanOrEqual(b.afterRev < 7 + FIRST_AHEAD ? MIN_BLOCK : FAR_BLOCK);
+    }
+    expect(first.watch.length).toBeLessThanOrEqual(16);
     expect(first.drop).toEqual([]);
     // A little further: enough still watched ahead, only the block behind goes.
-    const soon = follow.plan(8, 0);
-    expect(soon).toEqual({ watch: [], drop: [first.watch[0]] });
-    // Further on, the watch is topped up in one batch, from where it ended.
-    const later = follow.plan(7 + FIRST_AHEAD / 2, 0);
-    expect(later.watch.length).toBeGreaterThan(1);
+    expect(follow.plan(8, 0)).toEqual({ watch: [], drop: [first.watch[0]] });
+    // Far on, the watch is topped up in one batch, from where it ended, in far blocks.
+    const later = follow.plan(7 + REACH / 2, 0);
+    expect(later.watch.length).toBeGreaterThan(0);
     expect(later.watch[0]!.afterRev).toBe(first.watch[first.watch.length - 1]!.throughRev);
+    expect(later.watch.every((b) => b.throughRev - b.afterRev === FAR_BLOCK)).toBe(true);
+  });
+
+  it("splits a large block into small ones as the client comes near, and drops it once they have all answered", () => {
+    const follow = new BlockFollow();
+    const { watch } = follow.plan(0, 0);
+    for (const block of watch) follow.answered(block, answer(block, 0), 0);
+    const big = watch.find((b) => b.afterRev === FIRST_AHEAD)!;
+    expect(big.throughRev - big.afterRev).toBeGreaterThan(MIN_BLOCK);
+    const rev = MIN_BLOCK;
+    const split = follow.plan(rev, 0);
+    const pieces = split.watch.filter((b) => b.afterRev >= big.afterRev && b.throughRev <= big.throughRev);
+    // Small within the near window, growing with the distance beyond it; exactly the large block's stretch.
+    for (const [i, b] of pieces.entries()) {
+      const size = b.throughRev - b.afterRev;
+      expect(b.afterRev % size).toBe(0);
+      expect(b.afterRev).toBe(i === 0 ? big.afterRev : pieces[i - 1]!.throughRev);
+      expect(size).toBeLessThanOrEqual(b.afterRev < rev + FIRST_AHEAD ? MIN_BLOCK : (big.throughRev - big.afterRev) / 2);
+    }
+    expect(pieces[pieces.length - 1]!.throughRev).toBe(big.throughRev);
+    expect(split.drop).toEqual([{ afterRev: 0, throughRev: MIN_BLOCK }]);
+    // Until every piece has answered, the large block answers for its stretch.
+    const head = big.afterRev + 3;
+    for (const block of watch) follow.answered(block, answer(block, head), 0);
+    expect(revs(follow.page(rev))).toEqual(Array.from({ length: head - rev }, (_, i) => rev + 1 + i));
+    for (const piece of pieces.slice(1)) follow.answered(piece, answer(piece, head), 0);
+    expect(follow.plan(rev, 0).drop).toEqual([]);
+    follow.answered(pieces[0]!, answer(pieces[0]!, head), 0);
+    expect(follow.plan(rev, 0).drop).toEqual([big]);
+    expect(revs(follow.page(rev))).toEqual(Array.from({ length: head - rev }, (_, i) => rev + 1 + i));
+  });
+
+  it("watches near blocks over twice the revisions that land in a round trip, in a few of them", () => {
+    const near = (roundTripMs: number) => {
+      const follow = new BlockFollow();
+      let rev = 0;
+      for (let at = 0; at <= 2000; at += 10, rev += 2.5) {
+        for (const block of follow.plan(Math.floor(rev), at).watch) follow.answered(block, answer(block, 0), at + roundTripMs);
+      }
+      return { ahead: follow.watchedAhead, size: follow.blockSize, watch: follow };
+    };
+    // 250 revisions a second: 50 in a 200 ms round trip, 0.5 on loopback.
+    expect(near(200).ahead).toBe(MOST_AHEAD);
+    expect(near(2).ahead).toBe(FIRST_AHEAD);
+    expect(near(200).size).toBe(MAX_BLOCK);
+    const follow = new BlockFollow();
+    let rev = 0;
+    let most = 0;
+    for (let at = 0; at <= 2000; at += 10, rev += 2.5) {
+      const { watch } = follow.plan(Math.floor(rev), at);
+      for (const block of watch) follow.answered(block, answer(block, 0), at + 200);
+      most = Math.max(most, watch.length);
+    }
+    // Blocks of MIN_BLOCK would be dozens of subscriptions at once.
+    expect(most).toBeLessThanOrEqual(20);
+  });
+
+  it("over a fast link, once its round trip is known, watches only the near window", () => {
+    const follow = new BlockFollow();
+    let rev = 0;
+    const later: BlockRange[] = [];
+    for (let at = 0; at <= 3000; at += 10, rev += 0.1) {
+      const { watch } = follow.plan(Math.floor(rev), at);
+      for (const block of watch) follow.answered(block, answer(block, 0), at + 2);
+      if (at > 1000) later.push(...watch);
+    }
+    expect(later.length).toBeGreaterThan(0);
+    for (const b of later) {
+      expect(b.throughRev - b.afterRev).toBeLessThanOrEqual(MIN_BLOCK);
+      expect(b.throughRev).toBeLessThanOrEqual(Math.floor(rev) + FIRST_AHEAD + MIN_BLOCK);
+    }
   });
 
   it("hands on the ops after the client's revision, up to the first block that has not answered", () => {
     const follow = new BlockFollow();
     const { watch } = follow.plan(0, 0);
     const head = 3 * MIN_BLOCK;
-    follow.answered(watch[1]!, answer(watch[1]!, head));
+    follow.answered(watch[1]!, answer(watch[1]!, head), 0);
     expect(follow.page(0)).toBeUndefined();
-    follow.answered(watch[0]!, answer(watch[0]!, head));
+    follow.answered(watch[0]!, answer(watch[0]!, head), 0);
     expect(revs(follow.page(1))).toEqual([2, 3, 4].slice(0, 2 * MIN_BLOCK - 1));
     // A block no longer watched is ignored.
     follow.plan(head, 0);
-    follow.answered(watch[0]!, { kind: "reload" });
+    follow.answered(watch[0]!, { kind: "reload" }, 0);
     expect(follow.page(head)).toBeUndefined();
   });
 
   it("asks for a reload when a block's ops were compacted away", () => {
     const follow = new BlockFollow();
     const { watch } = follow.plan(0, 0);
-    follow.answered(watch[0]!, { kind: "reload" });
+    follow.answered(watch[0]!, { kind: "reload" }, 0);
     expect(follow.page(0)).toEqual({ kind: "reload", head: 0 });
-  });
-
-  it("watches MOST_AHEAD once a block it topped up held ops before its first answer, in a few large blocks", () => {
-    const follow = new BlockFollow();
-    const first = follow.plan(0, 0).watch;
-    // The blocks of a fresh watch may hold ops already: the note moved since it was opened.
-    for (const block of first) follow.answered(block, answer(block, 4));
-    expect(follow.watchedAhead).toBe(FIRST_AHEAD);
-    const more = follow.plan(FIRST_AHEAD, 0).watch;
-    follow.answered(more[0]!, answer(more[0]!, FIRST_AHEAD + 1));
-    expect(follow.watchedAhead).toBe(MOST_AHEAD);
-    const rev = FIRST_AHEAD + 1;
-    const further = follow.plan(rev, 0).watch;
-    expect(further[further.length - 1]!.throughRev).toBeGreaterThanOrEqual(rev + MOST_AHEAD);
-    // Blocks of MIN_BLOCK would be dozens of subscriptions at once.
-    expect(further.length).toBeLessThanOrEqual(12);
-    for (const b of further) expect(b.afterRev % (b.throughRev - b.afterRev)).toBe(0);
   });
 
   it("makes blocks larger, and still aligned, when the note moves fast, and small again when it slows", () => {
@@ -89,24 +149,24 @@ describe("following the log in blocks", () => {
 
   it("watches the rest of a large block anew once it holds a paste behind the client, so the paste is not re-sent", () => {
     const follow = new BlockFollow();
-    for (let at = 0, rev = 0; at <= 1000; at += 250, rev += 1000) follow.plan(rev, at); // a fast note
+    let block: BlockRange | undefined;
+    for (let at = 0, rev = 0; at <= 1000; at += 250, rev += 1000) block = follow.plan(rev, at).watch[0]; // a fast note
     expect(follow.blockSize).toBe(MAX_BLOCK);
-    const rev = 4000 + MAX_BLOCK;
-    const block = follow.plan(rev, 1000).watch[0]!;
+    const rev = 4000;
     expect(block).toEqual({ afterRev: rev, throughRev: rev + MAX_BLOCK });
     const paste: ServerOp = { rev: rev + 1, clientId: "p", seq: 1, op: ["x".repeat(5000)] };
-    follow.answered(block, { kind: "ops", ops: [paste, op(rev + 2)] });
+    follow.answered(block!, { kind: "ops", ops: [paste, op(rev + 2)] }, 1000);
     expect(revs(follow.page(rev))).toEqual([rev + 1, rev + 2]);
     const { watch, drop } = follow.plan(rev + 2, 1000);
-    expect(drop).toContainEqual({ afterRev: rev, throughRev: rev + MAX_BLOCK });
+    expect(drop).toContainEqual(block);
     // The rest of it, in aligned blocks that hold nothing at or before the client's revision.
     expect(watch[0]).toEqual({ afterRev: rev + 2, throughRev: rev + 2 + MIN_BLOCK });
     const pieces = watch.filter((b) => b.throughRev <= rev + MAX_BLOCK);
     expect(pieces[pieces.length - 1]!.throughRev).toBe(rev + MAX_BLOCK);
     for (const b of pieces) expect(b.afterRev % (b.throughRev - b.afterRev)).toBe(0);
     // A block holding only small ops behind the client is kept.
-    follow.answered(watch[0]!, { kind: "ops", ops: [op(rev + 3)] });
-    follow.answered(watch[1]!, { kind: "ops", ops: [] });
+    follow.answered(watch[0]!, { kind: "ops", ops: [op(rev + 3)] }, 1000);
+    follow.answered(watch[1]!, { kind: "ops", ops: [] }, 1000);
     expect(follow.plan(rev + 3, 1000).drop).toEqual([]);
   });
 
@@ -128,6 +188,7 @@ describe("following the log in blocks", () => {
       const toClient: { at: number; answers: [BlockRange, BlockPage][] }[] = [];
       const late: number[] = [];
       let moves = 0;
+      let pushed = 0;
       const plan = (tick: number): void => {
         const { watch, drop } = follow.plan(rev, tick * tickMs);
         if (tick >= 500 && tick < 700) moves += watch.length;
@@ -151,16 +212,18 @@ describe("following the log in blocks", () => {
           if (JSON.stringify(page) === sent.get(key(block))) continue;
           answers.push([block, page]);
           sent.set(key(block), JSON.stringify(page));
+          if (page.kind === "ops") pushed += page.ops.length;
         }
         if (answers.length > 0) toClient.push({ at: tick + delay, answers });
         // The client: a transition's answers, then the page they make, then its next plan.
         while (toClient[0] && toClient[0].at <= tick) {
-          for (const [block, page] of toClient.shift()!.answers) follow.answered(block, page);
+          for (const [block, page] of toClient.shift()!.answers) follow.answered(block, page, tick * tickMs);
           const page = follow.page(rev);
           if (page?.kind === "ops") {
             const message = `seed ${seed} (rerun: SEED=${seed}) tick ${tick}, rev ${rev}`;
             expect(page.ops.map((o) => o.rev), message).toEqual(page.ops.map((_, i) => rev + 1 + i));
-            for (const o of page.ops) if (committedAt[o.rev]! > 200 && tick - committedAt[o.rev]! > delay) late.push(o.rev);
+            // From the moment the first watch reached the server, whatever the pace.
+            for (const o of page.ops) if (committedAt[o.rev]! > delay && tick - committedAt[o.rev]! > delay) late.push(o.rev);
             rev = page.head;
           }
           plan(tick);
@@ -169,7 +232,9 @@ describe("following the log in blocks", () => {
       const message = `seed ${seed} (rerun: SEED=${seed}), delay ${delay}, rate ${rate}`;
       expect(rev, message).toBe(head);
       expect(late, `${message}: revisions that arrived after more than one trip`).toEqual([]);
-      expect(serverWatch.size, message).toBeLessThanOrEqual(MOST_AHEAD / MIN_BLOCK);
+      expect(serverWatch.size, message).toBeLessThanOrEqual(20);
+      // What a push carries: the ops of its block so far, at most a few for each op committed.
+      expect(pushed / head, `${message}: ops pushed per op committed`).toBeLessThanOrEqual(6);
       // Two seconds of steady typing (up to 200 revisions a second).
       expect(moves / 2, `${message}: blocks watched per second`).toBeLessThanOrEqual(2 * MOVES_PER_SECOND);
     }
