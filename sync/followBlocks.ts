@@ -42,8 +42,13 @@ export const MIN_BLOCK = 2;
 /** Revisions per near block at most: under the busiest typing a push carries half of one on average. */
 export const MAX_BLOCK = 16;
 
-/** Revisions per far block at most (what ops:range accepts: MAX_RANGE_REVS). */
-export const FAR_BLOCK = 32;
+/**
+ * Revisions per far block at most. A far block that ops land in before the client comes
+ * near is pushed whole on each commit meanwhile: at 32 revisions, 50 clients starting to
+ * type at once in a cold server got so much in the first second that the server and
+ * their processes fell seconds behind (bench:clients, +100 ms each way, as the first row).
+ */
+export const FAR_BLOCK = MAX_BLOCK;
 
 /** Revisions a second when 50 people type at once. */
 const BUSIEST_PACE = 250;
@@ -61,7 +66,7 @@ export const MOVES_PER_SECOND = 16;
 
 /**
  * Revisions watched in near blocks at least. With the far blocks a watch is at most
- * about 15 subscriptions, so a window with dozens of notes open stays far below a
+ * about 17 subscriptions, so a window with dozens of notes open stays far below a
  * connection's query limit (1,000 on the local backend).
  */
 export const FIRST_AHEAD = 16;
