@@ -256,12 +256,14 @@ export class BlockFollow {
   }
 
   /**
-   * Far blocks are for a slow link: when the busiest pace would fill the near window within
-   * a round trip (or the round trip is not known yet). Over a fast one, a watch topped up
-   * a little late costs a few ms, and far blocks a split each as the client comes near.
+   * Far blocks are for a slow link: when the busiest pace would fill the first near window
+   * within a round trip (or the round trip is not known yet). Over a fast one, a watch topped up
+   * a little late costs a few ms, and far blocks a split each as the client comes near: 50
+   * clients on loopback, whose first answers took tens of ms while they all joined, kept far
+   * blocks, and their splits made the row's first second queue.
    */
   private farNeeded(): boolean {
-    return this.roundTrip === 0 || (2 * BUSIEST_PACE * this.roundTrip) / 1000 > this.ahead;
+    return this.roundTrip === 0 || (BUSIEST_PACE * this.roundTrip) / 1000 > FIRST_AHEAD;
   }
 
   /** The size of near blocks: the note's pace's, or larger to keep the near window a few blocks. */

@@ -116,8 +116,8 @@ test("over a slow link a follower gets every edit without recovering, watching a
     expect(text).toBe("y".repeat(400));
     expect(logged).toEqual([]);
     expect(largest).toBeGreaterThan(MIN_BLOCK);
-    // Near and far blocks together, and a split's pieces while the block they replace is still watched.
-    expect(most).toBeLessThanOrEqual(24);
+    // Near and far blocks (about 17), and the pieces of blocks being split while those are still watched.
+    expect(most).toBeLessThanOrEqual(32);
     // It watched past the 60 revisions, and dropped the blocks it had read.
     expect(open).toBeGreaterThan(0);
     await follower.close();
