@@ -295,6 +295,7 @@ export class BlockFollow {
   }
 }
 
+/** A block's range only: the caller hands it to `ops:range` as it is. */
 const range = ({ afterRev, throughRev }: BlockRange): BlockRange => ({ afterRev, throughRev });
 
 /** Code units of text the block's ops up to `rev` insert. */

@@ -67,6 +67,11 @@ describe("editing a shared note", () => {
     const typed = Date.now();
     await waitFor("the typed text in the session", () => theirs.text === "aXYb\n!");
     theirs.applyLocal(insertOp(theirs.text.length, theirs.text.length, "Z"));
+    // The rule is for a teammate's text that arrives while the user types: so "?" is typed
+    // once "Z" reached the user's session. Typed before, the two are concurrent inserts at
+    // one spot, which the fixed order of authors settles either way.
+    const session = api.bindings.get(doc.uri)!.session;
+    await waitFor("the teammate's text in the user's session", () => session.text === "aXYb\n!Z");
     await typeText("?");
     await waitFor("the teammate's text at the end", () => doc.getText().includes("Z"));
     listener.dispose();
