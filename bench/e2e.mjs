@@ -5,10 +5,12 @@
 // same clock. Two rounds: Alice on a plain loopback link, then with 100 ms added in each
 // direction of her link (a far-away server). Prints p50/p95/p99, then where the time goes
 // hop by hop: the backend runs in this process with timestamps (bench/lib/serverTrace.ts),
-// so each key is followed from the keydown to the server reading Alice's submission, the
-// run, the COMMIT, the push to Bob's connection and the render in Bob's page. Writes
+// and both extension hosts log trace lines (extension/log.ts), so each key is followed
+// from the keydown to Alice's host hearing it, her session sending it, the server reading
+// it, the run, the COMMIT, the push to Bob's connection, Bob's session receiving it, his
+// editor being asked to show it and the render in Bob's page. Writes
 // test-results/bench-e2e.json.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,6 +32,7 @@ const { values } = parseArgs({
 const SAMPLES = Number(values.samples);
 const GAP_MS = Number(values.gap);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const letterOf = (i) => String.fromCharCode(97 + (i % 26));
 
 const built = spawnSync(process.execPath, [join(root, 'scripts/build.mjs')], { cwd: root, stdio: 'inherit' });
 if (built.status !== 0) process.exit(1);
@@ -38,8 +41,7 @@ const traced = await importTs(join(root, 'bench/lib/e2eServer.ts'));
 const { percentile } = await importTs(join(root, 'bench/lib/stats.ts'));
 const dataDir = mkdtempSync(join(tmpdir(), 'shared-notes-bench-e2e-'));
 const backend = await traced.startTracedBackend({ port: 0, dataDir });
-let proxy = await new traced.TcpProxy({ targetPort: backend.port }).start();
-const proxyPort = proxy.port;
+const proxy = await new traced.TcpProxy({ targetPort: backend.port }).start();
 const creds = await server.createSpaceWithNote(backend.url, 'Bench');
 let session;
 const rounds = [];
@@ -74,7 +76,7 @@ async function round(label, alice, bob) {
   });
   traced.takeServerTrace();
   for (let i = 0; i < SAMPLES; i++) {
-    await alice.page.keyboard.press(String.fromCharCode(97 + (i % 26)));
+    await alice.page.keyboard.press(letterOf(i));
     await sleep(GAP_MS);
   }
   // Keys Bob has not rendered after 30 s are reported as such, not waited for forever.
@@ -83,10 +85,12 @@ async function round(label, alice, bob) {
   const seen = await bob.page.evaluate(() => window.__benchSeen);
   const echoed = await alice.page.evaluate(() => window.__benchSeen);
   const firstShown = (renders, i) => renders.find((s) => s.len >= renders[0].len + i + 1)?.t ?? Number.NaN;
-  const timed = keys.slice(0, SAMPLES).map((down, i) => ({ down, shown: firstShown(seen, i) }));
+  const timed = keys.slice(0, SAMPLES).map((down, i) => ({ letter: letterOf(i), down, shown: firstShown(seen, i) }));
   const echo = keys.slice(0, SAMPLES).map((down, i) => firstShown(echoed, i) - down).filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
   const latencies = timed.map((k) => k.shown - k.down).filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
-  const hops = traced.e2eHops(timed.filter((k) => Number.isFinite(k.shown)), traced.takeServerTrace(), traced.wallMinusMono());
+  const hostTrace = (user) => traced.parseHostTrace(existsSync(extensionLog(user.name)) ? readFileSync(extensionLog(user.name), 'utf8') : '');
+  const hosts = { alice: hostTrace(alice), bob: hostTrace(bob) };
+  const hops = traced.e2eHops(timed.filter((k) => Number.isFinite(k.shown)), traced.takeServerTrace(), traced.wallMinusMono(), hosts);
   const r = {
     label,
     samples: latencies.length,
@@ -108,16 +112,20 @@ async function round(label, alice, bob) {
   await alice.press('Enter');
 }
 
+// Outside test-results/, which a concurrent test run may clear.
+const logsDir = mkdtempSync(join(tmpdir(), 'shared-notes-bench-e2e-logs-'));
+// Each extension host copies its log, trace lines included, here: when each key was heard, sent, received, shown.
+const extensionLog = (name) => join(logsDir, `${name}-extension.log`);
+
 try {
   session = await startUsers({
     name: 'bench',
-    // Outside test-results/, which a concurrent test run may clear.
-    resultsDir: mkdtempSync(join(tmpdir(), 'shared-notes-bench-e2e-logs-')),
+    resultsDir: logsDir,
     users: [
-      { name: 'Alice', env: { SHARED_NOTES_SERVER_URL: proxy.url } },
-      { name: 'Bob', env: { SHARED_NOTES_SERVER_URL: backend.url } },
+      { name: 'Alice', env: { SHARED_NOTES_SERVER_URL: proxy.url, SHARED_NOTES_LOG_FILE: extensionLog('Alice') } },
+      { name: 'Bob', env: { SHARED_NOTES_SERVER_URL: backend.url, SHARED_NOTES_LOG_FILE: extensionLog('Bob') } },
     ],
-    env: { SHARED_NOTES_SPACE_ID: creds.spaceId, SHARED_NOTES_SPACE_KEY: creds.key },
+    env: { SHARED_NOTES_SPACE_ID: creds.spaceId, SHARED_NOTES_SPACE_KEY: creds.key, SHARED_NOTES_TRACE: '1' },
     settings: { '[markdown]': { 'editor.wordWrap': 'off' }, 'editor.wordWrap': 'off' },
     extensionDevelopmentPath: root,
   });
@@ -130,9 +138,8 @@ try {
   await bob.waitForEditorText((t) => t.includes('warm up'));
 
   await round('loopback', alice, bob);
-  // The same port with a slow proxy behind it: Alice's client reconnects through it.
-  await proxy.close();
-  proxy = await new traced.TcpProxy({ targetPort: backend.port, delayMs: Number(values.delay) }).start(proxyPort);
+  // Alice's link becomes slow: her client reconnects through the same proxy, now delaying.
+  proxy.reroute(Number(values.delay));
   await waitUntil("Alice's window to reconnect", async () => !/reconnecting|offline/.test(await alice.statusBarText()), { timeout: 30_000 });
   await alice.type('slow link\n', { delay: 50 });
   await bob.waitForEditorText((t) => t.includes('slow link'), { timeout: 30_000 });

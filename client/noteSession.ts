@@ -18,7 +18,7 @@ import { describeError } from "../sync/describeError";
 import { SyncClient, type Submission } from "../sync/syncClient";
 import { BlockFollow, blockKey, type BlockPage } from "../sync/followBlocks";
 import { classifyFailure, SyncDriver, type Failure, type SyncEvents, type SyncTransport } from "../sync/syncDriver";
-import type { TextOp, Selection } from "../sync/textOp";
+import { insertedText, type TextOp, type Selection } from "../sync/textOp";
 import { ConnectionStatus } from "./connectionStatus";
 import { Emitter } from "./events";
 import { PendingEntry } from "./pendingEntry";
@@ -36,6 +36,11 @@ export interface OpenOptions {
   readonly presence?: boolean;
   /** Where the session reports what it repaired or could not do. Default: nowhere. */
   readonly log?: (message: string) => void;
+  /**
+   * Where the session notes each op it sends and receives, with the text it inserts (the
+   * extension's trace level; bench:e2e times keys by it). Default: nowhere.
+   */
+  readonly trace?: (message: string) => void;
 }
 
 export async function openNoteSession(
@@ -120,7 +125,10 @@ class LiveNoteSession implements NoteSession {
   ) {
     this.noteId = auth.noteId;
     this.connection = new ConnectionStatus(convex);
-    this.connection.onChange(() => this.publishStatus());
+    this.connection.onChange((state) => {
+      if (state === "connected") this.reconnected();
+      this.publishStatus();
+    });
     this.presence =
       options.presence === false
         ? undefined
@@ -195,6 +203,12 @@ class LiveNoteSession implements NoteSession {
     this.replacements.dispose();
   }
 
+  /** Back online, maybe over another path: the link's round trip is measured afresh. */
+  private reconnected(): void {
+    this.driver.reconnected();
+    this.follow.reconnected();
+  }
+
   /** Watches the blocks of the op log that `follow` plans for our revision (sync/followBlocks.ts). */
   private watch(): void {
     if (this.closed || this.driver.isStopped) return;
@@ -253,7 +267,10 @@ class LiveNoteSession implements NoteSession {
     const auth = this.auth;
     const author = this.options.user.name;
     return {
-      submit: (s: Submission) => this.convex.mutation(api.ops.submit, { ...auth, ...s, author }),
+      submit: (s: Submission) => {
+        this.trace("sent", s.op);
+        return this.convex.mutation(api.ops.submit, { ...auth, ...s, author });
+      },
       page: (afterRev) => this.convex.query(api.ops.since, { ...auth, afterRev }),
       open: () => this.convex.query(api.notes.open, auth),
       failure: (err) => this.failure(err),
@@ -272,6 +289,7 @@ class LiveNoteSession implements NoteSession {
     return {
       remote: (op) => {
         if (this.closed) return;
+        this.trace("received", op);
         this.remoteOps.fire(op);
         this.presence?.textChanged();
       },
@@ -311,5 +329,9 @@ class LiveNoteSession implements NoteSession {
 
   private log(message: string): void {
     this.options.log?.(`Note ${this.noteId}: ${message}`);
+  }
+
+  private trace(what: string, op: TextOp): void {
+    if (this.options.trace) this.options.trace(`Note ${this.noteId}: ${what} ${JSON.stringify(insertedText(op))}`);
   }
 }

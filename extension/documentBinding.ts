@@ -147,6 +147,7 @@ export class DocumentBinding implements vscode.Disposable, NoteBinding {
       this.log.info(`${this.document.uri.toString()}: VS Code's own ${reason} ran in a shared note; it is taken back and the shared note's ${reason} runs instead.`);
     }
     const changes = changesOf(e);
+    if (this.log.tracing) this.log.trace(`${this.document.uri.toString()}: typed ${JSON.stringify(changes.map((c) => c.text).join(""))}`);
     this.pipeline.userChange(changes, reason);
     if (!reason) this.caret.typed(this.caretAfter(changes), this.pipeline.text);
   }
@@ -161,6 +162,7 @@ export class DocumentBinding implements vscode.Disposable, NoteBinding {
   private acceptOwn(e: vscode.TextDocumentChangeEvent): void {
     const inFlight = this.inFlight!;
     this.inFlight = undefined;
+    if (this.log.tracing) this.log.trace(`${this.document.uri.toString()}: applied ${JSON.stringify(changesOf(e).map((c) => c.text).join(""))}`);
     inFlight.arrived?.();
     this.pipeline.applied(changesOf(e));
   }
@@ -238,6 +240,7 @@ export class DocumentBinding implements vscode.Disposable, NoteBinding {
     const ranges = edits.map((e) => ({ range: new vscode.Range(e.start.line, e.start.character, e.end.line, e.end.character), text: e.text }));
     const inFlight: InFlight = { version, accepted: false, arrived: undefined };
     this.inFlight = inFlight;
+    if (this.log.tracing) this.log.trace(`${doc.uri.toString()}: applying ${edit.kind} ${JSON.stringify(ranges.map((r) => r.text).join(""))}`);
     let ok: boolean;
     try {
       if (editor) {

@@ -14,6 +14,23 @@ export class Log implements vscode.Disposable {
 
   /** Automation (the test runner) can ask for a copy of the log in a file it reads. */
   private readonly copyTo = process.env.SHARED_NOTES_LOG_FILE;
+  /** Automation (bench:e2e) can ask for trace lines without setting the channel's level. */
+  private readonly traceAsked = process.env.SHARED_NOTES_TRACE === "1";
+
+  /**
+   * Whether trace lines are wanted: the channel's level is Trace ("Developer: Set Log
+   * Level"), or automation asked. Callers check it before building a line per keystroke.
+   */
+  get tracing(): boolean {
+    return this.traceAsked || this.channel.logLevel === vscode.LogLevel.Trace;
+  }
+
+  /** Where each edit is and when (typed, sent, received, applied): what a slow note spends its time on. */
+  trace(message: string): void {
+    if (!this.tracing) return;
+    this.channel.trace(message);
+    this.copy("trace", message);
+  }
 
   info(message: string): void {
     this.channel.info(message);

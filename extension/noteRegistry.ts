@@ -147,6 +147,7 @@ export class NoteRegistry implements vscode.Disposable {
         user: await this.user(),
         store: this.store,
         log: (m) => this.log.warn(m),
+        trace: (m) => this.log.trace(m),
       });
     } catch (err) {
       throw vscode.FileSystemError.Unavailable(`The note could not be opened: ${describeError(err)}`);

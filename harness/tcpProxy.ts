@@ -9,7 +9,7 @@ import { createServer, connect, type Server, type Socket } from "node:net";
 export interface ProxyOptions {
   readonly targetPort: number;
   readonly targetHost?: string;
-  /** Added to every chunk in each direction. */
+  /** Added to every chunk in each direction (until `reroute`). */
   readonly delayMs?: number;
 }
 
@@ -17,9 +17,13 @@ export class TcpProxy {
   private server: Server | undefined;
   private readonly pairs = new Set<[Socket, Socket]>();
   private down = false;
+  /** Each direction's delay of the connections made from now on. */
+  private delayMs: number;
   port = 0;
 
-  constructor(private readonly options: ProxyOptions) {}
+  constructor(private readonly options: ProxyOptions) {
+    this.delayMs = options.delayMs ?? 0;
+  }
 
   get url(): string {
     return `http://127.0.0.1:${this.port}`;
@@ -45,6 +49,12 @@ export class TcpProxy {
   /** Cuts, and refuses new connections until `restore()`. */
   goDown(): void {
     this.down = true;
+    this.cut();
+  }
+
+  /** Cuts every connection; those made from now on take `delayMs` each way (the client's network changed). */
+  reroute(delayMs: number): void {
+    this.delayMs = delayMs;
     this.cut();
   }
 
@@ -79,7 +89,7 @@ export class TcpProxy {
   }
 
   private forward(from: Socket, to: Socket): void {
-    const delay = this.options.delayMs ?? 0;
+    const delay = this.delayMs;
     from.on("data", (chunk: Buffer) => {
       if (delay === 0) to.write(chunk);
       else setTimeout(() => to.destroyed || to.write(chunk), delay);

@@ -191,6 +191,11 @@ export class BlockFollow {
     return { watch: watch.map(range), drop: drop.flatMap((block) => [block, ...(block.pieces ?? [])]).map(range) };
   }
 
+  /** The socket reconnected, maybe over another path: the round trip is measured afresh. */
+  reconnected(): void {
+    this.roundTrip = 0;
+  }
+
   /**
    * A watched block's answer, at `now` (ms); ignored once the block is no longer watched.
    * Returns how long a first answer took: a round trip that waits in no mutation queue.

@@ -44,6 +44,17 @@ export class InFlightLimit {
     this.fastestLink = Math.min(ms, this.fastestLink * LINK_DRIFT);
   }
 
+  /**
+   * The socket reconnected, maybe over another path (a laptop that left the office): what
+   * was learned of the old link no longer holds. Waiting for the drift instead kept a
+   * client that moved to a slower link at one submission per round trip for hundreds of them.
+   */
+  newLink(): void {
+    this.fastest = Infinity;
+    this.fastestLink = Infinity;
+    this.current = this.max;
+  }
+
   /** One submission took `ms` from being sent to being confirmed; returns the new limit. */
   observe(ms: number): number {
     this.fastest = Math.min(ms, this.fastest * FASTEST_DRIFT);

@@ -26,6 +26,7 @@ import {
   baseLength,
   checkOp,
   compose,
+  insertedText,
   insertsFirst,
   transform,
   transformSelection,
@@ -285,7 +286,7 @@ export class SyncClient {
     this.local.apply(undo);
     this.state = stateWithSeqs(kept, seqs, this.maxInFlight, this.nextSeq);
     this.nextSeq = Math.max(this.nextSeq, ...seqs.map((s) => s + 1));
-    const lost = removed.filter((c): c is string => typeof c === "string").join("");
+    const lost = insertedText(removed);
     return { correction: undo, lost };
   }
 

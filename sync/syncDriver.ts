@@ -146,6 +146,12 @@ export class SyncDriver {
     this.inFlight.link(ms);
   }
 
+  /** The socket reconnected: the link's times are measured afresh (sync/inFlightLimit.ts). */
+  reconnected(): void {
+    this.inFlight.newLink();
+    this.engine.setInFlightLimit(this.inFlight.value);
+  }
+
   /** A local edit: applied to the engine at once; sent when the engine says so. */
   local(op: TextOp): void {
     const oldest = this.sentAt.values().next();

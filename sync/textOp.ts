@@ -88,6 +88,11 @@ export function isNoop(op: TextOp): boolean {
   return op.every((c) => typeof c === "number" && c > 0);
 }
 
+/** All the text the op inserts, in order. */
+export function insertedText(op: TextOp): string {
+  return op.filter((c): c is string => typeof c === "string").join("");
+}
+
 /** The op that keeps a text of `length` code units unchanged. */
 export function identity(length: number): TextOp {
   return new OpBuilder().retain(length).build();

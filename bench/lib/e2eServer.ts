@@ -5,24 +5,51 @@
  * monotonic clock; `wallMinusMono` joins them.
  */
 import type { Hop } from "./breakdown";
-import type { ServerTrace } from "./serverTrace";
+import { SUBMIT, type ServerTrace } from "./serverTrace";
 
 export { startTracedBackend, takeServerTrace } from "./tracedBackend";
 export { TcpProxy } from "../../harness/tcpProxy";
 export { wallMinusMono } from "./clock";
 export { printHops } from "./breakdown";
 
-const SUBMIT = /^ops(\.js)?:submit$/;
 // Any query of the ops module counts as carrying revisions (its name may change; presence is another module).
 const OPS_QUERY = /^ops(\.js)?:/;
 
+/** One line of an extension host's trace (extension/log.ts at trace level), on the wall clock. */
+export type HostEvent = { at: number; what: string; text: string };
+
+/** The trace lines of an extension log copy: "<ISO time> [trace] <where>: <what> <JSON text>". */
+export function parseHostTrace(log: string): HostEvent[] {
+  const events: HostEvent[] = [];
+  for (const line of log.split("\n")) {
+    const m = /^(\S+) \[trace\] .*?: (typed|sent|received|applying \w+|applied) (".*")$/.exec(line);
+    if (m) events.push({ at: Date.parse(m[1]!), what: m[2]!, text: JSON.parse(m[3]!) as string });
+  }
+  return events;
+}
+
+/** How far apart two clocks' stamps of one moment may be (ms stamps, the server's joined by an offset). */
+const SKEW_MS = 2;
+/** A hop found later than this after the keydown belongs to a later key with the same letter. */
+const MATCH_WITHIN_MS = 2000;
+
 /**
- * For each key (Alice's keydown and Bob's first render that shows it, both wall-clock ms):
- * the first submission the server reads after the keydown, its run and COMMIT, and the
- * first push of a revision to Bob's connection after that commit. Matched by time: the
- * keys are typed far enough apart (100 ms) for each to travel alone.
+ * For each key (its letter, Alice's keydown and Bob's first render that shows it, all
+ * wall-clock ms), each hop is the first event after the last one found that carries the
+ * key's letter: Alice's host hearing it and her session sending it (the hosts' trace
+ * lines), the server reading the submission and running it, then, by time, the COMMIT
+ * after that run and the first push of a revision to Bob's connection after it; then
+ * Bob's session receiving the letter and his editor being asked to show it. Bob's host
+ * issues one edit at a time, so a wait for his previous edit's change event is VS Code's
+ * time, not ours. Letters repeat every 26 keys, seconds apart, so the first carrier after
+ * the last hop is the key's.
  */
-export function e2eHops(keys: Array<{ down: number; shown: number }>, trace: ServerTrace, offset: number): { hops: Hop[]; missing: number } {
+export function e2eHops(
+  keys: Array<{ letter: string; down: number; shown: number }>,
+  trace: ServerTrace,
+  offset: number,
+  hosts: { alice: HostEvent[]; bob: HostEvent[] },
+): { hops: Hop[]; missing: number } {
   const wall = (mono: number): number => mono + offset;
   const submits = trace.frames.filter((f) => f.dir === "in" && f.type === "Mutation" && SUBMIT.test(f.udfPath ?? ""));
   const typingConns = new Set(submits.map((f) => f.conn));
@@ -32,33 +59,57 @@ export function e2eHops(keys: Array<{ down: number; shown: number }>, trace: Ser
   );
   const runs = trace.runs.filter((r) => SUBMIT.test(r.udfPath));
   const names = [
-    "keydown → submission read by the server (Alice's window + link)",
+    "keydown → Alice's host hears it (VS Code: page → extension host)",
+    "→ Alice's session sends it (our pipeline, session)",
+    "→ the server reads it (Alice's link)",
     "→ ops:submit starts (queue, group)",
     "ops:submit runs",
     "→ COMMIT ends (rest of the group + COMMIT)",
     "→ revision pushed to Bob (query re-run, serialise)",
-    "→ rendered in Bob's page (Bob's window)",
+    "→ Bob's session has it (Bob's link, Convex client, our session)",
+    "→ Bob's previous edit is in (VS Code: host → page → host)",
+    "→ Bob's editor is asked to show it (our pipeline)",
+    "→ rendered in Bob's page (VS Code: extension host → page)",
     "total",
+    "  of which VS Code's (page → host, the previous edit, host → page)",
+    "  of which ours (the rest: sessions, links, server)",
   ];
   const hops: Hop[] = names.map((name) => ({ name, values: [] }));
   let missing = 0;
   for (const key of keys) {
-    const inbound = submits.find((f) => wall(f.at) >= key.down);
-    const run = inbound && runs.find((r) => r.start >= inbound.at);
+    const soon = (at: number | undefined): boolean => at !== undefined && at - key.down <= MATCH_WITHIN_MS;
+    const host = (events: HostEvent[], what: string, after: number): number | undefined =>
+      events.find((e) => e.what === what && e.at >= after - SKEW_MS && e.text.includes(key.letter))?.at;
+    const typed = host(hosts.alice, "typed", key.down);
+    const sent = soon(typed) ? host(hosts.alice, "sent", typed!) : undefined;
+    const inbound = soon(sent) ? submits.find((f) => wall(f.at) >= sent! - SKEW_MS && (f.inserted ?? "").includes(key.letter)) : undefined;
+    const run = inbound && runs.find((r) => r.start >= inbound.at && (r.inserted ?? "").includes(key.letter));
     const commit = run && trace.commits.find((c) => c.start >= run.end);
     const push = commit && pushes.find((f) => f.at >= commit.end);
-    if (!inbound || !run || !commit || !push || wall(push.at) > key.shown) {
+    const received = push && soon(wall(push.at)) ? host(hosts.bob, "received", wall(push.at)) : undefined;
+    const applying = soon(received) ? host(hosts.bob, "applying remote", received!) : undefined;
+    // Bob's editor takes one edit at a time: one still on its way to his page holds the next.
+    const previous = applying === undefined ? undefined : hosts.bob.findLast((e) => e.what === "applied" && e.at <= applying)?.at;
+    const free = Math.max(received ?? 0, previous ?? 0);
+    if (!push || applying === undefined || !soon(applying) || applying > key.shown + SKEW_MS) {
       missing++;
       continue;
     }
     const values = [
-      wall(inbound.at) - key.down,
-      run.start - inbound.at,
-      run.end - run.start,
-      commit.end - run.end,
-      push.at - commit.end,
-      key.shown - wall(push.at),
+      typed! - key.down,
+      sent! - typed!,
+      wall(inbound!.at) - sent!,
+      run!.start - inbound!.at,
+      run!.end - run!.start,
+      commit!.end - run!.end,
+      push.at - commit!.end,
+      received! - wall(push.at),
+      free - received!,
+      applying - free,
+      key.shown - applying,
       key.shown - key.down,
+      typed! - key.down + (free - received!) + (key.shown - applying),
+      applying - typed! - (free - received!),
     ];
     values.forEach((v, i) => hops[i]!.values.push(v));
   }

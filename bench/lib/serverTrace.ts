@@ -22,8 +22,10 @@ export type Frame = {
   queries?: Array<{ queryId: number; udfPath?: string }>;
   /** Bench keys (private-use characters) the frame carries. */
   codes: number[];
+  /** ops:submit frames: the text the op inserts (bench:e2e follows ordinary keys by it). */
+  inserted?: string;
 };
-export type Run = { udfPath: string; kind: string; start: number; end: number; codes: number[] };
+export type Run = { udfPath: string; kind: string; start: number; end: number; codes: number[]; inserted?: string };
 export type Commit = { start: number; end: number };
 /** A commit's sync to disk (the storage's `durable()`), which runs beside the query re-runs. */
 export type Sync = { start: number; end: number };
@@ -46,9 +48,22 @@ function connOf(socket: object): number {
   return id;
 }
 
+export const SUBMIT = /^ops(\.js)?:submit$/;
+
+/** The text an ops:submit call's op inserts; its args as the wire (an array) or the runtime (JSON text or an object) has them. */
+function insertedBy(args: unknown): string {
+  const parsed: unknown = typeof args === "string" ? JSON.parse(args) : args;
+  const first: unknown = Array.isArray(parsed) ? parsed[0] : parsed;
+  const op = (first as { op?: unknown } | null)?.op;
+  return Array.isArray(op) ? op.filter((c): c is string => typeof c === "string").join("") : "";
+}
+
 function describe(text: string, dir: "in" | "out", conn: number): Frame {
   const frame: Frame = { at: monoMs(), conn, dir, type: /"type":"(\w+)"/.exec(text)?.[1] ?? "?", codes: benchCodesIn(text) };
-  if (frame.type === "Mutation") frame.udfPath = /"udfPath":"([^"]+)"/.exec(text)?.[1];
+  if (frame.type === "Mutation") {
+    frame.udfPath = /"udfPath":"([^"]+)"/.exec(text)?.[1];
+    if (frame.udfPath && SUBMIT.test(frame.udfPath)) frame.inserted = insertedBy((JSON.parse(text) as { args: unknown }).args);
+  }
   if (frame.type === "ModifyQuerySet" || frame.type === "Transition") {
     const parsed = JSON.parse(text) as { modifications: Array<{ type: string; queryId: number; udfPath?: string }> };
     frame.queries = parsed.modifications
@@ -115,6 +130,11 @@ export function installServerTrace(runtimePrototype: object | undefined, storage
   const runtime = runtimePrototype as { invokeWith?: InvokeWith; invoke?: Invoke } | undefined;
   const codesOf = (kind: string, args: unknown): number[] =>
     kind === "mutation" ? benchCodesIn(typeof args === "string" ? args : JSON.stringify(args)) : [];
+  const described = (udfPath: string, kind: string, args: unknown, start: number): Run => {
+    const run: Run = { udfPath, kind, start, end: monoMs(), codes: codesOf(kind, args) };
+    if (SUBMIT.test(udfPath)) run.inserted = insertedBy(args);
+    return run;
+  };
   const invokeWith = runtime?.invokeWith;
   const invoke = runtime?.invoke;
   if (runtime && invokeWith) {
@@ -122,7 +142,7 @@ export function installServerTrace(runtimePrototype: object | undefined, storage
       const start = monoMs();
       const done = rest[rest.length - 1] as (result: unknown) => void;
       const timed = (result: unknown): void => {
-        trace.runs.push({ udfPath, kind, start, end: monoMs(), codes: codesOf(kind, args) });
+        trace.runs.push(described(udfPath, kind, args, start));
         done(result);
       };
       return invokeWith.call(this, udfPath, kind, args, ...rest.slice(0, -1), timed);
@@ -133,7 +153,7 @@ export function installServerTrace(runtimePrototype: object | undefined, storage
       try {
         return await invoke.call(this, udfPath, kind, args, ...rest);
       } finally {
-        trace.runs.push({ udfPath, kind, start, end: monoMs(), codes: codesOf(kind, args) });
+        trace.runs.push(described(udfPath, kind, args, start));
       }
     };
   }

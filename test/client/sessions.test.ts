@@ -3,8 +3,10 @@ import { afterEach, describe, expect, it } from "vitest";
 import { TcpProxy } from "../../harness/tcpProxy";
 import { seededRandom } from "../../harness/random";
 import { OpBuilder } from "../../sync/textOp";
+import { Space } from "../../client/space";
 import {
   cleanup,
+  client,
   converged,
   countChars,
   insertAtRandom,
@@ -88,6 +90,43 @@ describe("note sessions", () => {
       await alice!.close();
       await waitFor(() => seen() === undefined, "Alice to leave Bob's view");
     } finally {
+      await backend.close();
+    }
+  });
+
+  it("after reconnecting over a slower path, keeps sending each key as it is typed", async () => {
+    const backend = await startLocalBackend();
+    const proxy = await new TcpProxy({ targetPort: backend.port }).start();
+    const { creds, noteId } = await newSpaceWithNote(backend.url);
+    try {
+      const convex = client(proxy.url);
+      let submissions = 0;
+      const mutation = convex.mutation.bind(convex);
+      convex.mutation = ((fn, args) => {
+        if ((args as { op?: unknown }).op !== undefined) submissions++;
+        return mutation(fn, args);
+      }) as typeof convex.mutation;
+      const session = await new Space(convex, creds).open(noteId, { user: { name: "traveller", color: "#00aaff" }, presence: false });
+      const type = async (keys: number) => {
+        for (let i = 0; i < keys; i++) {
+          session.applyLocal(session.text.length === 0 ? ["k"] : [session.text.length, "k"]);
+          await sleep(30);
+        }
+        await waitFor(() => session.status.unconfirmed === 0, "every key confirmed");
+      };
+      await type(10); // confirmed within a few ms each: that is what the link takes
+      proxy.reroute(100);
+      await waitFor(() => session.status.connection !== "connected", "the session to notice the cut");
+      await waitFor(() => session.status.connection === "connected", "the session to reconnect");
+      submissions = 0;
+      // Six or seven keys land in a 200 ms round trip. A client still taking 200 ms for a
+      // queue keeps one submission in flight and sends the keys in a few composed batches.
+      await type(20);
+      expect(submissions).toBeGreaterThanOrEqual(16);
+      expect(session.text).toBe("k".repeat(30));
+      await session.close();
+    } finally {
+      await proxy.close();
       await backend.close();
     }
   });

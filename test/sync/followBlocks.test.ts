@@ -108,6 +108,19 @@ describe("following the log in blocks", () => {
     }
   });
 
+  it("after a reconnect, watches far ahead again until its round trip over the new path is known", () => {
+    const follow = new BlockFollow();
+    let rev = 0;
+    for (let at = 0; at <= 2000; at += 10, rev += 0.1) {
+      for (const block of follow.plan(Math.floor(rev), at).watch) follow.answered(block, answer(block, 0), at + 2);
+    }
+    const end = (watch: BlockRange[]) => Math.max(0, ...watch.map((b) => b.throughRev));
+    const now = Math.floor(rev) + FIRST_AHEAD;
+    expect(end(follow.plan(now, 2010).watch)).toBeLessThanOrEqual(now + FIRST_AHEAD + MIN_BLOCK);
+    follow.reconnected();
+    expect(end(follow.plan(now, 2020).watch)).toBeGreaterThanOrEqual(now + REACH - FAR_BLOCK);
+  });
+
   it("hands on the ops after the client's revision, up to the first block that has not answered", () => {
     const follow = new BlockFollow();
     const { watch } = follow.plan(0, 0);

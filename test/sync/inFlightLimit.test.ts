@@ -30,6 +30,19 @@ describe("the in-flight limit", () => {
     expect(limit.value).toBe(8);
   });
 
+  it("measures a new link afresh: a client that reconnected over a slower path keeps its limit", () => {
+    const limit = new InFlightLimit(8);
+    for (let i = 0; i < 10; i++) limit.observe(5);
+    limit.link(2);
+    expect(limit.observe(205)).toBe(4);
+    limit.newLink();
+    expect(limit.value).toBe(8);
+    limit.link(200);
+    for (let i = 0; i < 20; i++) expect(limit.observe(205 + (i % 10))).toBe(8);
+    // Queues are still found on the new link.
+    expect(limit.observe(2 * 220 + QUEUE_SLACK_MS)).toBe(4);
+  });
+
   it("takes a confirmation far slower than a query's round trip as queued, even when no confirmation was ever fast", () => {
     const limit = new InFlightLimit(8);
     expect(limit.observe(2000)).toBe(8); // joined a server already behind
