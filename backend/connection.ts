@@ -19,6 +19,9 @@ import {
 import type { QueryEntry, Reactivity, Subscriber } from "./reactivity.js";
 import type { UserIdentity } from "./runtime.js";
 
+/** What a connection needs of its socket: node's net.Socket, under the WebSocket. */
+export type Corkable = { cork(): void; uncork(): void };
+
 export type ConnectionHooks = {
   /** Test seam: return "drop" to lose the socket after a mutation committed, before its response. */
   afterMutationCommit?: (udfPath: string) => "drop" | void;
@@ -53,10 +56,13 @@ export class Connection implements Subscriber {
   /** Messages held by the `delayMs` fault, and where the link is closed or cut after them. */
   private outbox: Array<{ due: number; text: string } | { due: number; end: () => void }> = [];
   private outboxTimer: NodeJS.Timeout | null = null;
+  private corked = false;
   closed = false;
 
   constructor(
     private readonly ws: WebSocket,
+    /** The socket under `ws`, corked while a turn's frames are written (see `send`). */
+    private readonly socket: Corkable,
     private readonly engine: Engine,
     private readonly reactivity: Reactivity,
     private readonly hooks: ConnectionHooks,
@@ -328,6 +334,17 @@ export class Connection implements Subscriber {
     if (this.closed || this.ws.readyState !== this.ws.OPEN) return;
     const text = encodeServerMessage(message);
     if (!this.faults.delayMs) {
+      // The frames of one turn (a commit's answer and the Transition that confirms it) leave
+      // in one write: at 50 typists the server writes thousands of frames a second, and
+      // here each write is a system call that cost more than the frame's encoding.
+      if (!this.corked) {
+        this.corked = true;
+        this.socket.cork();
+        process.nextTick(() => {
+          this.corked = false;
+          this.socket.uncork();
+        });
+      }
       this.ws.send(text);
       return;
     }

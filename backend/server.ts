@@ -79,7 +79,7 @@ export class BackendServer {
         return;
       }
       this.wss.handleUpgrade(req, socket, head, (ws) => {
-        const connection = new Connection(ws, engine, this.reactivity, hooks, config.faults, config.adminKey, (c) => this.connections.delete(c));
+        const connection = new Connection(ws, socket, engine, this.reactivity, hooks, config.faults, config.adminKey, (c) => this.connections.delete(c));
         this.connections.add(connection);
       });
     });
