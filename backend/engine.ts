@@ -78,6 +78,8 @@ type Pending = {
   retries: number;
   /** Commit-log position at arrival (pinned until answered). */
   arrival: number;
+  /** When it was queued (performance.now()). */
+  queuedAt: number;
   answered: boolean;
 };
 
@@ -114,8 +116,11 @@ type Step = { kind: "done"; pending: Pending; result: MutationResult } | { kind:
 type GroupSink = { writes: WriteSet; scheduled: Array<{ id: string; at: number }> };
 
 const MAX_GROUP = 256;
-/** How long a commit group's mutations may run before the group commits (see commitGroup). */
+/** How long a commit group's mutations may run before the group commits (see commitGroup)... */
 const GROUP_BUDGET_MS = 20;
+/** ...unless its first mutation waited longer than this: then a quarter of that wait, up to MAX_GROUP_BUDGET_MS. */
+const BACKLOG_MS = 250;
+const MAX_GROUP_BUDGET_MS = 200;
 const NO_WRITES: WriteSet = new Map();
 const TS_KEY = "last_ts";
 
@@ -214,7 +219,7 @@ export class Engine {
       same.listeners.push(done);
       return;
     }
-    const pending: Pending = { request, listeners: [done], retries: 0, arrival: this.log.pin(), answered: false };
+    const pending: Pending = { request, listeners: [done], retries: 0, arrival: this.log.pin(), queuedAt: performance.now(), answered: false };
     if (key) this.inFlight.set(key, pending);
     this.queue.push({ kind: "mutation", pending });
     this.pump();
@@ -353,6 +358,9 @@ export class Engine {
     const done: Array<{ pending: Pending; result: MutationResult }> = [];
     const sink: GroupSink = { writes: new Map(), scheduled: [] };
     const started = performance.now();
+    const first = group[0];
+    const waited = first?.kind === "mutation" ? started - first.pending.queuedAt : 0;
+    const budget = waited > BACKLOG_MS ? Math.min(MAX_GROUP_BUDGET_MS, waited / 4) : GROUP_BUDGET_MS;
     const logAtStart = this.log.head;
     let current: Pending | null = null;
     let reached = -1;
@@ -406,9 +414,12 @@ export class Engine {
         if (over) return;
         // A long group holds every client's frames, answers and pushes until its COMMIT; and
         // the longer they wait, the further behind their next edits are based, which makes
-        // those dearer to run. So a group closes once it has run for GROUP_BUDGET_MS, and
-        // the rest goes first in the next one.
-        if (i > 0 && i < group.length && performance.now() - started > GROUP_BUDGET_MS) this.queue.unshift(...group.splice(i));
+        // those dearer to run. So a group closes once it has run for its budget, and the
+        // rest goes first in the next one. But behind a backlog each group's COMMIT, sync
+        // to disk, re-runs, pushes and the subscription changes queued meanwhile are what
+        // the queue waits for: a submit made a second behind costs three times one at the
+        // head, so short groups drain it slower than it fills. Then groups run longer.
+        if (i > 0 && i < group.length && performance.now() - started > budget) this.queue.unshift(...group.splice(i));
         const job = group[i];
         if (!job) {
           current = null;

@@ -130,3 +130,42 @@ describe("acknowledgements", () => {
     }
   });
 });
+
+describe("a backlog", () => {
+  it("is committed in longer groups than a short queue", async () => {
+    let release = (): void => {};
+    let disk: Promise<void> = Promise.resolve();
+    let groups = 0;
+    const backend = await startFixture(undefined, {
+      hooks: {
+        holdDurable: () => {
+          groups++;
+          return disk;
+        },
+      },
+    });
+    const c = new ConvexClient(backend.url, { logger: false });
+    // Each a few ms: 40 of them run for well over one group's default 20 ms.
+    const burst = () => Array.from({ length: 40 }, () => c.mutation(api.hostile.manyWrites, { n: 200, size: 50 }));
+    try {
+      groups = 0;
+      await Promise.all(burst());
+      const unhurried = groups;
+      // The engine waits on a slow disk while the burst queues behind it for a second.
+      disk = new Promise((resolve) => (release = resolve));
+      const first = c.mutation(api.counters.increment, { name: "backlog" });
+      await waitFor(() => groups === unhurried + 1, "the first commit to wait for the disk");
+      const queued = burst();
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      disk = Promise.resolve();
+      groups = 0;
+      release();
+      await Promise.all([first, ...queued]);
+      expect(unhurried).toBeGreaterThanOrEqual(6);
+      expect(groups).toBeLessThan(unhurried / 2);
+    } finally {
+      await c.close();
+      await backend.close();
+    }
+  });
+});
