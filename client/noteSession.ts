@@ -38,9 +38,10 @@ export interface OpenOptions {
   readonly log?: (message: string) => void;
   /**
    * Where the session notes each op it sends and receives, with the text it inserts (the
-   * extension's trace level; bench:e2e times keys by it). Default: nowhere.
+   * extension's trace level; bench:e2e times keys by it). Called with the line unbuilt, so
+   * a log that is not tracing costs nothing per keystroke. Default: nowhere.
    */
-  readonly trace?: (message: string) => void;
+  readonly trace?: (message: () => string) => void;
 }
 
 export async function openNoteSession(
@@ -332,6 +333,6 @@ class LiveNoteSession implements NoteSession {
   }
 
   private trace(what: string, op: TextOp): void {
-    if (this.options.trace) this.options.trace(`Note ${this.noteId}: ${what} ${JSON.stringify(insertedText(op))}`);
+    this.options.trace?.(() => `Note ${this.noteId}: ${what} ${JSON.stringify(insertedText(op))}`);
   }
 }

@@ -162,9 +162,10 @@ export class DocumentBinding implements vscode.Disposable, NoteBinding {
   private acceptOwn(e: vscode.TextDocumentChangeEvent): void {
     const inFlight = this.inFlight!;
     this.inFlight = undefined;
-    if (this.log.tracing) this.log.trace(`${this.document.uri.toString()}: applied ${JSON.stringify(changesOf(e).map((c) => c.text).join(""))}`);
+    const changes = changesOf(e);
+    if (this.log.tracing) this.log.trace(`${this.document.uri.toString()}: applied ${JSON.stringify(changes.map((c) => c.text).join(""))}`);
     inFlight.arrived?.();
-    this.pipeline.applied(changesOf(e));
+    this.pipeline.applied(changes);
   }
 
   /** Applies what the pipeline has for the document, one edit at a time. */

@@ -9,6 +9,7 @@ import vm from "node:vm";
 import Database from "better-sqlite3";
 import { WebSocket } from "ws";
 import { monoMs } from "./clock";
+import { insertedText, type TextOp } from "../../sync/textOp";
 import { benchCodesIn } from "./workerProtocol";
 
 export type Frame = {
@@ -55,7 +56,7 @@ function insertedBy(args: unknown): string {
   const parsed: unknown = typeof args === "string" ? JSON.parse(args) : args;
   const first: unknown = Array.isArray(parsed) ? parsed[0] : parsed;
   const op = (first as { op?: unknown } | null)?.op;
-  return Array.isArray(op) ? op.filter((c): c is string => typeof c === "string").join("") : "";
+  return Array.isArray(op) ? insertedText(op as TextOp) : "";
 }
 
 function describe(text: string, dir: "in" | "out", conn: number): Frame {
