@@ -35,6 +35,7 @@
 // stays a few subscriptions.
 import type { LogPage } from "./syncDriver";
 import type { ServerOp } from "./syncClient";
+import { insertedText } from "./textOp";
 
 /** Revisions per block while the note is quiet. */
 export const MIN_BLOCK = 2;
@@ -309,7 +310,7 @@ function textBehind(block: Block, rev: number): number {
   if (block.page?.kind !== "ops") return 0;
   for (const { rev: at, op } of block.page.ops) {
     if (at > rev) break;
-    for (const c of op) if (typeof c === "string") n += c.length;
+    n += insertedText(op).length;
   }
   return n;
 }
