@@ -330,9 +330,18 @@ export class Connection implements Subscriber {
     this.send({ type: "Ping" });
   }
 
+  /**
+   * Sends `message` once what it shows is on disk: it is made from the database as it is
+   * now, which may hold a commit still syncing. Frames leave in the order they were made.
+   */
   private send(message: ServerMessage): void {
     if (this.closed || this.ws.readyState !== this.ws.OPEN) return;
     const text = encodeServerMessage(message);
+    this.engine.afterDurable(() => this.write(text));
+  }
+
+  private write(text: string): void {
+    if (this.closed || this.ws.readyState !== this.ws.OPEN) return;
     if (!this.faults.delayMs) {
       // The frames of one turn (a commit's answer and the Transition that confirms it) leave
       // in one write: at 50 typists the server writes thousands of frames a second, and
@@ -369,13 +378,16 @@ export class Connection implements Subscriber {
   }
 
   /**
-   * Ends the link after what was already sent: messages still held by `delayMs` were on
-   * the wire, so a close or an injected drop loses only what comes after it.
+   * Ends the link after what was already sent: messages waiting for the disk or still held
+   * by `delayMs` were on their way, so a close or an injected drop loses only what comes
+   * after it.
    */
   private afterSent(end: () => void): void {
-    const last = this.outbox.at(-1);
-    if (last) this.outbox.push({ due: last.due, end });
-    else end();
+    this.engine.afterDurable(() => {
+      const last = this.outbox.at(-1);
+      if (last) this.outbox.push({ due: last.due, end });
+      else end();
+    });
   }
 
   close(code: number, reason: string): void {

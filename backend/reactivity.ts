@@ -122,11 +122,11 @@ export class Reactivity {
   }
 
   /**
-   * Re-runs the entries a commit may have changed (while the commit goes to disk) and tells
-   * subscribers about real changes, then, once `durable` resolves, calls `send` (to send
-   * them). Exclusive.
+   * Re-runs the entries a commit may have changed (while the commit goes to disk), tells
+   * subscribers about real changes, then calls `send` (which makes the frames; they leave
+   * once the commit is on disk). Exclusive.
    */
-  async afterCommit(writes: WriteSet, durable: Promise<void>, send: () => void): Promise<void> {
+  async afterCommit(writes: WriteSet, send: () => void): Promise<void> {
     const stale = new Set<QueryEntry>();
     for (const [index, keys] of writes) {
       for (const entry of this.byIndex.get(index) ?? []) {
@@ -155,7 +155,6 @@ export class Reactivity {
         this.engine.runtime.session(() => step(0));
       });
     }
-    await durable;
     send();
   }
 }

@@ -58,8 +58,8 @@ export class BackendServer {
   ) {
     const hooks = config.hooks;
     this.reactivity = new Reactivity(engine);
-    engine.onCommit = async (_ts, writes, durable) => {
-      await this.reactivity.afterCommit(writes, durable, () => {
+    engine.onCommit = async (_ts, writes) => {
+      await this.reactivity.afterCommit(writes, () => {
         for (const connection of this.connections) connection.flush();
       });
     };

@@ -331,7 +331,7 @@ try {
   if (SYSTEMS.includes("ours")) servers.ours = await startOurs(path.join(dataDir, "ours"));
   if (SYSTEMS.includes("yjs")) servers.yjs = await startRelay();
   console.log(
-    `keystroke → applied in every other client: ${KEYS_PER_SECOND} keys/s per client on a fixed schedule, ${SECONDS} s of typing + ${DRAIN_SECONDS} s drain per row, clients over ${PROCS} processes, after a ${WARMUP_SECONDS} s warm-up of ${WARMUP_CLIENTS} clients per server`,
+    `keystroke → applied in every other client: ${KEYS_PER_SECOND} keys/s per client on a fixed schedule, ${SECONDS} s of typing + ${DRAIN_SECONDS} s drain per row, clients over ${PROCS} processes, after a ${WARMUP_SECONDS} s warm-up of ${WARMUP_CLIENTS} clients per server and link`,
   );
   console.log("pairs not delivered by the row's end count as (at least) the time they had left; equal: every client's text the same at the row's end;");
   console.log("late99: p99 of how late a key was typed against its schedule; server CPU (% of one core), CPU ms per key typed and RSS from /proc;");
@@ -342,9 +342,14 @@ try {
   // Not counted: lets each server, and every client process, load and compile its code
   // paths at load before the first row. With 2 clients (3 of 5 client processes idle) the
   // first 50-client row measured warm-up: p50 ~1 s where the same row run next measured
-  // 35–50 ms. Half the largest row is load enough, and leaves no backlog behind.
-  for (const system of SYSTEMS) {
-    if (WARMUP_SECONDS > 0) await runRow(workers, { system, server: servers[system]!, clients: WARMUP_CLIENTS, delayMs: 0, seconds: WARMUP_SECONDS });
+  // 35–50 ms. Half the largest row is load enough, and leaves no backlog behind. Over each
+  // link the rows use: a slow link takes code paths a fast one does not (far blocks), and
+  // a first +100 ms row after a loopback-only warm-up measured 600–1,000 ms p50 where the
+  // same row run next measured 230–250.
+  for (const delayMs of new Set(ROWS.map((row) => row.delayMs))) {
+    for (const system of SYSTEMS) {
+      if (WARMUP_SECONDS > 0) await runRow(workers, { system, server: servers[system]!, clients: WARMUP_CLIENTS, delayMs, seconds: WARMUP_SECONDS });
+    }
   }
   for (const row of ROWS) {
     for (const system of SYSTEMS) {

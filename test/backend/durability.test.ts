@@ -4,8 +4,9 @@ import { ConvexClient, ConvexHttpClient } from "convex/browser";
 import { api } from "../../harness/backendFixture/convex/_generated/api";
 import type { GenericId } from "convex/values";
 import { afterAll, describe, expect, it } from "vitest";
+import { Engine } from "../../backend/engine.js";
 import { decodeTs } from "../../backend/protocol.js";
-import { freePort, removeTempDirs, spawnServe, startFixture, tempDir, waitFor, type ServeProcess } from "./helpers.js";
+import { fixtureDir, freePort, removeTempDirs, spawnServe, startFixture, tempDir, waitFor, type ServeProcess } from "./helpers.js";
 
 const running: ServeProcess[] = [];
 
@@ -129,43 +130,52 @@ describe("acknowledgements", () => {
       await backend.close();
     }
   });
+
+  it("do not hold the next commit: groups commit while the last one syncs, and their answers wait for it", async () => {
+    let release = (): void => {};
+    let disk: Promise<void> = Promise.resolve();
+    const backend = await startFixture(undefined, { hooks: { holdDurable: () => disk } });
+    const c = new ConvexClient(backend.url, { logger: false });
+    try {
+      await c.mutation(api.counters.increment, { name: "pipelined" });
+      disk = new Promise((resolve) => (release = resolve));
+      const answers: number[] = [];
+      const commits = backend.contention().commits;
+      const first = c.mutation(api.counters.increment, { name: "pipelined" }).then((value) => answers.push(value));
+      await waitFor(() => backend.contention().commits === commits + 1, "the first commit");
+      const more = [0, 1, 2].map(() => c.mutation(api.counters.increment, { name: "pipelined" }).then((value) => answers.push(value)));
+      await waitFor(() => backend.contention().commits >= commits + 2, "a commit while the first one syncs");
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(answers).toEqual([]);
+      release();
+      await Promise.all([first, ...more]);
+      expect(answers).toEqual([2, 3, 4, 5]);
+    } finally {
+      await c.close();
+      await backend.close();
+    }
+  });
 });
 
 describe("a backlog", () => {
   it("is committed in longer groups than a short queue", async () => {
-    let release = (): void => {};
-    let disk: Promise<void> = Promise.resolve();
-    let groups = 0;
-    const backend = await startFixture(undefined, {
-      hooks: {
-        holdDurable: () => {
-          groups++;
-          return disk;
-        },
-      },
-    });
-    const c = new ConvexClient(backend.url, { logger: false });
+    const engine = await Engine.open(tempDir(), fixtureDir, { env: {} });
     // Each a few ms: 40 of them run for well over one group's default 20 ms.
-    const burst = () => Array.from({ length: 40 }, () => c.mutation(api.hostile.manyWrites, { n: 200, size: 50 }));
+    const burst = () =>
+      Array.from({ length: 40 }, () => engine.mutateAsync({ udfPath: "hostile:manyWrites", args: { n: 200, size: 50 }, identity: null }));
     try {
-      groups = 0;
+      let commits = engine.contention().commits;
       await Promise.all(burst());
-      const unhurried = groups;
-      // The engine waits on a slow disk while the burst queues behind it for a second.
-      disk = new Promise((resolve) => (release = resolve));
-      const first = c.mutation(api.counters.increment, { name: "backlog" });
-      await waitFor(() => groups === unhurried + 1, "the first commit to wait for the disk");
-      const queued = burst();
-      await new Promise((resolve) => setTimeout(resolve, 1000));
-      disk = Promise.resolve();
-      groups = 0;
-      release();
-      await Promise.all([first, ...queued]);
+      const unhurried = engine.contention().commits - commits;
+      // Work that holds the worker for a second (as a busy server's would) while the burst queues.
+      commits = engine.contention().commits;
+      const busy = engine.exclusive(() => new Promise((resolve) => setTimeout(resolve, 1000)));
+      await Promise.all([busy, ...burst()]);
+      const behind = engine.contention().commits - commits;
       expect(unhurried).toBeGreaterThanOrEqual(6);
-      expect(groups).toBeLessThan(unhurried / 2);
+      expect(behind).toBeLessThan(unhurried / 2);
     } finally {
-      await c.close();
-      await backend.close();
+      await engine.close();
     }
   });
 });
