@@ -397,15 +397,22 @@ export class FunctionRun implements GuestRun {
     for (const index of this.runtime.catalog.indexesOf(table)) {
       const keys = this.writeSet.get(index.name) ?? [];
       this.writeSet.set(index.name, keys);
-      if (before) {
-        const key = indexKey(index, before);
-        this.storage.removeIndexEntry({ index: index.name, key });
-        keys.push(key);
+      const beforeKey = before && indexKey(index, before);
+      const afterKey = after && indexKey(index, after);
+      // An update that leaves a key as it was leaves its entry as it was (a note's head is
+      // patched on every keystroke, its index fields never); readers of that key still
+      // see a new document, so the key stays in the write set.
+      if (beforeKey && afterKey && beforeKey.equals(afterKey)) {
+        keys.push(afterKey);
+        continue;
       }
-      if (after) {
-        const key = indexKey(index, after);
-        this.storage.addIndexEntry({ index: index.name, key }, id);
-        keys.push(key);
+      if (beforeKey) {
+        this.storage.removeIndexEntry({ index: index.name, key: beforeKey });
+        keys.push(beforeKey);
+      }
+      if (afterKey) {
+        this.storage.addIndexEntry({ index: index.name, key: afterKey }, id);
+        keys.push(afterKey);
       }
     }
     const afterJson = after ? JSON.stringify(convexToJson(after)) : null;

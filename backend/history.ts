@@ -92,14 +92,14 @@ export function readerAt(storage: Storage, catalog: Catalog, history: WriteHisto
     scan(index, lo, hi, order, limit) {
       const def = catalog.index(index);
       // Rows written since `ts` are dropped from the current scan and put back as they were.
-      const current = storage.scan(index, lo, hi, order, limit + changed.size);
+      const current = storage.scanWithIds(index, lo, hi, order, limit + changed.size);
       const rows: ScannedRow[] = current.filter((row) => !changed.has(row.id));
       const table = tableOf(index);
       if (def) {
-        for (const [id, then] of changed) {
+        for (const then of changed.values()) {
           if (then.table !== table || then.json === null) continue;
           const key = indexKey(def, parseDoc(then.json));
-          if (Buffer.compare(key, lo) >= 0 && Buffer.compare(key, hi) < 0) rows.push({ key, id, json: then.json });
+          if (Buffer.compare(key, lo) >= 0 && Buffer.compare(key, hi) < 0) rows.push({ key, json: then.json });
         }
       }
       rows.sort((a, b) => (order === "asc" ? Buffer.compare(a.key, b.key) : Buffer.compare(b.key, a.key)));
