@@ -10,11 +10,11 @@
 // only a crash of this process. WAL with synchronous=NORMAL writes a commit to the WAL
 // without syncing it (checkpoints still sync the WAL before copying it into the database,
 // and the database after); `durable()` then syncs the WAL on libuv's thread pool. That is
-// synchronous=FULL's guarantee, but the worker re-runs the subscribed queries while the
-// disk works (about 1 ms of a keystroke's path on this machine) instead of waiting for it,
-// and its event loop reads the frames that arrived meanwhile, so under load the next
-// commit group takes them all. (Syncing on the worker itself, after the re-runs, left 50
-// typists 5 s behind where this keeps them within a second: bench:clients.)
+// synchronous=FULL's guarantee, but the worker re-runs the subscribed queries and runs the
+// next commit group while the disk works (about 1 ms of a keystroke's path on this
+// machine) instead of waiting for it; what is sent waits for the sync (engine.ts,
+// `afterDurable`). (Syncing on the worker itself, after the re-runs, left 50 typists 5 s
+// behind where this keeps them within a second: bench:clients.)
 import Database from "better-sqlite3";
 import { chmodSync, closeSync, fdatasync, mkdirSync, openSync } from "node:fs";
 import path from "node:path";
