@@ -167,7 +167,7 @@ export class Engine {
   private joinable: ((job: GroupJob) => boolean) | null = null;
   /** Callers waiting for the disk, each for the commits made before it asked (so in order). */
   private onDisk: Array<{ commit: number; then: () => void }> = [];
-  private stats: ContentionStats = { commits: 0, mutations: 0, retries: 0, failedAfterRetries: 0, retriesPerMutation: [], wouldConflict: 0, byFunction: {} };
+  private stats: Omit<ContentionStats, "commits"> = { mutations: 0, retries: 0, failedAfterRetries: 0, retriesPerMutation: [], wouldConflict: 0, byFunction: {} };
 
   private constructor(
     readonly storage: Storage,
@@ -198,7 +198,7 @@ export class Engine {
 
   /** Conflicts and retries so far (a copy). */
   contention(): ContentionStats {
-    return structuredClone(this.stats);
+    return structuredClone({ commits: this.commits, ...this.stats });
   }
 
   /** Wall-clock nanoseconds, but never at or below anything handed out before (even across restarts). */
@@ -267,7 +267,6 @@ export class Engine {
   /** A COMMIT went in: it goes to disk with the next sync. */
   private committed(): void {
     this.commits++;
-    this.stats.commits++;
     this.syncSoon();
   }
 

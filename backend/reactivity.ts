@@ -122,11 +122,10 @@ export class Reactivity {
   }
 
   /**
-   * Re-runs the entries a commit may have changed (while the commit goes to disk), tells
-   * subscribers about real changes, then calls `send` (which makes the frames; they leave
-   * once the commit is on disk). Exclusive.
+   * Re-runs the entries a commit may have changed (while the commit goes to disk) and tells
+   * subscribers about real changes. Exclusive.
    */
-  async afterCommit(writes: WriteSet, send: () => void): Promise<void> {
+  async afterCommit(writes: WriteSet): Promise<void> {
     const stale = new Set<QueryEntry>();
     for (const [index, keys] of writes) {
       for (const entry of this.byIndex.get(index) ?? []) {
@@ -155,6 +154,5 @@ export class Reactivity {
         this.engine.runtime.session(() => step(0));
       });
     }
-    send();
   }
 }

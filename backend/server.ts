@@ -59,9 +59,9 @@ export class BackendServer {
     const hooks = config.hooks;
     this.reactivity = new Reactivity(engine);
     engine.onCommit = async (_ts, writes) => {
-      await this.reactivity.afterCommit(writes, () => {
-        for (const connection of this.connections) connection.flush();
-      });
+      await this.reactivity.afterCommit(writes);
+      // The frames are made now; each leaves once the commit is on disk (Connection.send).
+      for (const connection of this.connections) connection.flush();
     };
     this.http = createServer((req, res) => void this.handleHttp(req, res));
     this.site = createServer((req, res) => void this.handleSite(req, res));

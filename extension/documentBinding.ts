@@ -147,7 +147,7 @@ export class DocumentBinding implements vscode.Disposable, NoteBinding {
       this.log.info(`${this.document.uri.toString()}: VS Code's own ${reason} ran in a shared note; it is taken back and the shared note's ${reason} runs instead.`);
     }
     const changes = changesOf(e);
-    if (this.log.tracing) this.log.trace(`${this.document.uri.toString()}: typed ${JSON.stringify(changes.map((c) => c.text).join(""))}`);
+    this.log.trace(() => `${this.document.uri.toString()}: typed ${JSON.stringify(changes.map((c) => c.text).join(""))}`);
     this.pipeline.userChange(changes, reason);
     if (!reason) this.caret.typed(this.caretAfter(changes), this.pipeline.text);
   }
@@ -163,7 +163,7 @@ export class DocumentBinding implements vscode.Disposable, NoteBinding {
     const inFlight = this.inFlight!;
     this.inFlight = undefined;
     const changes = changesOf(e);
-    if (this.log.tracing) this.log.trace(`${this.document.uri.toString()}: applied ${JSON.stringify(changes.map((c) => c.text).join(""))}`);
+    this.log.trace(() => `${this.document.uri.toString()}: applied ${JSON.stringify(changes.map((c) => c.text).join(""))}`);
     inFlight.arrived?.();
     this.pipeline.applied(changes);
   }
@@ -241,7 +241,7 @@ export class DocumentBinding implements vscode.Disposable, NoteBinding {
     const ranges = edits.map((e) => ({ range: new vscode.Range(e.start.line, e.start.character, e.end.line, e.end.character), text: e.text }));
     const inFlight: InFlight = { version, accepted: false, arrived: undefined };
     this.inFlight = inFlight;
-    if (this.log.tracing) this.log.trace(`${doc.uri.toString()}: applying ${edit.kind} ${JSON.stringify(ranges.map((r) => r.text).join(""))}`);
+    this.log.trace(() => `${doc.uri.toString()}: applying ${edit.kind} ${JSON.stringify(ranges.map((r) => r.text).join(""))}`);
     let ok: boolean;
     try {
       if (editor) {

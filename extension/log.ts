@@ -18,18 +18,15 @@ export class Log implements vscode.Disposable {
   private readonly traceAsked = process.env.SHARED_NOTES_TRACE === "1";
 
   /**
-   * Whether trace lines are wanted: the channel's level is Trace ("Developer: Set Log
-   * Level"), or automation asked. Callers check it before building a line per keystroke.
+   * Where each edit is and when (typed, sent, received, applied): what a slow note spends
+   * its time on. Written when the channel's level is Trace ("Developer: Set Log Level") or
+   * automation asked; the line is built only then, so a keystroke costs nothing otherwise.
    */
-  get tracing(): boolean {
-    return this.traceAsked || this.channel.logLevel === vscode.LogLevel.Trace;
-  }
-
-  /** Where each edit is and when (typed, sent, received, applied): what a slow note spends its time on. */
-  trace(message: string): void {
-    if (!this.tracing) return;
-    this.channel.trace(message);
-    this.copy("trace", message);
+  trace(message: () => string): void {
+    if (!this.traceAsked && this.channel.logLevel !== vscode.LogLevel.Trace) return;
+    const line = message();
+    this.channel.trace(line);
+    this.copy("trace", line);
   }
 
   info(message: string): void {

@@ -147,9 +147,7 @@ export class NoteRegistry implements vscode.Disposable {
         user: await this.user(),
         store: this.store,
         log: (m) => this.log.warn(m),
-        trace: (line) => {
-          if (this.log.tracing) this.log.trace(line());
-        },
+        trace: (line) => this.log.trace(line),
       });
     } catch (err) {
       throw vscode.FileSystemError.Unavailable(`The note could not be opened: ${describeError(err)}`);
