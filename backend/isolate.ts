@@ -88,6 +88,7 @@ export class Isolate {
   private readonly enterScript = new vm.Script("globalThis.__sharedNotesEnter()");
   private readonly drainScript = new vm.Script("void 0");
   private nextJob: Job | null = null;
+  private entered = 0;
   private session: { started: number; current: Job | null; jobs: Array<{ job: Job; waitLimitMs?: number }> } | null = null;
   private readonly runInRealm: (job: Job) => void;
   private timers = new Map<GuestRun, Set<NodeJS.Timeout>>();
@@ -199,6 +200,11 @@ export class Isolate {
     };
     this.enter({ start: () => wrapper(mod, mod.exports, require), settle: () => {} }, 10_000);
     return mod.exports;
+  }
+
+  /** Entries so far. Each carries a timeout, so each creates a watchdog thread and joins it. */
+  get entries(): number {
+    return this.entered;
   }
 
   /**
@@ -316,6 +322,7 @@ export class Isolate {
   }
 
   private drain(): void {
+    this.entered++;
     try {
       this.drainScript.runInContext(this.context, { timeout: this.sliceMs });
     } catch (e) {
@@ -329,6 +336,7 @@ export class Isolate {
   }
 
   private enter(job: Job, timeoutMs: number): void {
+    this.entered++;
     this.nextJob = job;
     let timedOut = false;
     try {

@@ -451,6 +451,11 @@ export class Runtime {
     };
   }
 
+  /** Entries into the queries' and mutations' realm so far (see Isolate.entries). */
+  get realmEntries(): number {
+    return this.udfRealm.entries;
+  }
+
   /** Runs `body`, and the queries and mutations it starts one after another, in one realm entry. */
   session(body: () => void): void {
     this.udfRealm.runSession(body, UDF_WATCHDOG_MS);

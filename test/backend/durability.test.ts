@@ -157,6 +157,37 @@ describe("acknowledgements", () => {
   });
 });
 
+describe("mutations that arrive while a group waits for the disk", () => {
+  it("run together in one realm entry, not one entry each", async () => {
+    let release = (): void => {};
+    let disk: Promise<void> = Promise.resolve();
+    const engine = await Engine.open(tempDir(), fixtureDir, { env: {} }, { holdDurable: () => disk });
+    const increment = () => engine.mutateAsync({ udfPath: "counters:increment", args: { name: "joined" }, identity: null });
+    try {
+      await increment();
+      disk = new Promise((resolve) => (release = resolve));
+      // The first commits and syncs (held); the second runs and its group waits for that sync.
+      const waiting = [increment(), increment()];
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      const before = engine.contention().realmEntries;
+      // Twenty arrivals in twenty callbacks of one turn of the event loop, as many sockets' frames would.
+      const arrivals = Array.from({ length: 20 }, () => new Promise<number>((resolve) => setTimeout(() => void increment().then((r) => resolve(Number(r.outcome.ok && r.outcome.value))), 0)));
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const entries = engine.contention().realmEntries - before;
+      release();
+      const values = await Promise.all(arrivals);
+      await Promise.all(waiting);
+      // Joining at once took an entry each. Together they take one, and one more per few ms
+      // the group runs (it lets the event loop in) or per group its budget splits them into.
+      expect(entries).toBeLessThanOrEqual(10);
+      expect([...values].sort((a, b) => a - b)).toEqual(Array.from({ length: 20 }, (_, i) => i + 4));
+    } finally {
+      release();
+      await engine.close();
+    }
+  });
+});
+
 describe("a backlog", () => {
   it("is committed in longer groups than a short queue", async () => {
     const engine = await Engine.open(tempDir(), fixtureDir, { env: {} });
