@@ -508,7 +508,10 @@ export class Engine {
           joined = true;
           return true;
         };
-        this.afterDurable(go);
+        // Not inside the sync's callback: the frames it released are written there, and
+        // they leave (uncorked) only once that callback's turn ends, which a realm entry run
+        // from it would make them wait for.
+        this.afterDurable(() => setImmediate(go));
         return true;
       };
       const step = (i: number): void => {
