@@ -158,7 +158,7 @@ describe("acknowledgements", () => {
 });
 
 describe("mutations that arrive while a group waits for the disk", () => {
-  it("run together in one realm entry, not one entry each", async () => {
+  it("share realm entries instead of taking one each", async () => {
     let release = (): void => {};
     let disk: Promise<void> = Promise.resolve();
     const engine = await Engine.open(tempDir(), fixtureDir, { env: {} }, { holdDurable: () => disk });
