@@ -21,7 +21,7 @@
 import { fork, spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
-import { tmpdir } from "node:os";
+import { availableParallelism, tmpdir } from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { connect } from "../client/connect";
@@ -29,7 +29,7 @@ import { createSpace, Space } from "../client/space";
 import { TcpProxy } from "../harness/tcpProxy";
 import { hopBreakdown, printHops } from "./lib/breakdown";
 import { monoMs } from "./lib/clock";
-import { cpuMs, rssMb } from "./lib/procStats";
+import { cpuMs, machineBusyMs, mainThreadWaitMs, rssMb } from "./lib/procStats";
 import type { ServerTrace } from "./lib/serverTrace";
 import { formatMs, percentile } from "./lib/stats";
 import { CODE_SPACE, type Arrival, type ClientFrames, type FromWorker, type System, type Target, type ToWorker, type Typed } from "./lib/workerProtocol";
@@ -161,6 +161,10 @@ type RowResult = {
   serverCpuMsPerKey: number;
   serverRssMb: number;
   benchCpuPercent: number;
+  /** Share of the row's time the server's main thread waited for a core (runnable, not running). */
+  serverWaitPercent: number;
+  /** What the whole machine used, in % of all its cores. */
+  machinePercent: number;
   /** Bytes a client received per key typed in the row (by anyone): what following the note costs it. */
   bytesInPerKeyPerClient: number;
 };
@@ -212,10 +216,14 @@ async function runRow(workers: Worker[], { system, server, clients, delayMs, sec
   for (const w of used) w.tell({ type: "start", t0, keysPerSecond: KEYS_PER_SECOND });
   await sleepUntil(t0);
   const cpu0 = cpuMs(server.pid);
+  const wait0 = mainThreadWaitMs(server.pid);
+  const machine0 = machineBusyMs();
   const benchCpu0 = used.reduce((s, w) => s + cpuMs(w.child.pid!), 0);
   const rowEnd = t0 + (seconds + DRAIN_SECONDS) * 1000;
   await sleepUntil(rowEnd);
   const cpu = cpuMs(server.pid) - cpu0;
+  const wait = mainThreadWaitMs(server.pid) - wait0;
+  const machine = machineBusyMs() - machine0;
   const benchCpu = used.reduce((s, w) => s + cpuMs(w.child.pid!), 0) - benchCpu0;
   const rss = rssMb(server.pid).now;
   const results = (await Promise.all(used.map((w) => w.ask({ type: "stop" })))).filter((r) => r.type === "result");
@@ -271,6 +279,8 @@ async function runRow(workers: Worker[], { system, server, clients, delayMs, sec
     serverCpuMsPerKey: cpu / Math.max(1, typed.length),
     serverRssMb: rss,
     benchCpuPercent: (benchCpu / (rowEnd - t0)) * 100,
+    serverWaitPercent: (wait / (rowEnd - t0)) * 100,
+    machinePercent: (machine / (rowEnd - t0) / availableParallelism()) * 100,
     bytesInPerKeyPerClient: results.reduce((n, r) => n + r.bytesIn, 0) / Math.max(1, typed.length) / clients,
   };
   return { result, typed, arrivals, frames };
@@ -312,6 +322,8 @@ function printRow(r: RowResult): void {
     r.serverCpuMsPerKey.toFixed(2).padStart(6),
     r.serverRssMb.toFixed(0).padStart(5),
     `${r.benchCpuPercent.toFixed(0)}%`.padStart(6),
+    (Number.isNaN(r.serverWaitPercent) ? "—" : `${r.serverWaitPercent.toFixed(0)}%`).padStart(7),
+    `${r.machinePercent.toFixed(0)}%`.padStart(7),
     r.bytesInPerKeyPerClient.toFixed(0).padStart(7),
   ];
   console.log(cells.join(" "));
@@ -335,9 +347,10 @@ try {
   );
   console.log("pairs not delivered by the row's end count as (at least) the time they had left; equal: every client's text the same at the row's end;");
   console.log("late99: p99 of how late a key was typed against its schedule; server CPU (% of one core), CPU ms per key typed and RSS from /proc;");
+  console.log("srvWait: time the server's main thread waited for a core (runnable, not running); machine: CPU of the whole machine, in % of all its cores;");
   console.log("B/key/c: bytes a client's socket received per key typed in the note, while typing\n");
   console.log(
-    "link              n  system       typed  k/s/c  late99  pairs ok  not ok     p50     p99     max equal  srvCPU ms/key  RSS  benchCPU  B/key/c",
+    "link              n  system       typed  k/s/c  late99  pairs ok  not ok     p50     p99     max equal  srvCPU ms/key  RSS  benchCPU  srvWait machine  B/key/c",
   );
   // Not counted: lets each server, and every client process, load and compile its code
   // paths at load before the first row. With 2 clients (3 of 5 client processes idle) the

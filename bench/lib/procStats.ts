@@ -1,8 +1,9 @@
 /**
- * CPU time and memory of a process, read from /proc (Linux): what a server costs while a
- * benchmark row runs, measured from outside so the server runs unmodified.
+ * CPU time, waiting and memory of a process, and the machine's CPU, read from /proc (Linux):
+ * what a server costs while a benchmark row runs, measured from outside so the server runs
+ * unmodified.
  */
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 
 const TICKS_PER_SECOND = 100; // USER_HZ on Linux
 
@@ -21,4 +22,23 @@ export function rssMb(pid: number): { now: number; peak: number } {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
   const kb = (name: string): number => Number(new RegExp(`^${name}:\\s+(\\d+)`, "m").exec(status)?.[1] ?? Number.NaN);
   return { now: kb("VmRSS") / 1024, peak: kb("VmHWM") / 1024 };
+}
+
+/**
+ * Milliseconds the process's main thread has waited for a core so far: runnable but not
+ * running (the second field of /proc/PID/task/PID/schedstat, in ns). On a machine whose
+ * cores the benchmark's own clients share, this says when the server was kept waiting
+ * by them rather than by its own work.
+ */
+export function mainThreadWaitMs(pid: number): number {
+  if (!existsSync(`/proc/${pid}/task/${pid}/schedstat`)) return Number.NaN; // a kernel without scheduler statistics
+  const fields = readFileSync(`/proc/${pid}/task/${pid}/schedstat`, "utf8").trim().split(" ");
+  return Number(fields[1]) / 1e6;
+}
+
+/** CPU milliseconds the machine has spent busy so far, all cores together (idle and I/O wait excluded). */
+export function machineBusyMs(): number {
+  const cpu = readFileSync("/proc/stat", "utf8").split("\n", 1)[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0] = cpu;
+  return ((user + nice + system + irq + softirq) * 1000) / TICKS_PER_SECOND;
 }
