@@ -27,8 +27,8 @@ export function rssMb(pid: number): { now: number; peak: number } {
 /**
  * Milliseconds the process's main thread has waited for a core so far: runnable but not
  * running (the second field of /proc/PID/task/PID/schedstat, in ns). On a machine whose
- * cores the benchmark's own clients share, this says when the server was kept waiting
- * by them rather than by its own work.
+ * cores the benchmark's own clients share, this is how long other work kept the server
+ * from running: time its CPU figure does not show.
  */
 export function mainThreadWaitMs(pid: number): number {
   if (!existsSync(`/proc/${pid}/task/${pid}/schedstat`)) return Number.NaN; // a kernel without scheduler statistics
