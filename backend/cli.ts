@@ -3,6 +3,7 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import { faultsFromEnv, parseFaults } from "./faults.js";
 import { repoRoot, startBackend } from "./serve.js";
+import { onInterrupt } from "./watchdog.js";
 
 const USAGE =
   "usage: shared-notes serve [--port 3210] [--host 127.0.0.1] [--data DIR] [--functions DIR] [--site-port N]\n" +
@@ -85,11 +86,11 @@ export async function runServe(argv: string[]): Promise<void> {
   if (faults) process.stdout.write(`Injecting faults: ${JSON.stringify(faults)}\n`);
   await new Promise<void>((resolve) => {
     const stop = () => {
-      process.off("SIGINT", stop);
+      offInterrupt();
       process.off("SIGTERM", stop);
       void backend.close().then(resolve);
     };
-    process.on("SIGINT", stop);
+    const offInterrupt = onInterrupt(stop);
     process.on("SIGTERM", stop);
   });
 }

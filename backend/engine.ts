@@ -62,8 +62,8 @@ export type ContentionStats = {
   /** COMMITs: each takes a group of mutations (or system bookkeeping) in. */
   commits: number;
   /**
-   * Entries into the realm queries and mutations run in. Each creates a watchdog thread
-   * and joins it (Node's vm timeout): ~0.15 ms idle, ~1 ms when every core is busy.
+   * Entries into the realm queries and mutations run in. Each is watched (watchdog.ts): a
+   * few µs, or ~0.15 ms idle and ~1 ms on busy cores where it falls back to vm's timeout.
    */
   realmEntries: number;
   /** Mutations answered, retries because of a conflict, and those failed after the last retry. */
@@ -501,9 +501,9 @@ export class Engine {
           if (!open) return false;
           group.push(job);
           // Run from the engine's own stack, after every frame this turn of the event loop
-          // read: those that arrive together share one realm entry. Each entry costs a
-          // watchdog thread, created and joined, which under load waits for a core: ~1 ms at
-          // 50 typists on 2 cores, where joining at once made an entry per mutation.
+          // read: those that arrive together share one realm entry (joining at once made
+          // an entry per mutation at 50 typists). An entry costs its watching, and a thread
+          // where Node's vm timeout watches it (watchdog.ts).
           if (!joined) setImmediate(go);
           joined = true;
           return true;

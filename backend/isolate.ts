@@ -1,12 +1,12 @@
 // The realm the default-runtime functions run in: a node:vm context whose promise jobs
 // run only while we are inside it (microtaskMode "afterEvaluate"), and every entry into
-// it carries a timeout. So a runaway loop, a query that never settles, or a throw in a
+// it is watched (watchdog.ts). So a runaway loop, a query that never settles, or a throw in a
 // timer fails that call instead of stalling or killing the server, and Convex's runtime
 // rules hold: Date.now() frozen and Math.random seeded in queries and mutations, no
 // timers or fetch there, no Node built-ins, only declared environment variables.
 //
 // This is fault isolation, not a security boundary: the functions are the project's own.
-// No AsyncLocalStorage here or in its callers: with promise hooks on, a timeout that
+// No AsyncLocalStorage here or in its callers: with promise hooks on, a watchdog that
 // stops code inside a promise job leaves Node's async-id stack unbalanced, and Node aborts.
 // Queries and mutations run one at a time (the engine's worker), so their realm knows its
 // current run from a variable (a mutation resumed after an outside wait is made current
@@ -15,6 +15,7 @@ import { createHash } from "node:crypto";
 import { types } from "node:util";
 import vm from "node:vm";
 import { unsupportedSyscall } from "./errors.js";
+import { runGuarded } from "./watchdog.js";
 
 export type RunKind = "query" | "mutation" | "action";
 
@@ -202,7 +203,7 @@ export class Isolate {
     return mod.exports;
   }
 
-  /** Entries so far. Each carries a timeout, so each creates a watchdog thread and joins it. */
+  /** Entries so far (each is watched: see watchdog.ts). */
   get entries(): number {
     return this.entered;
   }
@@ -243,7 +244,7 @@ export class Isolate {
 
   /**
    * Runs `body` inside the realm with one watchdog for everything it starts (see
-   * SESSION_INLINE_MS): a realm entry costs a watchdog thread, a call only microseconds.
+   * SESSION_INLINE_MS): a realm entry costs its watching, a call only microseconds.
    */
   runSession(body: () => void, timeoutMs: number): void {
     if (this.session) {
@@ -323,27 +324,26 @@ export class Isolate {
 
   private drain(): void {
     this.entered++;
+    let error: unknown;
     try {
-      this.drainScript.runInContext(this.context, { timeout: this.sliceMs });
+      if (!runGuarded(this.drainScript, this.context, this.sliceMs)) error = new SliceTimeout();
     } catch (e) {
-      const error = (e as NodeJS.ErrnoException).code === "ERR_SCRIPT_EXECUTION_TIMEOUT" ? new SliceTimeout() : e;
-      // What ran was the rest of a call that waited on the outside (queries and mutations
-      // run one at a time; an action has its realm to itself): that call fails now.
-      const victims = [...this.waiting].filter((job) => !job.settled && !this.held.has(job));
-      if (victims.length === 0) this.onTimerError(error);
-      for (const job of victims) job.settle(false, error);
+      error = e;
     }
+    if (error === undefined) return;
+    // What ran was the rest of a call that waited on the outside (queries and mutations
+    // run one at a time; an action has its realm to itself): that call fails now.
+    const victims = [...this.waiting].filter((job) => !job.settled && !this.held.has(job));
+    if (victims.length === 0) this.onTimerError(error);
+    for (const job of victims) job.settle(false, error);
   }
 
   private enter(job: Job, timeoutMs: number): void {
     this.entered++;
     this.nextJob = job;
-    let timedOut = false;
+    let timedOut: boolean;
     try {
-      this.enterScript.runInContext(this.context, { timeout: timeoutMs });
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "ERR_SCRIPT_EXECUTION_TIMEOUT") throw e;
-      timedOut = true;
+      timedOut = !runGuarded(this.enterScript, this.context, timeoutMs);
     } finally {
       this.nextJob = null;
     }

@@ -1,5 +1,6 @@
-// The backend as a child process (`shared-notes serve`): a clean restart keeps
-// everything and keeps time moving forward; a kill -9 loses no confirmed mutation.
+// The backend as a child process (`shared-notes serve`): a clean restart (Ctrl-C or
+// SIGTERM) keeps everything and keeps time moving forward; a kill -9 loses no confirmed
+// mutation.
 import { ConvexClient, ConvexHttpClient } from "convex/browser";
 import { api } from "../../harness/backendFixture/convex/_generated/api";
 import type { GenericId } from "convex/values";
@@ -40,7 +41,8 @@ describe("restart", () => {
     await waitFor(() => seen.length > 0, "the first result");
     const tsBefore = await queryTs(first.url);
 
-    first.child.kill("SIGTERM");
+    // Ctrl-C: SIGINT reaches serve through the realm's watchdog, which holds it (watchdog.ts).
+    first.child.kill("SIGINT");
     expect(await first.exited).toBe(0);
 
     const second = await serve(dataDir, port);
