@@ -25,10 +25,14 @@
 // while no entry is published, so an entry's registration is always newer than its own;
 // until then entries carry vm's timeout.
 //
-// The helper's signal handler displaces libuv's, which process.on("SIGINT") relies on: so
-// this mode starts only in a process with no SIGINT listener, and the process falls back
-// to `timeout` for good once one is added. Windows has no such helper thread to hold, and
-// a nested entry keeps `timeout` too.
+// The helper's signal handler and libuv's, which process.on("SIGINT") relies on, displace
+// each other, and a SIGINT listener would make vm take it off and put it back around every
+// entry. So the watchdog adopts SIGINT listeners: those there when it starts and any added
+// later are taken off the process and called from its own dispatch (a `once` listener
+// once), and after a late one the worker parks afresh, which puts the helper's handler
+// back; entries carry vm's timeout meanwhile. There is one watchdog per process, as there
+// is one SIGINT. Windows has no such helper thread to hold, and a nested entry keeps
+// `timeout` too.
 import vm from "node:vm";
 import { Worker } from "node:worker_threads";
 
@@ -36,9 +40,12 @@ import { Worker } from "node:worker_threads";
 const ENTRY = 0; // the published entry's number, 0 when none
 const KILL = 1; // the entry a SIGINT was sent for and not yet received, 0 when none
 const PARKED = 2; // 1 while the worker holds its registration
-const NAP = 3; // never written: the worker sleeps on it
+const NAP = 3; // the worker sleeps on it; notified to make it look at once
+const REPARK = 4; // raised by the main thread: park afresh (a SIGINT listener displaced the handler)
+const PARKED_FOR = 5; // the REPARK count the worker's registration was made after
+const SLOTS = 6;
 /** Byte offset of the published entry's deadline (ms, on the shared performance clock). */
-const DEADLINE_OFFSET = 16;
+const DEADLINE_OFFSET = 8 * Math.ceil((SLOTS * 4) / 8);
 
 /** The longest the worker sleeps between looks, so a short limit after a long one is kept. */
 const POLL_MS = 100;
@@ -50,7 +57,7 @@ const WORKER_PROGRAM = String.raw`
 "use strict";
 const { workerData, parentPort } = require("node:worker_threads");
 const vm = require("node:vm");
-const state = new Int32Array(workerData.buffer, 0, 4);
+const state = new Int32Array(workerData.buffer, 0, ${SLOTS});
 const deadline = new Float64Array(workerData.buffer, ${DEADLINE_OFFSET}, 1);
 const now = () => performance.timeOrigin + performance.now();
 
@@ -71,11 +78,16 @@ function look() {
 
 // Runs registered with the SIGINT helper (the parked script's breakOnSigint). Gives up the
 // registration at once if an entry is published: that entry must be the newer registration.
+// Returns when asked to park afresh.
 globalThis.parked = () => {
   if (Atomics.load(state, ${ENTRY}) !== 0) return false;
+  const asked = Atomics.load(state, ${REPARK});
+  Atomics.store(state, ${PARKED_FOR}, asked);
   Atomics.store(state, ${PARKED}, 1);
   if (Atomics.exchange(state, ${KILL}, 0) !== 0) Atomics.notify(state, ${KILL});
-  for (;;) Atomics.wait(state, ${NAP}, 0, look());
+  while (Atomics.load(state, ${REPARK}) === asked) Atomics.wait(state, ${NAP}, 0, look());
+  Atomics.store(state, ${PARKED}, 0);
+  return true;
 };
 const park = new vm.Script("parked()");
 
@@ -98,36 +110,52 @@ for (;;) {
 
 const now = (): number => performance.timeOrigin + performance.now();
 
+/** A SIGINT listener, or the wrapper `process.once` made of one. */
+type SigintListener = ((signal: NodeJS.Signals) => void) & { listener?: unknown };
+
 class SignalWatchdog {
   private readonly state: Int32Array;
   private readonly deadline: Float64Array;
   private seq = 0;
   private depth = 0;
-  /** Set once the worker cannot be relied on (it failed, or SIGINT has a listener now). */
-  private retired = false;
+  /** Set once the worker cannot be relied on. */
+  private failed = false;
+  /** Called on a SIGINT from outside: `onInterrupt`'s handlers and the adopted listeners. */
+  readonly handlers = new Set<SigintListener>();
 
-  constructor(private readonly interrupted: () => void) {
+  constructor() {
     const buffer = new SharedArrayBuffer(DEADLINE_OFFSET + 8);
-    this.state = new Int32Array(buffer, 0, 4);
+    this.state = new Int32Array(buffer, 0, SLOTS);
     this.deadline = new Float64Array(buffer, DEADLINE_OFFSET, 1);
+    this.adoptListeners();
     const worker = new Worker(WORKER_PROGRAM, { eval: true, workerData: { buffer }, name: "realm watchdog" });
     worker.on("message", () => this.interrupted());
     worker.on("error", (error) => {
-      this.retired = true;
+      this.failed = true;
       process.emitWarning(`Shared Notes: the realm watchdog failed (${String(error)}); entries use Node's vm timeout from now on.`);
     });
     // After the listeners: a message listener refs the worker again.
     worker.unref();
-    // libuv's handler for a new listener displaces the helper's: the worker stays parked
-    // (ending it would reset SIGINT to exiting), and entries carry their own timeout.
     process.on("newListener", (event) => {
-      if (event === "SIGINT") this.retired = true;
+      if (event !== "SIGINT") return;
+      // The listener is added after this returns, and libuv's handler with it: adopted on
+      // the next turn, after which the worker parks afresh (`ready` is false until then).
+      Atomics.add(this.state, REPARK, 1);
+      setImmediate(() => {
+        this.adoptListeners();
+        Atomics.notify(this.state, NAP);
+      });
     });
   }
 
-  /** The worker holds its registration, so an entry may rely on it. */
+  /** The worker holds a registration made since the last SIGINT listener was adopted. */
   get ready(): boolean {
-    return !this.retired && this.depth === 0 && Atomics.load(this.state, PARKED) === 1;
+    return (
+      !this.failed &&
+      this.depth === 0 &&
+      Atomics.load(this.state, PARKED) === 1 &&
+      Atomics.load(this.state, PARKED_FOR) === Atomics.load(this.state, REPARK)
+    );
   }
 
   /** Runs `script` (see `runGuarded`); the caller has checked `ready`. */
@@ -142,7 +170,7 @@ class SignalWatchdog {
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== "ERR_SCRIPT_EXECUTION_INTERRUPTED") throw e;
       if (Atomics.compareExchange(this.state, KILL, seq, 0) === seq) Atomics.notify(this.state, KILL);
-      else setImmediate(this.interrupted);
+      else setImmediate(() => this.interrupted());
       return false;
     } finally {
       this.depth--;
@@ -151,12 +179,30 @@ class SignalWatchdog {
     }
   }
 
+  /** Takes the process's SIGINT listeners over (see the header). */
+  private adoptListeners(): void {
+    for (const listener of process.rawListeners("SIGINT") as SigintListener[]) {
+      process.removeListener("SIGINT", listener);
+      this.handlers.add(listener);
+    }
+  }
+
+  /** A SIGINT from outside: what the process's listeners would have heard, or its default. */
+  private interrupted(): void {
+    // What SIGINT does to a process that does not listen for it.
+    if (this.handlers.size === 0) process.exit(130);
+    for (const handler of [...this.handlers]) {
+      if (typeof handler.listener === "function") this.handlers.delete(handler);
+      handler("SIGINT");
+    }
+  }
+
   /** A SIGINT sent for entry `seq` that has not landed yet will land on the worker: wait for it. */
   private awaitLateSignal(seq: number): void {
     const until = performance.now() + LATE_SIGNAL_WAIT_MS;
     while (Atomics.load(this.state, KILL) === seq) {
       if (performance.now() > until) {
-        this.retired = true;
+        this.failed = true;
         process.emitWarning("Shared Notes: the realm watchdog's signal did not land; entries use Node's vm timeout from now on.");
         return;
       }
@@ -165,23 +211,13 @@ class SignalWatchdog {
   }
 }
 
-const interruptHandlers = new Set<() => void>();
-let watchdog: SignalWatchdog | null | undefined;
+/** One per process, however many copies of this module it loaded: there is one SIGINT. */
+const INSTANCE = Symbol.for("shared-notes.realm-watchdog");
 
 function signalWatchdog(): SignalWatchdog | null {
-  if (watchdog === undefined) {
-    const usable = process.platform !== "win32" && process.listenerCount("SIGINT") === 0;
-    watchdog = usable ? new SignalWatchdog(dispatchInterrupt) : null;
-  }
-  return watchdog;
-}
-
-function dispatchInterrupt(): void {
-  if (interruptHandlers.size === 0) {
-    // What SIGINT does to a process that does not listen for it.
-    process.exit(130);
-  }
-  for (const handler of [...interruptHandlers]) handler();
+  const holder = globalThis as { [INSTANCE]?: SignalWatchdog | null };
+  if (holder[INSTANCE] === undefined) holder[INSTANCE] = process.platform === "win32" ? null : new SignalWatchdog();
+  return holder[INSTANCE];
 }
 
 /**
@@ -202,16 +238,18 @@ export function runGuarded(script: vm.Script, context: vm.Context, timeoutMs: nu
 }
 
 /**
- * Calls `handler` when the process gets SIGINT. Use this rather than process.on("SIGINT")
- * in a process that runs functions: a listener there makes every realm entry start a thread.
+ * Calls `handler` when the process gets SIGINT; the returned function stops that. (A
+ * process.on("SIGINT") listener is called too, once the watchdog has adopted it, but
+ * process.off can no longer remove it.)
  */
 export function onInterrupt(handler: () => void): () => void {
-  if (!signalWatchdog()) {
+  const watchdog = signalWatchdog();
+  if (!watchdog) {
     process.on("SIGINT", handler);
     return () => process.off("SIGINT", handler);
   }
-  interruptHandlers.add(handler);
-  return () => interruptHandlers.delete(handler);
+  watchdog.handlers.add(handler);
+  return () => watchdog.handlers.delete(handler);
 }
 
 /** How entries are stopped in this process, for tests and benchmarks. */
