@@ -1,7 +1,7 @@
 // The realm the default-runtime functions run in: a node:vm context whose promise jobs
 // run only while we are inside it (microtaskMode "afterEvaluate"), and every entry into
-// it is watched (watchdog.ts). So a runaway loop, a query that never settles, or a throw in a
-// timer fails that call instead of stalling or killing the server, and Convex's runtime
+// it is watched (watchdog.ts). So a runaway loop, a query that never settles, or a throw
+// in a timer fails that call instead of stalling or killing the server, and Convex's runtime
 // rules hold: Date.now() frozen and Math.random seeded in queries and mutations, no
 // timers or fetch there, no Node built-ins, only declared environment variables.
 //
@@ -326,11 +326,11 @@ export class Isolate {
     this.entered++;
     let error: unknown;
     try {
-      if (!runGuarded(this.drainScript, this.context, this.sliceMs)) error = new SliceTimeout();
+      if (runGuarded(this.drainScript, this.context, this.sliceMs)) return;
+      error = new SliceTimeout();
     } catch (e) {
       error = e;
     }
-    if (error === undefined) return;
     // What ran was the rest of a call that waited on the outside (queries and mutations
     // run one at a time; an action has its realm to itself): that call fails now.
     const victims = [...this.waiting].filter((job) => !job.settled && !this.held.has(job));
