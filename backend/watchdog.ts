@@ -12,18 +12,20 @@
 // SIGINT, which the entry (the newest registration) receives:
 //
 //   main thread                           watchdog worker (parked: registered)
-//   ENTRY = seq, DEADLINE = t
+//   DEADLINE = t, ENTRY = seq
 //   runInContext({ breakOnSigint }) ──┐   sleeps until t (at most POLL_MS at a time)
-//                                     │   ENTRY still seq? KILL = seq, kill(SIGINT)
+//                                     │   ENTRY seq → -seq (claimed), kill(SIGINT)
 //   interrupted ◀─────────────────────┘
-//   KILL was seq: it ran past its time
+//   ENTRY → 0 was -seq: it ran past its time; LANDED = seq
 //
-// A SIGINT that lands after its entry returned reaches the worker (then the only
-// registration), which parks again and clears KILL; the main thread waits for that before
-// entering again, so a late signal never stops another call. A SIGINT from outside (Ctrl-C)
-// goes to `onInterrupt`'s handlers. Either way the worker parks again, and registers only
-// while no entry is published, so an entry's registration is always newer than its own;
-// until then entries carry vm's timeout.
+// The claim and the main thread's exit both swap ENTRY, so exactly one of them happens
+// first: an entry that ended first is not signalled. A signal claimed for an entry that
+// returned before it landed reaches the worker (then the only registration), which sets
+// LANDED; the main thread waits for that before entering again, so a late signal never
+// stops another call. A SIGINT from outside (Ctrl-C) goes to `onInterrupt`'s handlers.
+// Either way the worker parks again, and registers only while no entry is published, so
+// an entry's registration is always newer than its own; until then entries carry vm's
+// timeout.
 //
 // The helper's signal handler and libuv's, which process.on("SIGINT") relies on, displace
 // each other, and a SIGINT listener would make vm take it off and put it back around every
@@ -37,8 +39,8 @@ import vm from "node:vm";
 import { Worker } from "node:worker_threads";
 
 /** Int32 slots of the shared state. */
-const ENTRY = 0; // the published entry's number, 0 when none
-const KILL = 1; // the entry a SIGINT was sent for and not yet received, 0 when none
+const ENTRY = 0; // the published entry's number; its negative once a SIGINT is sent for it; 0 when none
+const LANDED = 1; // the last entry whose SIGINT was received, by it or by the worker
 const PARKED = 2; // 1 while the worker holds its registration
 const NAP = 3; // the worker sleeps on it; notified to make it look at once
 const REPARK = 4; // raised by the main thread: park afresh (a SIGINT listener displaced the handler)
@@ -63,16 +65,19 @@ const now = () => performance.timeOrigin + performance.now();
 
 // One look at the main thread's entry; stops it when it is past its deadline. Returns how
 // long to sleep before the next look.
+let sent = 0; // the entry whose SIGINT has not landed yet
 function look() {
   const seq = Atomics.load(state, ${ENTRY});
-  if (seq === 0) return ${POLL_MS};
+  if (seq <= 0) return ${POLL_MS};
   const left = deadline[0] - now();
   if (Atomics.load(state, ${ENTRY}) !== seq) return 0;
   if (left > 0) return Math.min(left, ${POLL_MS});
-  Atomics.store(state, ${KILL}, seq);
+  if (Atomics.compareExchange(state, ${ENTRY}, seq, -seq) !== seq) return 0; // it just ended
+  sent = seq;
   process.kill(process.pid, "SIGINT");
-  // Until it lands: on the entry (which clears KILL) or, if the entry ended first, on us.
-  while (Atomics.load(state, ${KILL}) === seq) Atomics.wait(state, ${KILL}, seq, ${POLL_MS});
+  // Until it lands: on the entry or, if the entry returned first, on us.
+  for (let landed; (landed = Atomics.load(state, ${LANDED})) !== seq; ) Atomics.wait(state, ${LANDED}, landed, ${POLL_MS});
+  sent = 0;
   return 0;
 }
 
@@ -84,7 +89,6 @@ globalThis.parked = () => {
   const asked = Atomics.load(state, ${REPARK});
   Atomics.store(state, ${PARKED_FOR}, asked);
   Atomics.store(state, ${PARKED}, 1);
-  if (Atomics.exchange(state, ${KILL}, 0) !== 0) Atomics.notify(state, ${KILL});
   while (Atomics.load(state, ${REPARK}) === asked) Atomics.wait(state, ${NAP}, 0, look());
   Atomics.store(state, ${PARKED}, 0);
   return true;
@@ -102,8 +106,13 @@ for (;;) {
   } catch (e) {
     if (e.code !== "ERR_SCRIPT_EXECUTION_INTERRUPTED") throw e;
     Atomics.store(state, ${PARKED}, 0);
-    // From outside, unless it is our own, landed after its entry returned (parking clears it).
-    if (Atomics.load(state, ${KILL}) === 0) parentPort.postMessage("interrupt");
+    if (sent !== 0 && Atomics.load(state, ${LANDED}) !== sent) {
+      // Our own, landed after its entry returned: the main thread waits for this.
+      Atomics.store(state, ${LANDED}, sent);
+      Atomics.notify(state, ${LANDED});
+    } else {
+      parentPort.postMessage("interrupt");
+    }
   }
 }
 `;
@@ -120,6 +129,8 @@ class SignalWatchdog {
   private depth = 0;
   /** Set once the worker cannot be relied on. */
   private failed = false;
+  /** SIGINT listeners added and not adopted yet. */
+  private adopting = 0;
   /** Called on a SIGINT from outside: `onInterrupt`'s handlers and the adopted listeners. */
   readonly handlers = new Set<SigintListener>();
 
@@ -139,11 +150,14 @@ class SignalWatchdog {
     process.on("newListener", (event) => {
       if (event !== "SIGINT") return;
       // The listener is added after this returns, and libuv's handler with it: adopted on
-      // the next turn, after which the worker parks afresh (`ready` is false until then).
-      Atomics.add(this.state, REPARK, 1);
+      // the next turn, and only then is the worker asked to park afresh, so that its new
+      // registration comes after libuv's handler is gone (`ready` is false until then).
+      this.adopting++;
       setImmediate(() => {
         this.adoptListeners();
+        Atomics.add(this.state, REPARK, 1);
         Atomics.notify(this.state, NAP);
+        this.adopting--;
       });
     });
   }
@@ -152,6 +166,7 @@ class SignalWatchdog {
   get ready(): boolean {
     return (
       !this.failed &&
+      this.adopting === 0 &&
       this.depth === 0 &&
       Atomics.load(this.state, PARKED) === 1 &&
       Atomics.load(this.state, PARKED_FOR) === Atomics.load(this.state, REPARK)
@@ -164,19 +179,26 @@ class SignalWatchdog {
     this.deadline[0] = now() + timeoutMs;
     Atomics.store(this.state, ENTRY, seq);
     this.depth++;
+    let stopped = false;
+    let claimed: boolean;
     try {
       script.runInContext(context, { breakOnSigint: true });
-      return true;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== "ERR_SCRIPT_EXECUTION_INTERRUPTED") throw e;
-      if (Atomics.compareExchange(this.state, KILL, seq, 0) === seq) Atomics.notify(this.state, KILL);
-      else setImmediate(() => this.interrupted());
-      return false;
+      stopped = true;
     } finally {
       this.depth--;
-      Atomics.store(this.state, ENTRY, 0);
-      this.awaitLateSignal(seq);
+      claimed = Atomics.exchange(this.state, ENTRY, 0) === -seq;
+      if (claimed && stopped) {
+        Atomics.store(this.state, LANDED, seq);
+        Atomics.notify(this.state, LANDED);
+      } else if (claimed) {
+        this.awaitLanding(seq);
+      }
     }
+    // Stopped by a SIGINT the worker did not send: from outside.
+    if (stopped && !claimed) setImmediate(() => this.interrupted());
+    return !stopped;
   }
 
   /** Takes the process's SIGINT listeners over (see the header). */
@@ -197,16 +219,16 @@ class SignalWatchdog {
     }
   }
 
-  /** A SIGINT sent for entry `seq` that has not landed yet will land on the worker: wait for it. */
-  private awaitLateSignal(seq: number): void {
+  /** The SIGINT sent for entry `seq`, which returned first, lands on the worker: wait for it. */
+  private awaitLanding(seq: number): void {
     const until = performance.now() + LATE_SIGNAL_WAIT_MS;
-    while (Atomics.load(this.state, KILL) === seq) {
+    for (let landed; (landed = Atomics.load(this.state, LANDED)) !== seq; ) {
       if (performance.now() > until) {
         this.failed = true;
         process.emitWarning("Shared Notes: the realm watchdog's signal did not land; entries use Node's vm timeout from now on.");
         return;
       }
-      Atomics.wait(this.state, KILL, seq, 10);
+      Atomics.wait(this.state, LANDED, landed, 10);
     }
   }
 }

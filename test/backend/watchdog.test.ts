@@ -3,6 +3,7 @@
 // outside reaches the process's handlers, during an entry or between entries, and leaves
 // the watchdog working; a SIGINT listener added later is adopted and hears it too.
 import { spawn } from "node:child_process";
+import { availableParallelism } from "node:os";
 import vm from "node:vm";
 import { afterAll, describe, expect, it, vi } from "vitest";
 import { onInterrupt, runGuarded, watchdogMode } from "../../backend/watchdog";
@@ -57,16 +58,24 @@ describe.sequential("realm watchdog", () => {
     expectStoppedAt(150, new vm.Script("for (;;) { try { for (;;) {} } catch {} }"));
   });
 
-  it("never lets a signal meant for an entry that ended at its limit stop the next one", async () => {
+  it("never lets a signal meant for an entry that ended at its limit stop the next one, on busy cores", async () => {
     await signalMode();
     // Each ends about when the worker fires, so its signal lands on it or, just after it
-    // returned, on the worker: the entry after it must run to its end either way.
-    const clock = vm.createContext({ now: () => performance.now() });
-    const spin = (ms: number) => new vm.Script(`{ const until = now() + ${ms}; while (now() < until); }`);
-    const next = spin(1);
-    for (let i = 0; i < 60; i++) {
-      runGuarded(spin(19.8 + (i % 20) * 0.1), clock, 20);
-      expect(runGuarded(next, clock, 1_000)).toBe(true);
+    // returned, on the worker; busy cores widen every window between the two threads. The
+    // entry after it must run to its end either way, and the process must live.
+    const spinners = Array.from({ length: availableParallelism() + 1 }, () =>
+      spawn(process.execPath, ["-e", "for (;;) {}"], { stdio: "ignore" }),
+    );
+    try {
+      const clock = vm.createContext({ now: () => performance.now() });
+      const spin = (ms: number) => new vm.Script(`{ const until = now() + ${ms}; while (now() < until); }`);
+      const next = spin(0.3);
+      for (let i = 0; i < 500; i++) {
+        runGuarded(spin(5 + (i % 31) * 0.05), clock, 5);
+        expect(runGuarded(next, clock, 1_000)).toBe(true);
+      }
+    } finally {
+      for (const spinner of spinners) spinner.kill("SIGKILL");
     }
     expect(handled).toEqual([]);
   });
