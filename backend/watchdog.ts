@@ -110,6 +110,7 @@ for (;;) {
       // Our own, landed after its entry returned: the main thread waits for this.
       Atomics.store(state, ${LANDED}, sent);
       Atomics.notify(state, ${LANDED});
+      sent = 0;
     } else {
       parentPort.postMessage("interrupt");
     }
