@@ -17,6 +17,10 @@ async function signalMode(): Promise<void> {
   await vi.waitFor(() => expect(watchdogMode()).toBe("signal"), { timeout: 10_000, interval: 10 });
 }
 
+/** Keeps a core busy; gives up after a minute or once its parent is gone (a test that died). */
+const SPINNER = `const parent = process.ppid, end = Date.now() + 60_000;
+for (let i = 0; ; i++) if (i % 1e6 === 0 && (process.ppid !== parent || Date.now() > end)) break;`;
+
 /** SIGINT to this process from another one, `afterMs` from now: as Ctrl-C or `kill -INT` would. */
 function interruptFromOutside(afterMs: number): Promise<void> {
   const child = spawn(process.execPath, ["-e", `setTimeout(() => process.kill(${process.pid}, "SIGINT"), ${afterMs})`], { stdio: "ignore" });
@@ -64,7 +68,7 @@ describe.sequential("realm watchdog", () => {
     // returned, on the worker; busy cores widen every window between the two threads. The
     // entry after it must run to its end either way, and the process must live.
     const spinners = Array.from({ length: availableParallelism() + 1 }, () =>
-      spawn(process.execPath, ["-e", "for (;;) {}"], { stdio: "ignore" }),
+      spawn(process.execPath, ["-e", SPINNER], { stdio: "ignore" }),
     );
     try {
       const clock = vm.createContext({ now: () => performance.now() });
