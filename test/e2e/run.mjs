@@ -297,9 +297,12 @@ try {
     // purpose: other parts of the workbench (they are not ours to fix), and lines from our
     // output channel that are info/debug/trace level (they are logs, not problems), and
     // "Canceled" lines logged after a user closed their window (the closing window's
-    // extension host abandons pending view refreshes; nobody is left to see anything).
+    // extension host abandons pending view refreshes; nobody is left to see anything), or
+    // after the page told its extension host to terminate (a reload: the host cancels the
+    // activations still under way, every extension's alike, and the next host activates).
     const ours = /shared[ -]?notes|sharednotes/i;
     const bad = /\[(error|warn|warning)\]|\bwarn(ing)?\b|\berror\b|pageerror/i;
+    const canceled = (line = '') => /\[error\] Canceled: Canceled$/.test(line);
     const problems = [];
     for (const u of windows) {
       for (const line of u.console) {
@@ -307,10 +310,14 @@ try {
       }
       for (const [file, text] of Object.entries(u.extensionHostLogs())) {
         const channel = /Shared Notes\.log$/.test(file);
-        for (const line of text.split('\n')) {
+        const lines = text.split('\n');
+        let terminating = false;
+        for (const [i, line] of lines.entries()) {
+          terminating ||= /Extension host terminating: received terminate message/.test(line);
           if (!/\[(error|warning)\]/.test(line)) continue;
           const at = Date.parse(line.slice(0, 23).replace(' ', 'T'));
           if (u.closedAt && at >= u.closedAt - 1000 && /Canceled/.test(line)) continue;
+          if (terminating && (canceled(line) || (/failed due to an error:$/.test(line) && canceled(lines[i + 1])))) continue;
           if (channel || ours.test(line)) problems.push(`${u.name} ${file}: ${line}`);
         }
       }
