@@ -1,5 +1,6 @@
 // Bad frames close only the socket that sent them; a mutation whose response is lost
-// with its socket is applied exactly once.
+// with its socket is applied exactly once; a commit's pushes to followers are written
+// before its author's answer.
 import { ConvexClient } from "convex/browser";
 import { api } from "../../harness/backendFixture/convex/_generated/api";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -93,5 +94,31 @@ describe("exactly-once mutations", () => {
     expect(results.sort()).toEqual([2, 3, 4, 5]);
     expect(await c.query(api.counters.get, { name: "once" })).toBe(5);
     await c.close();
+  });
+});
+
+describe("the order a commit's frames leave in", () => {
+  it("writes a follower's push before the author's answer, and the author's frames in their order", async () => {
+    // Both sockets are read by this process, so frames are seen in the order the server
+    // wrote them: a push wakes its client, and the author already shows its own edit.
+    const seen: string[] = [];
+    const open = async (who: string): Promise<WebSocket> => {
+      const ws = await rawSocket();
+      ws.on("message", (data: Buffer) => seen.push(`${who} ${(JSON.parse(data.toString()) as { type: string }).type}`));
+      ws.send(connect);
+      const add = { type: "Add", queryId: 0, udfPath: "counters:get", args: [{ name: "order" }] };
+      ws.send(JSON.stringify({ type: "ModifyQuerySet", baseVersion: 0, newVersion: 1, modifications: [add] }));
+      return ws;
+    };
+    const author = await open("author");
+    const follower = await open("follower");
+    await waitFor(() => seen.filter((s) => s.endsWith("Transition")).length === 2, "both first results");
+    seen.length = 0;
+
+    author.send(JSON.stringify({ type: "Mutation", requestId: 0, udfPath: "counters:increment", args: [{ name: "order" }] }));
+    await waitFor(() => seen.length === 3, "the answer and both pushes");
+    expect(seen).toEqual(["follower Transition", "author MutationResponse", "author Transition"]);
+    author.close();
+    follower.close();
   });
 });
