@@ -7,11 +7,11 @@
  *
  * npm run bench:watchdog [-- --entries 2000]
  */
-import { spawn } from "node:child_process";
 import { availableParallelism } from "node:os";
 import { parseArgs } from "node:util";
 import vm from "node:vm";
 import { runGuarded, watchdogMode } from "../backend/watchdog";
+import { busyCores } from "../harness/busyCores";
 
 const { values } = parseArgs({ options: { entries: { type: "string", default: "2000" } } });
 const ENTRIES = Number(values.entries);
@@ -43,13 +43,10 @@ runGuarded(script, context, 1_000);
 while (watchdogMode() !== "signal") await new Promise((resolve) => setTimeout(resolve, 5));
 console.log(`realm entry cost, ${ENTRIES} entries of an empty script, best of 3:`);
 report("idle");
-// Each gives up after a minute or once this process is gone.
-const spin = `const parent = process.ppid, end = Date.now() + 60_000;
-for (let i = 0; ; i++) if (i % 1e6 === 0 && (process.ppid !== parent || Date.now() > end)) break;`;
-const spinners = Array.from({ length: availableParallelism() }, () => spawn(process.execPath, ["-e", spin], { stdio: "ignore" }));
+const stopSpinning = busyCores(availableParallelism());
 await new Promise((resolve) => setTimeout(resolve, 200));
 try {
-  report(`${spinners.length} cores kept busy`);
+  report(`${availableParallelism()} cores kept busy`);
 } finally {
-  for (const spinner of spinners) spinner.kill("SIGKILL");
+  stopSpinning();
 }

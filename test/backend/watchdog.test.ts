@@ -7,6 +7,7 @@ import { availableParallelism } from "node:os";
 import vm from "node:vm";
 import { afterAll, describe, expect, it, vi } from "vitest";
 import { onInterrupt, runGuarded, watchdogMode } from "../../backend/watchdog";
+import { busyCores } from "../../harness/busyCores";
 
 const context = vm.createContext({});
 const quick = new vm.Script("void 0");
@@ -16,10 +17,6 @@ async function signalMode(): Promise<void> {
   runGuarded(quick, context, 1_000);
   await vi.waitFor(() => expect(watchdogMode()).toBe("signal"), { timeout: 10_000, interval: 10 });
 }
-
-/** Keeps a core busy; gives up after a minute or once its parent is gone (a test that died). */
-const SPINNER = `const parent = process.ppid, end = Date.now() + 60_000;
-for (let i = 0; ; i++) if (i % 1e6 === 0 && (process.ppid !== parent || Date.now() > end)) break;`;
 
 /** SIGINT to this process from another one, `afterMs` from now: as Ctrl-C or `kill -INT` would. */
 function interruptFromOutside(afterMs: number): Promise<void> {
@@ -67,9 +64,7 @@ describe.sequential("realm watchdog", () => {
     // Each ends about when the worker fires, so its signal lands on it or, just after it
     // returned, on the worker; busy cores widen every window between the two threads. The
     // entry after it must run to its end either way, and the process must live.
-    const spinners = Array.from({ length: availableParallelism() + 1 }, () =>
-      spawn(process.execPath, ["-e", SPINNER], { stdio: "ignore" }),
-    );
+    const stopSpinning = busyCores(availableParallelism() + 1);
     try {
       const clock = vm.createContext({ now: () => performance.now() });
       const spin = (ms: number) => new vm.Script(`{ const until = now() + ${ms}; while (now() < until); }`);
@@ -79,7 +74,7 @@ describe.sequential("realm watchdog", () => {
         expect(runGuarded(next, clock, 1_000)).toBe(true);
       }
     } finally {
-      for (const spinner of spinners) spinner.kill("SIGKILL");
+      stopSpinning();
     }
     expect(handled).toEqual([]);
   });
