@@ -220,6 +220,21 @@ async function runRow(workers: Worker[], { system, server, clients, delayMs, sec
   const machine0 = machineBusyMs();
   const benchCpu0 = used.reduce((s, w) => s + cpuMs(w.child.pid!), 0);
   const rowEnd = t0 + (seconds + DRAIN_SECONDS) * 1000;
+  // Where each second's CPU went: a row that falls behind shows whether the server or the
+  // clients were short of a core.
+  const cpuBySecond: string[] = [];
+  if (values["by-second"]) {
+    const sample = () => ({ server: cpuMs(server.pid), wait: mainThreadWaitMs(server.pid), own: process.cpuUsage(), clients: used.reduce((s, w) => s + cpuMs(w.child.pid!), 0) });
+    let last = { server: cpu0, wait: wait0, own: process.cpuUsage(), clients: benchCpu0 };
+    for (let at = t0 + 1000; at <= rowEnd; at += 1000) {
+      await sleepUntil(at);
+      const now = sample();
+      const own = (now.own.user + now.own.system - last.own.user - last.own.system) / 1000;
+      const cells = [now.server - last.server, now.wait - last.wait, own, now.clients - last.clients].map((ms) => ms.toFixed(0));
+      cpuBySecond.push(`${cpuBySecond.length} s: ${cells.join("/")}`);
+      last = now;
+    }
+  }
   await sleepUntil(rowEnd);
   const cpu = cpuMs(server.pid) - cpu0;
   const wait = mainThreadWaitMs(server.pid) - wait0;
@@ -249,7 +264,10 @@ async function runRow(workers: Worker[], { system, server, clients, delayMs, sec
   for (const key of typed) {
     for (let c = 0; c < clients; c++) if (c !== key.client && !delivered.has(`${key.code}:${c}`)) latencies.push(rowEnd - key.at);
   }
-  if (values["by-second"]) printBySecond(typedAt, arrivals, t0);
+  if (values["by-second"]) {
+    printBySecond(typedAt, arrivals, t0);
+    console.log(`  by second, CPU ms (server / server waiting for a core / this process, with the delay proxy / client processes): ${cpuBySecond.join("  ")}`);
+  }
   latencies.sort((a, b) => a - b);
   const late = typed.map((t) => t.lateMs).sort((a, b) => a - b);
   // Achieved rate: each client's keys after its first, over the time from its first to its last.
@@ -364,11 +382,14 @@ try {
       if (WARMUP_SECONDS > 0) await runRow(workers, { system, server: servers[system]!, clients: WARMUP_CLIENTS, delayMs, seconds: WARMUP_SECONDS });
     }
   }
-  for (const row of ROWS) {
+  // By row, so a row given twice (the same row run again) shows each run.
+  const rowResults = ROWS.map(() => new Map<System, RowResult>());
+  for (const [i, row] of ROWS.entries()) {
     for (const system of SYSTEMS) {
       try {
         const { result } = await runRow(workers, { system, server: servers[system]!, ...row, seconds: SECONDS });
         results.push(result);
+        rowResults[i]!.set(system, result);
         printRow(result);
       } catch (e) {
         if (!(e instanceof RowFailed)) throw e;
@@ -378,9 +399,8 @@ try {
     }
   }
   console.log("\nside by side (p50 / p99 ms, undelivered pairs included):");
-  for (const row of ROWS) {
-    const of = (s: System) => results.find((r) => r.system === s && r.clients === row.clients && r.delayMs === row.delayMs);
-    const [ours, yjs] = [of("ours"), of("yjs")];
+  for (const [i, row] of ROWS.entries()) {
+    const [ours, yjs] = [rowResults[i]!.get("ours"), rowResults[i]!.get("yjs")];
     const show = (r?: RowResult) => (r ? `${formatMs(r.p50)} / ${formatMs(r.p99)}  (${r.serverCpuMsPerKey.toFixed(2)} CPU ms/key)` : "—");
     console.log(`  ${link(row.delayMs).padEnd(16)} ${String(row.clients).padStart(3)} clients   ours ${show(ours).padEnd(36)} Yjs+relay ${show(yjs)}`);
   }
@@ -413,7 +433,13 @@ try {
       };
       console.log(`  frames per key typed, in: ${count(dumped.trace.frames.filter((f) => f.dir === "in"), (f) => f.type)}`);
       console.log(`  frames per key typed, out: ${count(dumped.trace.frames.filter((f) => f.dir === "out"), (f) => f.type)}`);
-      console.log(`  function runs per key typed: ${count(dumped.trace.runs, (r) => `${r.kind} ${r.udfPath}`)}; COMMITs ${perKey(dumped.trace.commits.length)}`);
+      const runs = new Map<string, { n: number; ms: number }>();
+      for (const r of dumped.trace.runs) {
+        const seen = runs.get(`${r.kind} ${r.udfPath}`) ?? { n: 0, ms: 0 };
+        runs.set(`${r.kind} ${r.udfPath}`, { n: seen.n + 1, ms: seen.ms + r.end - r.start });
+      }
+      const cells = [...runs].map(([name, { n, ms }]) => `${name} ${perKey(n)} (${(ms / run.typed.length).toFixed(2)} ms)`);
+      console.log(`  function runs per key typed (their ms per key): ${cells.join(", ")}; COMMITs ${perKey(dumped.trace.commits.length)}`);
       const { realm } = dumped.trace;
       if (realm.count > 0) {
         console.log(
