@@ -435,8 +435,9 @@ try {
       console.log(`  frames per key typed, out: ${count(dumped.trace.frames.filter((f) => f.dir === "out"), (f) => f.type)}`);
       const runs = new Map<string, { n: number; ms: number }>();
       for (const r of dumped.trace.runs) {
-        const seen = runs.get(`${r.kind} ${r.udfPath}`) ?? { n: 0, ms: 0 };
-        runs.set(`${r.kind} ${r.udfPath}`, { n: seen.n + 1, ms: seen.ms + r.end - r.start });
+        const name = `${r.kind} ${r.udfPath}`;
+        const seen = runs.get(name) ?? { n: 0, ms: 0 };
+        runs.set(name, { n: seen.n + 1, ms: seen.ms + r.end - r.start });
       }
       const cells = [...runs].map(([name, { n, ms }]) => `${name} ${perKey(n)} (${(ms / run.typed.length).toFixed(2)} ms)`);
       console.log(`  function runs per key typed (their ms per key): ${cells.join(", ")}; COMMITs ${perKey(dumped.trace.commits.length)}`);
