@@ -14,7 +14,7 @@
  * Then the fixed cost: 2 clients (--breakdown N: N clients, N+D: with D ms each way; 0: skip) of ours against a
  * backend with timestamps (bench/tracedServer.ts), broken down hop by hop.
  *
- * npm run bench:clients [-- --seconds 8 --drain 2 --rows 2,10,50,50+100 --procs 5 --systems ours,yjs --breakdown 2 --warmup 2 --by-second --cpu-prof DIR]
+ * npm run bench:clients [-- --seconds 8 --drain 2 --rows 2,10,50,50+100 --procs 5 --systems ours,yjs --breakdown 2 --warmup 4 --by-second --cpu-prof DIR]
  * (--by-second: each row's delivered pairs' p50/p99 by the second of the row they were typed in;
  * --cpu-prof: each server process writes a V8 CPU profile into DIR when it exits)
  */
@@ -44,7 +44,7 @@ const { values } = parseArgs({
     procs: { type: "string", default: "5" },
     systems: { type: "string", default: "ours,yjs" },
     breakdown: { type: "string", default: "2" },
-    warmup: { type: "string", default: "2" },
+    warmup: { type: "string", default: "4" },
     "by-second": { type: "boolean", default: false },
     "cpu-prof": { type: "string" },
   },
@@ -59,8 +59,9 @@ const ROWS = values.rows.split(",").map((r) => {
   return { clients: clients!, delayMs: delay ?? 0 };
 });
 const WARMUP_SECONDS = Number(values.warmup);
-const WARMUP_CLIENTS = Math.max(2 * PROCS, Math.ceil(Math.max(...ROWS.map((r) => r.clients)) / 2));
-const keysPerClient = (seconds: number): number => Math.round(seconds * KEYS_PER_SECOND);
+const WARMUP_CLIENTS = Math.max(...ROWS.map((r) => r.clients));
+const WARMUP_KEYS_PER_SECOND = KEYS_PER_SECOND / 2;
+const keysPerClient = (seconds: number, keysPerSecond = KEYS_PER_SECOND): number => Math.round(seconds * keysPerSecond);
 for (const row of ROWS) {
   const keys = keysPerClient(SECONDS);
   if (row.clients * keys > CODE_SPACE) throw new Error(`${row.clients} clients × ${keys} keys do not fit in ${CODE_SPACE} unique characters`);
@@ -175,9 +176,9 @@ const SETUP_TIMEOUT_MS = 120_000;
 /** A row that could not run (its clients never all connected); the run goes on with fresh client processes. */
 class RowFailed extends Error {}
 
-type RowSpec = { system: System; server: Server; clients: number; delayMs: number; seconds: number; trace?: boolean };
+type RowSpec = { system: System; server: Server; clients: number; delayMs: number; seconds: number; keysPerSecond?: number; trace?: boolean };
 
-async function runRow(workers: Worker[], { system, server, clients, delayMs, seconds, trace = false }: RowSpec) {
+async function runRow(workers: Worker[], { system, server, clients, delayMs, seconds, keysPerSecond = KEYS_PER_SECOND, trace = false }: RowSpec) {
   const port = Number(new URL(server.url).port);
   const proxy = delayMs ? await new TcpProxy({ targetPort: port, delayMs }).start() : undefined;
   const base = proxy?.url ?? server.url;
@@ -199,7 +200,7 @@ async function runRow(workers: Worker[], { system, server, clients, delayMs, sec
         target,
         clients: Array.from({ length: clients }, (_, i) => i).filter((i) => i % used.length === p),
         totalClients: clients,
-        keysPerClient: keysPerClient(seconds),
+        keysPerClient: keysPerClient(seconds, keysPerSecond),
         trace,
       }),
     ),
@@ -213,7 +214,7 @@ async function runRow(workers: Worker[], { system, server, clients, delayMs, sec
     throw new RowFailed(`${clients} clients were not all connected after ${SETUP_TIMEOUT_MS / 1000} s`);
   }
   const t0 = monoMs() + 300;
-  for (const w of used) w.tell({ type: "start", t0, keysPerSecond: KEYS_PER_SECOND });
+  for (const w of used) w.tell({ type: "start", t0, keysPerSecond });
   await sleepUntil(t0);
   const cpu0 = cpuMs(server.pid);
   const wait0 = mainThreadWaitMs(server.pid);
@@ -282,7 +283,7 @@ async function runRow(workers: Worker[], { system, server, clients, delayMs, sec
     system,
     clients,
     delayMs,
-    keysScheduled: clients * keysPerClient(seconds),
+    keysScheduled: clients * keysPerClient(seconds, keysPerSecond),
     keysTyped: typed.length,
     keysPerSecondPerClient: typingMs > 0 ? (intervals * 1000) / typingMs : Number.NaN,
     lateP99Ms: percentile(late, 99),
@@ -322,7 +323,7 @@ function printBySecond(typedAt: ReadonlyMap<number, Typed>, arrivals: readonly A
 const SYSTEM_NAMES: Record<System, string> = { ours: "ours", yjs: "Yjs+relay" };
 const link = (delayMs: number): string => (delayMs ? `+${delayMs} ms each way` : "loopback");
 
-function printRow(r: RowResult): void {
+function printRow(r: RowResult, note?: string): void {
   const cells = [
     link(r.delayMs).padEnd(16),
     String(r.clients).padStart(3),
@@ -344,7 +345,7 @@ function printRow(r: RowResult): void {
     `${r.machinePercent.toFixed(0)}%`.padStart(7),
     r.bytesInPerKeyPerClient.toFixed(0).padStart(7),
   ];
-  console.log(cells.join(" "));
+  console.log(note === undefined ? cells.join(" ") : `${cells.join(" ")}  (${note})`);
 }
 
 const workers: Worker[] = [];
@@ -361,7 +362,7 @@ try {
   if (SYSTEMS.includes("ours")) servers.ours = await startOurs(path.join(dataDir, "ours"));
   if (SYSTEMS.includes("yjs")) servers.yjs = await startRelay();
   console.log(
-    `keystroke → applied in every other client: ${KEYS_PER_SECOND} keys/s per client on a fixed schedule, ${SECONDS} s of typing + ${DRAIN_SECONDS} s drain per row, clients over ${PROCS} processes, after a ${WARMUP_SECONDS} s warm-up of ${WARMUP_CLIENTS} clients per server and link`,
+    `keystroke → applied in every other client: ${KEYS_PER_SECOND} keys/s per client on a fixed schedule, ${SECONDS} s of typing + ${DRAIN_SECONDS} s drain per row, clients over ${PROCS} processes; before a link's first row, a ${WARMUP_SECONDS} s warm-up of ${WARMUP_CLIENTS} clients at ${WARMUP_KEYS_PER_SECOND} keys/s per server (shown, not counted)`,
   );
   console.log("pairs not delivered by the row's end count as (at least) the time they had left; equal: every client's text the same at the row's end;");
   console.log("late99: p99 of how late a key was typed against its schedule; server CPU (% of one core), CPU ms per key typed and RSS from /proc;");
@@ -370,21 +371,26 @@ try {
   console.log(
     "link              n  system       typed  k/s/c  late99  pairs ok  not ok     p50     p99     max equal  srvCPU ms/key  RSS  benchCPU  srvWait machine  B/key/c",
   );
-  // Not counted: lets each server, and every client process, load and compile its code
-  // paths at load before the first row. With 2 clients (3 of 5 client processes idle) the
-  // first 50-client row measured warm-up: p50 ~1 s where the same row run next measured
-  // 35–50 ms. Half the largest row is load enough, and leaves no backlog behind. Over each
-  // link the rows use: a slow link takes code paths a fast one does not (far blocks), and
-  // a first +100 ms row after a loopback-only warm-up measured 600–1,000 ms p50 where the
-  // same row run next measured 230–250.
-  for (const delayMs of new Set(ROWS.map((row) => row.delayMs))) {
-    for (const system of SYSTEMS) {
-      if (WARMUP_SECONDS > 0) await runRow(workers, { system, server: servers[system]!, clients: WARMUP_CLIENTS, delayMs, seconds: WARMUP_SECONDS });
-    }
-  }
   // By row, so a row given twice (the same row run again) shows each run.
   const rowResults = ROWS.map(() => new Map<System, RowResult>());
+  const warmed = new Set<number>();
   for (const [i, row] of ROWS.entries()) {
+    // Before a link's first row, each server and every client process run their code
+    // paths at the size and over the link the rows use; shown, not counted. Otherwise the
+    // first row measured the system's cold start: 50 typists on a server that had not yet
+    // served 50 fell behind for their first 1–5 s (p50 0.2–0.8 s), where the same row run
+    // next kept up. A warm-up must keep up to warm: half the clients, or all of them at the
+    // full rate (which fell behind all through), left the first row as cold. A slow link
+    // takes code paths a fast one does not (far blocks), and with every link's warm-up
+    // first, the +100 ms row after the loopback rows fell behind again in three runs of five
+    // (bench/README.md, "The first 50-client row: the warm-up").
+    if (WARMUP_SECONDS > 0 && !warmed.has(row.delayMs)) {
+      warmed.add(row.delayMs);
+      for (const system of SYSTEMS) {
+        const spec = { system, server: servers[system]!, clients: WARMUP_CLIENTS, delayMs: row.delayMs, seconds: WARMUP_SECONDS, keysPerSecond: WARMUP_KEYS_PER_SECOND };
+        printRow((await runRow(workers, spec)).result, "warm-up, not counted");
+      }
+    }
     for (const system of SYSTEMS) {
       try {
         const { result } = await runRow(workers, { system, server: servers[system]!, ...row, seconds: SECONDS });
