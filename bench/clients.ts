@@ -62,9 +62,9 @@ const WARMUP_SECONDS = Number(values.warmup);
 const WARMUP_CLIENTS = Math.max(...ROWS.map((r) => r.clients));
 const WARMUP_KEYS_PER_SECOND = KEYS_PER_SECOND / 2;
 const keysPerClient = (seconds: number, keysPerSecond = KEYS_PER_SECOND): number => Math.round(seconds * keysPerSecond);
-for (const row of ROWS) {
-  const keys = keysPerClient(SECONDS);
-  if (row.clients * keys > CODE_SPACE) throw new Error(`${row.clients} clients × ${keys} keys do not fit in ${CODE_SPACE} unique characters`);
+const warmup = { clients: WARMUP_CLIENTS, keys: keysPerClient(WARMUP_SECONDS, WARMUP_KEYS_PER_SECOND) };
+for (const { clients, keys } of [...ROWS.map((row) => ({ clients: row.clients, keys: keysPerClient(SECONDS) })), warmup]) {
+  if (clients * keys > CODE_SPACE) throw new Error(`${clients} clients × ${keys} keys do not fit in ${CODE_SPACE} unique characters`);
 }
 const serverNodeArgs = values["cpu-prof"] ? ["--cpu-prof", `--cpu-prof-dir=${path.resolve(values["cpu-prof"])}`] : [];
 const sleepUntil = (t: number): Promise<void> => new Promise((r) => setTimeout(r, Math.max(0, t - monoMs())));
@@ -362,7 +362,7 @@ try {
   if (SYSTEMS.includes("ours")) servers.ours = await startOurs(path.join(dataDir, "ours"));
   if (SYSTEMS.includes("yjs")) servers.yjs = await startRelay();
   console.log(
-    `keystroke → applied in every other client: ${KEYS_PER_SECOND} keys/s per client on a fixed schedule, ${SECONDS} s of typing + ${DRAIN_SECONDS} s drain per row, clients over ${PROCS} processes; before a link's first row, a ${WARMUP_SECONDS} s warm-up of ${WARMUP_CLIENTS} clients at ${WARMUP_KEYS_PER_SECOND} keys/s per server (shown, not counted)`,
+    `keystroke → applied in every other client: ${KEYS_PER_SECOND} keys/s per client on a fixed schedule, ${SECONDS} s of typing + ${DRAIN_SECONDS} s drain per row, clients over ${PROCS} processes${WARMUP_SECONDS > 0 ? `; before a link's first row, a ${WARMUP_SECONDS} s warm-up of ${WARMUP_CLIENTS} clients at ${WARMUP_KEYS_PER_SECOND} keys/s per server (shown, not counted)` : "; no warm-up"}`,
   );
   console.log("pairs not delivered by the row's end count as (at least) the time they had left; equal: every client's text the same at the row's end;");
   console.log("late99: p99 of how late a key was typed against its schedule; server CPU (% of one core), CPU ms per key typed and RSS from /proc;");
