@@ -362,7 +362,7 @@ try {
   if (SYSTEMS.includes("ours")) servers.ours = await startOurs(path.join(dataDir, "ours"));
   if (SYSTEMS.includes("yjs")) servers.yjs = await startRelay();
   console.log(
-    `keystroke → applied in every other client: ${KEYS_PER_SECOND} keys/s per client on a fixed schedule, ${SECONDS} s of typing + ${DRAIN_SECONDS} s drain per row, clients over ${PROCS} processes${WARMUP_SECONDS > 0 ? `; before a link's first row, a ${WARMUP_SECONDS} s warm-up of ${WARMUP_CLIENTS} clients at ${WARMUP_KEYS_PER_SECOND} keys/s per server (shown, not counted)` : "; no warm-up"}`,
+    `keystroke → applied in every other client: ${KEYS_PER_SECOND} keys/s per client on a fixed schedule, ${SECONDS} s of typing + ${DRAIN_SECONDS} s drain per row, clients over ${PROCS} processes${WARMUP_SECONDS > 0 ? `; before a link's first row, a warm-up of ${WARMUP_CLIENTS} clients per server, ${WARMUP_SECONDS} s at ${WARMUP_KEYS_PER_SECOND} keys/s and then ${SECONDS} s at ${KEYS_PER_SECOND} (shown, not counted)` : "; no warm-up"}`,
   );
   console.log("pairs not delivered by the row's end count as (at least) the time they had left; equal: every client's text the same at the row's end;");
   console.log("late99: p99 of how late a key was typed against its schedule; server CPU (% of one core), CPU ms per key typed and RSS from /proc;");
@@ -379,16 +379,18 @@ try {
     // paths at the size and over the link the rows use; shown, not counted. Otherwise the
     // first row measured the system's cold start: 50 typists on a server that had not yet
     // served 50 fell behind for their first 1–5 s (p50 0.2–0.8 s), where the same row run
-    // next kept up. A warm-up must keep up to warm: half the clients, or all of them at the
-    // full rate (which fell behind all through), left the first row as cold. A slow link
-    // takes code paths a fast one does not (far blocks), and with every link's warm-up
-    // first, the +100 ms row after the loopback rows fell behind again in three runs of five
-    // (bench/README.md, "The first 50-client row: the warm-up").
+    // next kept up. So the largest row's clients type at half the rate, then for a row's
+    // length at the full rate: a row after one that caught up at the full rate kept up,
+    // while after the half-rate step alone the first row still fell behind at its start in
+    // most runs, and a full-rate warm-up on a cold server fell behind all through. A slow
+    // link takes code paths a fast one does not (far blocks), so each link is warmed right
+    // before its first row (bench/README.md, "The first 50-client row: the warm-up").
     if (WARMUP_SECONDS > 0 && !warmed.has(row.delayMs)) {
       warmed.add(row.delayMs);
       for (const system of SYSTEMS) {
         const spec = { system, server: servers[system]!, clients: WARMUP_CLIENTS, delayMs: row.delayMs, seconds: WARMUP_SECONDS, keysPerSecond: WARMUP_KEYS_PER_SECOND };
         printRow((await runRow(workers, spec)).result, "warm-up, not counted");
+        printRow((await runRow(workers, { ...spec, seconds: SECONDS, keysPerSecond: KEYS_PER_SECOND })).result, "warm-up at the full rate, not counted");
       }
     }
     for (const system of SYSTEMS) {
