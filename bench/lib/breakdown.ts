@@ -129,11 +129,12 @@ export function hopBreakdown(typed: Typed[], arrivals: Arrival[], frames: Client
 
 /**
  * Each hop's p50, mean, p90 and p99 over all keys, then its mean over the slowest tenth of
- * keys end to end (the last hop is the total): where a slow key's time went, which the
- * hops' own tails do not say, since different keys are slow in different hops.
+ * keys by the hop named "total" (every hop holds one value per key, in one order): where
+ * a slow key's time went, which the hops' own tails do not say, since different keys are
+ * slow in different hops.
  */
 export function printHops(title: string, hops: Hop[]): void {
-  const total = hops[hops.length - 1]!.values;
+  const total = hops.find((h) => h.name === "total")?.values ?? [];
   const cut = percentile([...total].sort((a, b) => a - b), 90);
   const slow = total.flatMap((v, i) => (v >= cut ? [i] : []));
   const mean = (values: readonly number[]): number => values.reduce((s, v) => s + v, 0) / Math.max(1, values.length);

@@ -68,6 +68,28 @@ export class User {
     this._record = record;
   }
 
+  /**
+   * The last lines of the extension's own log in this window (its "Shared Notes" output
+   * channel, which the extension host writes under the server's user data), or a sentence
+   * saying why there are none: what a failed check prints, so that a failure in CI says
+   * what the extension did.
+   */
+  extensionLogTail(lines = 20) {
+    const logs = join(this.server.userDataDir, 'logs');
+    const found = [];
+    const walk = (dir) => {
+      for (const entry of readdirSync(dir, { withFileTypes: true })) {
+        const path = join(dir, entry.name);
+        if (entry.isDirectory()) walk(path);
+        else if (entry.name === 'Shared Notes.log') found.push(path);
+      }
+    };
+    if (existsSync(logs)) walk(logs);
+    const newest = found.sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0];
+    if (!newest) return `(no Shared Notes log under ${logs})`;
+    return readFileSync(newest, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  }
+
   /** Must run before the page loads the workbench. */
   async init() {
     // With the smoke-test driver on, the workbench logger (which also carries the

@@ -47,6 +47,17 @@ async function flow(key, fn) {
   } catch (err) {
     results.push({ file: FILE, title, passed: false, error: err.message });
     console.log(`  ✘ ${title}\n    ${String(err.stack ?? err).replace(/\n/g, '\n    ')}`);
+    // What each window showed and what its extension logged, for a failure seen only in CI.
+    for (const u of windows) {
+      if (!u.page.isClosed()) await shoot(n, 'failed', [u]);
+      let tail;
+      try {
+        tail = u.extensionLogTail();
+      } catch (e) {
+        tail = `(its log could not be read: ${e.message})`;
+      }
+      console.log(`    ${u.name}'s Shared Notes log, last lines:\n      ${tail.replace(/\n/g, '\n      ')}`);
+    }
   }
 }
 
