@@ -167,7 +167,7 @@ try {
         await sleep(30);
       }
     })();
-    await alice.type(sentence, { delay: 60 });
+    await alice.type(sentence, { delay: 100 });
     const typedAt = Date.now();
     typing = false;
     await watch;
@@ -176,10 +176,14 @@ try {
     console.log(`    Bob saw ${seen.size} partial states in ${looks} looks while Alice typed; the last key showed after ${lag} ms`);
     // Each look is a round trip into Bob's browser, slower on a busy machine: when there
     // were few looks, half of them must have found the sentence grown. An editor updated
-    // only at the end shows no partial state at all.
+    // only at the end shows no partial state at all. How many it shows is VS Code's pace:
+    // Bob's extension host shows one edit at a time, each a trip to his page and back
+    // (bench:e2e), so on a busy machine it shows several keys at once. At 60 ms a key
+    // Bob saw 4 to 16 partial states in eight runs on two cores; at 100 ms the sentence
+    // takes 3.3 s, and three partial states still tell growing text from text shown at the end.
     assert.ok(looks >= 4, `Bob's editor was looked at only ${looks} times while Alice typed`);
     assert.ok(
-      seen.size >= Math.min(5, Math.ceil(looks / 2)),
+      seen.size >= Math.min(3, Math.ceil(looks / 2)),
       `Bob's editor should show the sentence growing; it showed ${seen.size} partial states in ${looks} looks`,
     );
     assert.ok(lag < 1000, `the last key should reach Bob within 1 s; it took ${lag} ms`);
