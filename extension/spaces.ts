@@ -17,6 +17,10 @@ export class Spaces implements vscode.Disposable {
   private readonly changed = new vscode.EventEmitter<SpaceConnection | undefined>();
   readonly onDidChange = this.changed.event;
   private readonly subscriptions: vscode.Disposable[] = [];
+  /** Explicit choices of space begun so far (join, create, leave): a restore yields to any begun while it ran. */
+  private choices = 0;
+  /** Changes of space, one after another: each event then names what `current` holds. */
+  private switching: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly store: SpaceStore,
@@ -34,14 +38,21 @@ export class Spaces implements vscode.Disposable {
     return this.current;
   }
 
-  /** Rejoins the stored space, or the one named by SHARED_NOTES_SPACE_ID/KEY (automation). */
+  /**
+   * Rejoins the stored space, or the one named by SHARED_NOTES_SPACE_ID/KEY (automation).
+   * A window opened by a join link joins that space while this runs (reading the store,
+   * asking the server): then the link's space stays, whichever answer comes last.
+   */
   async restore(): Promise<void> {
+    const before = this.choices;
+    const superseded = (): boolean => this.choices !== before;
     const spaceId = process.env.SHARED_NOTES_SPACE_ID;
     const key = process.env.SHARED_NOTES_SPACE_KEY;
     const name = process.env.SHARED_NOTES_SPACE_NAME;
     const joined: JoinedSpace | undefined =
       spaceId && key ? { serverUrl: serverUrl(), spaceId, key, ...(name ? { name } : {}) } : await this.store.load();
-    if (joined) await this.join(joined, { quiet: true });
+    if (superseded()) return;
+    if (joined) await this.join(joined, { quiet: true, superseded });
     else await this.setCurrent(undefined);
   }
 
@@ -50,22 +61,29 @@ export class Spaces implements vscode.Disposable {
    * link's name is only a hint). The name is fixed for the connection: it is part of
    * every note's address.
    */
-  async join(space: JoinedSpace, opts: { quiet?: boolean } = {}): Promise<boolean> {
+  async join(space: JoinedSpace, opts: { quiet?: boolean; superseded?: () => boolean } = {}): Promise<boolean> {
+    const { superseded } = opts;
+    if (!superseded) this.choices++;
     const connection = new SpaceConnection(space, this.log);
     try {
       connection.named(await withTimeout(connection.space.name(), 15_000, "the server did not answer"));
     } catch (err) {
       const message = `Could not reach the space on ${space.serverUrl}: ${describeError(err)}`;
       this.log.error(message);
-      if (!opts.quiet) {
+      if (!opts.quiet || superseded?.()) {
         connection.dispose();
-        void vscode.window.showErrorMessage(message);
+        if (!opts.quiet) void vscode.window.showErrorMessage(message);
         return false;
       }
       // At startup the backend may not be running yet: stay in the space and let the
       // connection retry; the status bar shows it offline meanwhile.
       void vscode.window.showWarningMessage(message);
       await this.setCurrent(connection);
+      return false;
+    }
+    if (superseded?.()) {
+      this.log.info(`Not rejoining space ${space.spaceId}: another was chosen meanwhile.`);
+      connection.dispose();
       return false;
     }
     await this.store.save({ ...space, name: connection.name });
@@ -125,6 +143,7 @@ export class Spaces implements vscode.Disposable {
   }
 
   async leave(): Promise<void> {
+    this.choices++;
     if (!this.current) return;
     this.log.info(`Left space ${this.current.spaceId}.`);
     await this.store.clearCurrent();
@@ -171,12 +190,16 @@ export class Spaces implements vscode.Disposable {
     return link;
   }
 
-  private async setCurrent(next: SpaceConnection | undefined): Promise<void> {
-    const previous = this.current;
-    this.current = next;
-    await vscode.commands.executeCommand("setContext", "sharedNotes.joined", next !== undefined);
-    this.changed.fire(next);
-    previous?.dispose();
+  private setCurrent(next: SpaceConnection | undefined): Promise<void> {
+    const change = this.switching.then(async () => {
+      const previous = this.current;
+      this.current = next;
+      await vscode.commands.executeCommand("setContext", "sharedNotes.joined", next !== undefined);
+      this.changed.fire(next);
+      previous?.dispose();
+    });
+    this.switching = change.catch(() => undefined);
+    return change;
   }
 
   dispose(): void {

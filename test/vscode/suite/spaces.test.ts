@@ -1,6 +1,7 @@
 import * as assert from "node:assert/strict";
 import * as vscode from "vscode";
 import { parseJoinLink, WEB_JOIN_PATH } from "../../../client/joinLink";
+import { TcpProxy } from "../../../harness/tcpProxy";
 import { env, extensionApi } from "./helpers";
 
 describe("spaces by name", () => {
@@ -32,5 +33,35 @@ describe("spaces by name", () => {
     assert.equal(opened.scheme, "sharednotes");
     assert.equal(opened.path, WEB_JOIN_PATH);
     assert.deepEqual(parseJoinLink(opened.query), expected);
+  });
+
+  it("keeps a space joined while the stored one was being restored, and announces changes in order", async () => {
+    const api = await extensionApi();
+    const suiteSpace = api.spaces.connection?.joined;
+    assert.ok(suiteSpace, "the suite's space is joined");
+    const other = await api.spaces.create("Other space");
+    assert.ok(other, "a second space was made");
+    const announced: Array<string | undefined> = [];
+    const listening = api.spaces.onDidChange((c) => announced.push(c?.spaceId));
+    // Restoring rejoins the suite's space (SHARED_NOTES_SPACE_ID, as a window opened by a
+    // join link restores its stored one), here over a slow link, so that its answer comes
+    // last; the link's join begins while it runs.
+    const direct = env("SHARED_NOTES_SERVER_URL");
+    const slow = await new TcpProxy({ targetPort: Number(new URL(direct).port), delayMs: 300 }).start();
+    process.env.SHARED_NOTES_SERVER_URL = slow.url;
+    try {
+      const restoring = api.spaces.restore();
+      const joining = api.spaces.join(other);
+      await Promise.all([restoring, joining]);
+      assert.equal(api.spaces.connection?.spaceId, other.spaceId);
+      assert.equal(api.notesView.description, "Other space");
+      assert.equal(announced.at(-1), other.spaceId);
+    } finally {
+      process.env.SHARED_NOTES_SERVER_URL = direct;
+      listening.dispose();
+      await slow.close();
+      assert.ok(await api.spaces.join(suiteSpace), "back in the suite's space");
+    }
+    assert.equal(api.notesView.description, "Suite space");
   });
 });
