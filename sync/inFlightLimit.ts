@@ -6,7 +6,10 @@
 // delay. So a client watches how long its submissions take to be confirmed. One that
 // takes well over the fastest it has seen is waiting in a queue, and the limit halves
 // (down to 1: further typing composes into one buffered op, one submission per round
-// trip); one that comes back about as fast lets the limit grow again by one. A slow link
+// trip); one that comes back about as fast lets the limit grow again by one. "Well over"
+// is twice the fastest on a fast link, and QUEUE_MS over it on a slow one: a queue is so
+// many ms, whatever the link, and twice a 200 ms round trip let a 250 ms queue pass as
+// the link (50 typists over 100 ms each way then stayed that far behind). A slow link
 // is slow every time, so its limit stays up. The fastest time seen drifts up a little
 // with each confirmation, so a client that moved to a slower link adapts to it. A
 // confirmation far slower than a query's round trip means a queue too: a client that
@@ -14,6 +17,8 @@
 
 /** Confirmation time over twice the fastest plus this means a queue, not the link. */
 export const QUEUE_SLACK_MS = 20;
+/** ...and so does one over the fastest plus this (the bound on a slow link). */
+export const QUEUE_MS = 150;
 /** Confirmation time over twice the fastest query round trip plus this means a queue. */
 export const LINK_SLACK_MS = 250;
 /** How much the fastest confirmation time seen drifts up per confirmation. */
@@ -73,6 +78,6 @@ export class InFlightLimit {
   }
 
   private queued(ms: number): boolean {
-    return ms > 2 * this.fastest + QUEUE_SLACK_MS || ms > 2 * this.fastestLink + LINK_SLACK_MS;
+    return ms > Math.min(2 * this.fastest + QUEUE_SLACK_MS, this.fastest + QUEUE_MS) || ms > 2 * this.fastestLink + LINK_SLACK_MS;
   }
 }

@@ -40,6 +40,7 @@ export function hopBreakdown(typed: Typed[], arrivals: Arrival[], frames: Client
     "   of which query re-runs (while the commit syncs to disk)",
     "   of which waiting for the disk after them",
     "   of which the rest (diff, serialise, other work)",
+    "   (the commit's sync to disk, start to end, beside the re-runs)",
     "→ other client reads the push",
     "→ applied in the other client",
     "total",
@@ -95,6 +96,7 @@ export function hopBreakdown(typed: Typed[], arrivals: Arrival[], frames: Client
     // The part of the commit's sync that ran past the re-runs, before the push.
     const sync = syncs.find((s) => s.start >= commit.end);
     let disk = 0;
+    const syncMs = sync ? sync.end - sync.start : 0;
     if (sync) {
       const from = Math.max(sync.start, commit.end);
       const to = Math.min(sync.end, push.at);
@@ -113,6 +115,7 @@ export function hopBreakdown(typed: Typed[], arrivals: Arrival[], frames: Client
       rerun,
       disk,
       push.at - commit.end - rerun - disk,
+      syncMs,
       received - push.at,
       a.at - received,
       a.at - key.at,

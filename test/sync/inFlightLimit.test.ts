@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { InFlightLimit, LINK_SLACK_MS, QUEUE_SLACK_MS } from "../../sync/inFlightLimit";
+import { InFlightLimit, LINK_SLACK_MS, QUEUE_MS, QUEUE_SLACK_MS } from "../../sync/inFlightLimit";
 
 describe("the in-flight limit", () => {
   it("stays at its most on a link that is slow every time", () => {
@@ -13,6 +13,16 @@ describe("the in-flight limit", () => {
     const queued = 2 * 5 + QUEUE_SLACK_MS + 50;
     expect([1, 2, 3, 4].map(() => limit.observe(queued))).toEqual([4, 2, 1, 1]);
     expect([1, 2, 3].map(() => limit.observe(6))).toEqual([2, 3, 4]);
+  });
+
+  it("finds a queue on a slow link by its length: one as long as the round trip is not taken for the link", () => {
+    const limit = new InFlightLimit(8);
+    for (let i = 0; i < 10; i++) expect(limit.observe(205 + (i % 5))).toBe(8);
+    // Under twice the round trip, but a queue of over QUEUE_MS.
+    expect(limit.observe(205 + QUEUE_MS + 60)).toBe(4);
+    expect(limit.waiting(205 + QUEUE_MS + 60)).toBe(2);
+    // A confirmation that comes back within QUEUE_MS of the fastest is the link's.
+    expect(limit.observe(205 + QUEUE_MS - 10)).toBe(3);
   });
 
   it("halves while the oldest submission waits far longer than the fastest took, before it is confirmed", () => {
