@@ -14,9 +14,10 @@
  * Then the fixed cost: 2 clients (--breakdown N: N clients, N+D: with D ms each way; 0: skip) of ours against a
  * backend with timestamps (bench/tracedServer.ts), broken down hop by hop.
  *
- * npm run bench:clients [-- --seconds 8 --drain 2 --rows 2,10,50,50+100 --procs 5 --systems ours,yjs --breakdown 2 --warmup 4 --by-second --cpu-prof DIR]
+ * npm run bench:clients [-- --seconds 8 --drain 2 --rows 2,10,50,50+100 --procs 5 --systems ours,yjs --breakdown 2 --warmup 4 --by-second --cpu-prof DIR --busy F]
  * (--by-second: each row's delivered pairs' p50/p99 by the second of the row they were typed in;
- * --cpu-prof: each server process writes a V8 CPU profile into DIR when it exits)
+ * --cpu-prof: each server process writes a V8 CPU profile into DIR when it exits;
+ * --busy F: a neighbour process busy for F of every 10 ms all through, as a host's other work)
  */
 import { fork, spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -47,6 +48,7 @@ const { values } = parseArgs({
     warmup: { type: "string", default: "4" },
     "by-second": { type: "boolean", default: false },
     "cpu-prof": { type: "string" },
+    busy: { type: "string", default: "0" },
   },
 });
 const SECONDS = Number(values.seconds);
@@ -265,10 +267,10 @@ async function runRow(workers: Worker[], { system, server, clients, delayMs, sec
   for (const key of typed) {
     for (let c = 0; c < clients; c++) if (c !== key.client && !delivered.has(`${key.code}:${c}`)) latencies.push(rowEnd - key.at);
   }
-  if (values["by-second"]) {
-    printBySecond(typedAt, arrivals, t0);
-    console.log(`  by second, CPU ms (server / server waiting for a core / this process, with the delay proxy / client processes): ${cpuBySecond.join("  ")}`);
-  }
+  // Printed under the row's line (printRow), so each row's seconds follow it.
+  const bySecond = values["by-second"]
+    ? [bySecondLine(typedAt, arrivals, t0), `  by second, CPU ms (server / server waiting for a core / this process, with the delay proxy / client processes): ${cpuBySecond.join("  ")}`]
+    : [];
   latencies.sort((a, b) => a - b);
   const late = typed.map((t) => t.lateMs).sort((a, b) => a - b);
   // Achieved rate: each client's keys after its first, over the time from its first to its last.
@@ -302,11 +304,11 @@ async function runRow(workers: Worker[], { system, server, clients, delayMs, sec
     machinePercent: (machine / (rowEnd - t0) / availableParallelism()) * 100,
     bytesInPerKeyPerClient: results.reduce((n, r) => n + r.bytesIn, 0) / Math.max(1, typed.length) / clients,
   };
-  return { result, typed, arrivals, frames };
+  return { result, typed, arrivals, frames, bySecond };
 }
 
 /** Delivered pairs' p50/p99 by the second of the row their key was typed in: where a row's tail comes from. */
-function printBySecond(typedAt: ReadonlyMap<number, Typed>, arrivals: readonly Arrival[], t0: number): void {
+function bySecondLine(typedAt: ReadonlyMap<number, Typed>, arrivals: readonly Arrival[], t0: number): string {
   const bySecond: number[][] = [];
   for (const a of arrivals) {
     const key = typedAt.get(a.code);
@@ -317,13 +319,13 @@ function printBySecond(typedAt: ReadonlyMap<number, Typed>, arrivals: readonly A
     const sorted = [...ms].sort((a, b) => a - b);
     return `${second} s: ${formatMs(percentile(sorted, 50))}/${formatMs(percentile(sorted, 99))}`;
   });
-  console.log(`  by second typed (p50/p99 ms): ${cells.join("  ")}`);
+  return `  by second typed (p50/p99 ms): ${cells.join("  ")}`;
 }
 
 const SYSTEM_NAMES: Record<System, string> = { ours: "ours", yjs: "Yjs+relay" };
 const link = (delayMs: number): string => (delayMs ? `+${delayMs} ms each way` : "loopback");
 
-function printRow(r: RowResult, note?: string): void {
+function printRow({ result: r, bySecond }: { result: RowResult; bySecond: readonly string[] }, note?: string): void {
   const cells = [
     link(r.delayMs).padEnd(16),
     String(r.clients).padStart(3),
@@ -346,6 +348,7 @@ function printRow(r: RowResult, note?: string): void {
     r.bytesInPerKeyPerClient.toFixed(0).padStart(7),
   ];
   console.log(note === undefined ? cells.join(" ") : `${cells.join(" ")}  (${note})`);
+  for (const line of bySecond) console.log(line);
 }
 
 const workers: Worker[] = [];
@@ -354,6 +357,12 @@ async function startWorkers(): Promise<void> {
   for (let i = 0; i < PROCS; i++) workers.push(await Worker.start()); // one at a time: they share run-ts's output file
 }
 await startWorkers();
+// Another tenant's work on the same cores, for runs that ask how a row copes with less CPU.
+const BUSY = Number(values.busy);
+const neighbour =
+  BUSY > 0
+    ? spawn(process.execPath, ["-e", `setInterval(() => { const end = performance.now() + ${10 * BUSY}; while (performance.now() < end); }, 10);`], { stdio: "ignore" })
+    : undefined;
 const dataDir = mkdtempSync(path.join(tmpdir(), "shared-notes-bench-"));
 const servers: Partial<Record<System, Server>> = {};
 const results: RowResult[] = [];
@@ -362,7 +371,7 @@ try {
   if (SYSTEMS.includes("ours")) servers.ours = await startOurs(path.join(dataDir, "ours"));
   if (SYSTEMS.includes("yjs")) servers.yjs = await startRelay();
   console.log(
-    `keystroke → applied in every other client: ${KEYS_PER_SECOND} keys/s per client on a fixed schedule, ${SECONDS} s of typing + ${DRAIN_SECONDS} s drain per row, clients over ${PROCS} processes${WARMUP_SECONDS > 0 ? `; before a link's first row, a warm-up of ${WARMUP_CLIENTS} clients per server, ${WARMUP_SECONDS} s at ${WARMUP_KEYS_PER_SECOND} keys/s and then ${SECONDS} s at ${KEYS_PER_SECOND} (shown, not counted)` : "; no warm-up"}`,
+    `keystroke → applied in every other client: ${KEYS_PER_SECOND} keys/s per client on a fixed schedule, ${SECONDS} s of typing + ${DRAIN_SECONDS} s drain per row, clients over ${PROCS} processes${BUSY > 0 ? `, a neighbour busy ${Math.round(BUSY * 100)}% of the time` : ""}${WARMUP_SECONDS > 0 ? `; before a link's first row, a warm-up of ${WARMUP_CLIENTS} clients per server, ${WARMUP_SECONDS} s at ${WARMUP_KEYS_PER_SECOND} keys/s and then ${SECONDS} s at ${KEYS_PER_SECOND} (shown, not counted)` : "; no warm-up"}`,
   );
   console.log("pairs not delivered by the row's end count as (at least) the time they had left; equal: every client's text the same at the row's end;");
   console.log("late99: p99 of how late a key was typed against its schedule; server CPU (% of one core), CPU ms per key typed and RSS from /proc;");
@@ -389,16 +398,16 @@ try {
       warmed.add(row.delayMs);
       for (const system of SYSTEMS) {
         const spec = { system, server: servers[system]!, clients: WARMUP_CLIENTS, delayMs: row.delayMs, seconds: WARMUP_SECONDS, keysPerSecond: WARMUP_KEYS_PER_SECOND };
-        printRow((await runRow(workers, spec)).result, "warm-up, not counted");
-        printRow((await runRow(workers, { ...spec, seconds: SECONDS, keysPerSecond: KEYS_PER_SECOND })).result, "warm-up at the full rate, not counted");
+        printRow(await runRow(workers, spec), "warm-up, not counted");
+        printRow(await runRow(workers, { ...spec, seconds: SECONDS, keysPerSecond: KEYS_PER_SECOND }), "warm-up at the full rate, not counted");
       }
     }
     for (const system of SYSTEMS) {
       try {
-        const { result } = await runRow(workers, { system, server: servers[system]!, ...row, seconds: SECONDS });
-        results.push(result);
-        rowResults[i]!.set(system, result);
-        printRow(result);
+        const run = await runRow(workers, { system, server: servers[system]!, ...row, seconds: SECONDS });
+        results.push(run.result);
+        rowResults[i]!.set(system, run.result);
+        printRow(run);
       } catch (e) {
         if (!(e instanceof RowFailed)) throw e;
         console.log(`${link(row.delayMs).padEnd(16)} ${String(row.clients).padStart(3)} ${SYSTEM_NAMES[system].padEnd(9)} not run: ${e.message}`);
@@ -465,6 +474,7 @@ try {
 } finally {
   for (const s of Object.values(servers)) s.stop();
   for (const w of workers) w.child.kill("SIGTERM");
+  neighbour?.kill("SIGTERM");
   rmSync(dataDir, { recursive: true, force: true });
 }
 mkdirSync(path.join(repo, "test-results"), { recursive: true });
