@@ -358,11 +358,10 @@ async function startWorkers(): Promise<void> {
 }
 await startWorkers();
 // Another tenant's work on the same cores, for runs that ask how a row copes with less CPU.
+// It ends with this process's channel, so a bench that dies leaves no spinning neighbour.
 const BUSY = Number(values.busy);
-const neighbour =
-  BUSY > 0
-    ? spawn(process.execPath, ["-e", `setInterval(() => { const end = performance.now() + ${10 * BUSY}; while (performance.now() < end); }, 10);`], { stdio: "ignore" })
-    : undefined;
+const neighbourCode = `process.on("disconnect", () => process.exit(0)); setInterval(() => { const end = performance.now() + ${10 * BUSY}; while (performance.now() < end); }, 10);`;
+const neighbour = BUSY > 0 ? spawn(process.execPath, ["-e", neighbourCode], { stdio: ["ignore", "ignore", "inherit", "ipc"] }) : undefined;
 const dataDir = mkdtempSync(path.join(tmpdir(), "shared-notes-bench-"));
 const servers: Partial<Record<System, Server>> = {};
 const results: RowResult[] = [];
