@@ -43,6 +43,8 @@ export class SpaceConnection implements vscode.Disposable {
     this.orphanListener = this.space.onOrphanRejected((edit) => showRejected(this.titleOf(edit.noteId) ?? "a note", edit, log));
     this.subscription = this.space.onNotes(
       (notes) => {
+        // The first list, and each change of its size: says whether a view left empty had one.
+        if (this.notesList?.length !== notes.length) this.log.info(`Space ${joined.spaceId} lists ${notes.length} note(s).`);
         this.notesList = notes;
         listed();
         this.notesChanged.fire(notes);
