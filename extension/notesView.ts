@@ -46,8 +46,14 @@ export class NotesView implements vscode.TreeDataProvider<NoteItem>, vscode.Disp
   /** Call when the joined space changes. */
   spaceChanged(space: SpaceConnection | undefined): void {
     this.spaceListener?.dispose();
-    this.spaceListener = space?.onNotes(() => this.changed.fire(undefined));
+    this.spaceListener = space?.onNotes(() => this.refresh(space));
     this.view.description = space ? space.name : "no space joined";
+    this.refresh(space);
+  }
+
+  /** Redraws the list; until the server has sent it, the view says so rather than "no notes yet". */
+  private refresh(space: SpaceConnection | undefined): void {
+    void vscode.commands.executeCommand("setContext", "sharedNotes.listed", space?.listed ?? false);
     this.changed.fire(undefined);
   }
 
@@ -61,12 +67,12 @@ export class NotesView implements vscode.TreeDataProvider<NoteItem>, vscode.Disp
     return space.notes.map((n) => new NoteItem(n, this.registry.uriFor(n.title)));
   }
 
-  /** The notes the view shows now (what a user sees in the tree). */
   /** What the view shows beside its title: the joined space's name. */
   get description(): string | undefined {
     return this.view.description;
   }
 
+  /** The notes the view shows now (what a user sees in the tree). */
   get items(): NoteItem[] {
     return this.getChildren();
   }

@@ -71,6 +71,11 @@ export class SpaceConnection implements vscode.Disposable {
     return this.notesList ?? [];
   }
 
+  /** Whether the server has sent the note list yet (until then `notes` is empty for want of it). */
+  get listed(): boolean {
+    return this.notesList !== undefined;
+  }
+
   /** The note list once the server has sent it (or after `timeoutMs`, whatever we have). */
   async notesReady(timeoutMs = 10_000): Promise<readonly NoteSummary[]> {
     if (this.notesList) return this.notesList;
