@@ -9,7 +9,8 @@
 // so an acknowledged commit must survive a power loss or an operating-system crash too, not
 // only a crash of this process. WAL with synchronous=NORMAL writes a commit to the WAL
 // without syncing it (checkpoints still sync the WAL before copying it into the database,
-// and the database after); `durable()` then syncs the WAL on libuv's thread pool. That is
+// and the database after; they run on a worker of their own, checkpointer.ts); `durable()`
+// then syncs the WAL on libuv's thread pool. That is
 // synchronous=FULL's guarantee, but the worker re-runs the subscribed queries and runs the
 // next commit group while the disk works (about 1 ms of a keystroke's path on this
 // machine) instead of waiting for it; what is sent waits for the sync (engine.ts,
@@ -18,6 +19,7 @@
 import Database from "better-sqlite3";
 import { chmodSync, closeSync, fdatasync, mkdirSync, openSync } from "node:fs";
 import path from "node:path";
+import { Checkpointer, MAIN_CHECKPOINT_PAGES } from "./checkpointer.js";
 
 export type IndexEntry = { index: string; key: Buffer };
 export type ScannedRow = { key: Buffer; json: string };
@@ -42,6 +44,7 @@ export class Storage {
   private walFd: number | null = null;
   private tableNumbers = new Map<string, number>();
   private tableNames = new Map<number, string>();
+  private readonly checkpointer: Checkpointer;
   /** While set, every write is also recorded here (see StorageOp). */
   journal: StorageOp[] | null = null;
 
@@ -57,6 +60,7 @@ export class Storage {
     this.db = new Database(file, { timeout: 50 });
     this.db.pragma("journal_mode = WAL");
     this.db.pragma("synchronous = NORMAL");
+    this.db.pragma(`wal_autocheckpoint = ${MAIN_CHECKPOINT_PAGES}`);
     this.walPath = `${file}-wal`;
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -118,14 +122,27 @@ export class Storage {
         "INSERT OR REPLACE INTO requests (session_id, request_id, response, created_at) VALUES (?, ?, ?, ?)",
       ),
       pruneRequests: this.db.prepare<[number]>("DELETE FROM requests WHERE created_at < ?"),
+      // Prepared, not exec'd: a commit group runs these for every mutation, and exec parses its SQL each time.
+      begin: this.db.prepare("BEGIN IMMEDIATE"),
+      commit: this.db.prepare("COMMIT"),
+      savepoint: this.db.prepare("SAVEPOINT fn"),
+      release: this.db.prepare("RELEASE fn"),
     };
     for (const row of this.stmts.allTables.all()) {
       this.tableNumbers.set(row.name, row.number);
       this.tableNames.set(row.number, row.name);
     }
+
+    // Last: it is closed only by close().
+    this.checkpointer = new Checkpointer(file, (error) => {
+      // SQLite's own checkpoint, inside COMMIT, from now on.
+      if (this.db.open) this.db.pragma("wal_autocheckpoint = 1000");
+      process.emitWarning(`Shared Notes: the WAL checkpointer failed (${String(error)}); COMMIT checkpoints from now on.`);
+    });
   }
 
   close(): void {
+    this.checkpointer.close();
     if (this.walFd !== null) closeSync(this.walFd);
     this.walFd = null;
     this.db.close();
@@ -270,12 +287,13 @@ export class Storage {
   }
 
   begin(): void {
-    this.db.exec("BEGIN IMMEDIATE");
+    this.stmts.begin.run();
   }
 
   /** Makes the transaction visible; `durable()` then puts it on disk. */
   commit(): void {
-    this.db.exec("COMMIT");
+    this.stmts.commit.run();
+    this.checkpointer.written();
   }
 
   /** Resolves once everything committed so far is on disk (see the header); rejects if the disk says no. */
@@ -312,11 +330,11 @@ export class Storage {
   }
 
   savepoint(): void {
-    this.db.exec("SAVEPOINT fn");
+    this.stmts.savepoint.run();
   }
 
   releaseSavepoint(): void {
-    this.db.exec("RELEASE fn");
+    this.stmts.release.run();
   }
 
   rollbackSavepoint(): void {
