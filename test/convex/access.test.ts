@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { describe, expect, test } from "vitest";
 import { api } from "../../convex/_generated/api";
 import { hashKey, sameDigest } from "../../convex/access";
@@ -34,6 +35,17 @@ describe("spaces and keys", () => {
     const row = await t.run((ctx) => ctx.db.get("spaces", s.spaceId));
     expect(row?.keyHash).toBe(await hashKey(s.key));
     expect(JSON.stringify(row)).not.toContain(s.key);
+  });
+
+  test("a key's hash is its SHA-256, the first time, again, and after hundreds of other keys", async () => {
+    const sha256 = (key: string) => createHash("sha256").update(key).digest("hex");
+    const key = newKey();
+    expect(await hashKey(key)).toBe(sha256(key));
+    expect(await hashKey(key)).toBe(sha256(key));
+    const others = Array.from({ length: 600 }, () => newKey());
+    for (const other of others) expect(await hashKey(other)).toBe(sha256(other));
+    expect(await hashKey(key)).toBe(sha256(key));
+    expect(await hashKey(others[599]!)).toBe(sha256(others[599]!));
   });
 
   test("create refuses keys that are not 32+ random bytes in base64url", async () => {
