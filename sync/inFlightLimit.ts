@@ -11,7 +11,10 @@
 // many ms, whatever the link, and twice a 200 ms round trip let a 250 ms queue pass as
 // the link (50 typists over 100 ms each way then stayed that far behind). A slow link
 // is slow every time, so its limit stays up. The fastest time seen drifts up a little
-// with each confirmation, so a client that moved to a slower link adapts to it. A
+// with each confirmation while the limit is 1, so a client that moved to a slower link
+// adapts to it: at 1 the client adds little to any queue, so what stays slow is the link.
+// (Drifting at every limit made a queue that lasted look like the link within seconds:
+// 1% a confirmation, 5 a second, turned 210 ms into 310 in 8 s.) A
 // confirmation far slower than a query's round trip means a queue too: a client that
 // joined a server already behind never sees a fast confirmation, and kept its limit up.
 
@@ -21,7 +24,7 @@ export const QUEUE_SLACK_MS = 20;
 export const QUEUE_MS = 150;
 /** Confirmation time over twice the fastest query round trip plus this means a queue. */
 export const LINK_SLACK_MS = 250;
-/** How much the fastest confirmation time seen drifts up per confirmation. */
+/** How much the fastest confirmation time seen drifts up per confirmation, while the limit is 1. */
 const FASTEST_DRIFT = 1.01;
 /** ...and the fastest query round trip per round trip (they are fewer). */
 const LINK_DRIFT = 1.25;
@@ -62,7 +65,7 @@ export class InFlightLimit {
 
   /** One submission took `ms` from being sent to being confirmed; returns the new limit. */
   observe(ms: number): number {
-    this.fastest = Math.min(ms, this.fastest * FASTEST_DRIFT);
+    this.fastest = Math.min(ms, this.current === 1 ? this.fastest * FASTEST_DRIFT : this.fastest);
     if (this.queued(ms)) this.current = Math.max(1, Math.floor(this.current / 2));
     else if (this.current < this.max) this.current += 1;
     return this.current;

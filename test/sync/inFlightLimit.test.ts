@@ -25,6 +25,15 @@ describe("the in-flight limit", () => {
     expect(limit.observe(205 + QUEUE_MS - 10)).toBe(3);
   });
 
+  it("finds a queue that builds up slowly: the link's measure does not follow it up", () => {
+    const limit = new InFlightLimit(8);
+    for (let i = 0; i < 10; i++) limit.observe(210);
+    // 2.4 ms slower each confirmation, up to 450 ms: a server falling behind bit by bit.
+    const limits = Array.from({ length: 100 }, (_, i) => limit.observe(210 + 2.4 * i));
+    expect(Math.min(...limits)).toBe(1);
+    expect(limits.indexOf(4)).toBeLessThan(Math.ceil(QUEUE_MS / 2.4) + 1);
+  });
+
   it("halves while the oldest submission waits far longer than the fastest took, before it is confirmed", () => {
     const limit = new InFlightLimit(8);
     limit.observe(5);
