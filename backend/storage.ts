@@ -8,14 +8,14 @@
 // process. A client drops an edit from its pending store once the server acknowledges it,
 // so an acknowledged commit must survive a power loss or an operating-system crash too, not
 // only a crash of this process. WAL with synchronous=NORMAL writes a commit to the WAL
-// without syncing it (checkpoints still sync the WAL before copying it into the database,
-// and the database after; they run on a worker of their own, checkpointer.ts); `durable()`
-// then syncs the WAL on libuv's thread pool. That is
-// synchronous=FULL's guarantee, but the worker re-runs the subscribed queries and runs the
-// next commit group while the disk works (about 1 ms of a keystroke's path on this
-// machine) instead of waiting for it; what is sent waits for the sync (engine.ts,
-// `afterDurable`). (Syncing on the worker itself, after the re-runs, left 50 typists 5 s
-// behind where this keeps them within a second: bench:clients.)
+// without syncing it (checkpoints, on a worker of their own in checkpointer.ts, still
+// sync the WAL before copying it into the database, and the database after); `durable()`
+// then syncs the WAL on libuv's thread pool. That is synchronous=FULL's guarantee, but
+// the worker re-runs the subscribed queries and runs the next commit group while the disk
+// works (about 1 ms of a keystroke's path on this machine) instead of waiting for it;
+// what is sent waits for the sync (engine.ts, `afterDurable`). (Syncing on the worker
+// itself, after the re-runs, left 50 typists 5 s behind where this keeps them within a
+// second: bench:clients.)
 import Database from "better-sqlite3";
 import { chmodSync, closeSync, fdatasync, mkdirSync, openSync } from "node:fs";
 import path from "node:path";
