@@ -36,22 +36,28 @@ const CLOSING = 1; // 1 once the worker is to close its connection and end
 /** Plain JavaScript: the worker runs from this text (the backend also ships as one file). */
 const WORKER_PROGRAM = String.raw`
 "use strict";
-const { workerData } = require("node:worker_threads");
+const { workerData, parentPort } = require("node:worker_threads");
 const Database = require(workerData.sqlite);
 const state = new Int32Array(workerData.buffer);
 const db = new Database(workerData.file, { timeout: 0 });
 db.pragma("synchronous = NORMAL");
 db.pragma("wal_autocheckpoint = 0");
+let failing = false; // a checkpoint failed (not for a lock) since the last that worked: said once
 for (;;) {
   Atomics.wait(state, ${CLOSING}, 0, ${CHECKPOINT_MS});
   if (Atomics.load(state, ${CLOSING}) === 1) break;
   if (Atomics.exchange(state, ${WRITTEN}, 0) === 0) continue;
   try {
     db.pragma("wal_checkpoint(PASSIVE)");
+    failing = false;
   } catch (e) {
-    // Busy (the main connection is checkpointing): the next look tries again.
-    if (e.code !== "SQLITE_BUSY" && e.code !== "SQLITE_LOCKED") throw e;
+    // Busy (the main connection is checkpointing), or a full or failing disk: the WAL
+    // keeps the commits meanwhile, and the next look tries again.
     Atomics.store(state, ${WRITTEN}, 1);
+    if (e.code !== "SQLITE_BUSY" && e.code !== "SQLITE_LOCKED") {
+      if (!failing) parentPort.postMessage(String(e.message));
+      failing = true;
+    }
   }
 }
 db.close();
@@ -61,7 +67,10 @@ export class Checkpointer {
   private readonly state = new Int32Array(new SharedArrayBuffer(8));
   private readonly worker: Worker;
 
-  /** `file`: the database, already in WAL mode. `onError` hears why the worker stopped, if it fails. */
+  /**
+   * `file`: the database, already in WAL mode. `onError` hears why the worker stopped, if
+   * it does; a checkpoint that fails (a full disk) is retried, and said on stderr once.
+   */
   constructor(file: string, onError: (error: Error) => void) {
     const sqlite = createRequire(import.meta.url).resolve("better-sqlite3");
     this.worker = new Worker(WORKER_PROGRAM, {
@@ -70,6 +79,10 @@ export class Checkpointer {
       name: "WAL checkpointer",
     });
     this.worker.on("error", onError);
+    this.worker.on("message", (message: string) => {
+      process.stderr.write(`[local backend] copying the WAL into the database failed, trying again every ${CHECKPOINT_MS} ms: ${message}\n`);
+    });
+    // After the listeners: a message listener refs the worker again.
     this.worker.unref();
   }
 
