@@ -6,7 +6,6 @@
  * monotonic clock. Benchmarks only: it costs time.
  */
 import vm from "node:vm";
-import Database from "better-sqlite3";
 import { WebSocket } from "ws";
 import { monoMs } from "./clock";
 import { insertedText, type TextOp } from "../../sync/textOp";
@@ -82,7 +81,8 @@ function describe(text: string, dir: "in" | "out", conn: number): Frame {
  * Installs the wrappers. `runtimePrototype` is the backend's Runtime.prototype from the
  * same bundle as the backend that will run (a copy from another bundle would not be the
  * one called); when it has neither `invokeWith` nor `invoke`, function runs are not timed.
- * `storagePrototype` likewise, for the syncs to disk (not timed without `durable`).
+ * `storagePrototype` likewise, for the COMMITs and the syncs to disk (each not timed
+ * without `commit` or `durable`).
  */
 export function installServerTrace(runtimePrototype: object | undefined, storagePrototype?: object): ServerTrace {
   const wsProto = WebSocket.prototype as unknown as {
@@ -99,16 +99,15 @@ export function installServerTrace(runtimePrototype: object | undefined, storage
     if (event === "message" && args[1] === false) trace.frames.push(describe(String(args[0]), "in", connOf(this)));
     return emit.call(this, event, ...args);
   };
-  const dbProto = Database.prototype as unknown as { exec: (sql: string) => unknown };
-  const exec = dbProto.exec;
-  dbProto.exec = function (this: unknown, sql: string) {
-    if (!sql.startsWith("COMMIT")) return exec.call(this, sql);
-    const start = monoMs();
-    const result = exec.call(this, sql);
-    trace.commits.push({ start, end: monoMs() });
-    return result;
-  };
-  const storage = storagePrototype as { durable?: (this: unknown) => Promise<void> } | undefined;
+  const storage = storagePrototype as { commit?: (this: unknown) => void; durable?: (this: unknown) => Promise<void> } | undefined;
+  const commit = storage?.commit;
+  if (storage && commit) {
+    storage.commit = function (this: unknown) {
+      const start = monoMs();
+      commit.call(this);
+      trace.commits.push({ start, end: monoMs() });
+    };
+  }
   const durable = storage?.durable;
   if (storage && durable) {
     storage.durable = function (this: unknown) {
