@@ -39,7 +39,7 @@ describe("the WAL checkpointer", () => {
       // 20 small commits are a few dozen pages: the main connection's own checkpoint
       // (at MAIN_CHECKPOINT_PAGES) has not run.
       expect(documentInFileAlone(dataDir, "doc19")).toBeUndefined();
-      await waitFor(() => documentInFileAlone(dataDir, "doc19") !== undefined, "doc19 in the database file", 5 * CHECKPOINT_MS);
+      await waitFor(() => documentInFileAlone(dataDir, "doc19") !== undefined, "doc19 in the database file", 20 * CHECKPOINT_MS);
       expect(documentInFileAlone(dataDir, "doc19")).toBe(JSON.stringify({ i: 19 }));
 
       // Once everything is copied the writer starts the WAL over instead of growing it.
