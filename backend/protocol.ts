@@ -73,14 +73,34 @@ function encodeVersion(v: StateVersion): JSONValue {
   return { querySet: v.querySet, ts: encodeTs(v.ts), identity: v.identity };
 }
 
+/**
+ * A query result's JSON text. One re-run's result goes to every client watching the query
+ * (a whole team following a note), each in a Transition of its own: it is encoded once and
+ * spliced into each. Results are not changed after their run made them, so the text is
+ * kept with the object.
+ */
+const encodedResults = new WeakMap<object, string>();
+export function encodeResult(value: JSONValue): string {
+  if (typeof value !== "object" || value === null) return JSON.stringify(value);
+  let text = encodedResults.get(value);
+  if (text === undefined) encodedResults.set(value, (text = JSON.stringify(value)));
+  return text;
+}
+
+function encodeModification(modification: StateModification): string {
+  if (modification.type !== "QueryUpdated") return JSON.stringify(modification);
+  const { value, ...rest } = modification;
+  return `${JSON.stringify(rest).slice(0, -1)},"value":${encodeResult(value)}}`;
+}
+
 export function encodeServerMessage(message: ServerMessage): string {
   switch (message.type) {
-    case "Transition":
-      return JSON.stringify({
-        ...message,
-        startVersion: encodeVersion(message.startVersion),
-        endVersion: encodeVersion(message.endVersion),
-      });
+    case "Transition": {
+      const start = JSON.stringify(encodeVersion(message.startVersion));
+      const end = JSON.stringify(encodeVersion(message.endVersion));
+      const modifications = message.modifications.map(encodeModification).join(",");
+      return `{"type":"Transition","startVersion":${start},"endVersion":${end},"modifications":[${modifications}]}`;
+    }
     case "MutationResponse":
       return JSON.stringify(message.success ? { ...message, ts: encodeTs(message.ts) } : message);
     case "ActionResponse":

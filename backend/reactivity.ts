@@ -5,6 +5,7 @@
 import type { JSONValue } from "convex/values";
 import type { Engine } from "./engine.js";
 import type { QueryJournal } from "./pages.js";
+import { encodeResult } from "./protocol.js";
 import { keysInRanges } from "./reads.js";
 import type { Outcome, ReadSet, UserIdentity, WriteSet } from "./runtime.js";
 
@@ -45,7 +46,7 @@ function entryKey(udfPath: string, args: JSONValue, identity: UserIdentity | nul
 
 function fingerprint(outcome: Outcome): string {
   return outcome.ok
-    ? `ok:${JSON.stringify(outcome.value)}:${outcome.logLines.join("\n")}`
+    ? `ok:${encodeResult(outcome.value)}:${outcome.logLines.join("\n")}`
     : `err:${outcome.message}:${JSON.stringify(outcome.data ?? null)}`;
 }
 

@@ -5,6 +5,7 @@ import { ConvexClient } from "convex/browser";
 import { api } from "../../harness/backendFixture/convex/_generated/api";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
+import { encodeServerMessage, encodeTs, type ServerMessage } from "../../backend/protocol.js";
 import type { RunningBackend } from "../../backend/serve.js";
 import { removeTempDirs, startFixture, waitFor } from "./helpers.js";
 
@@ -120,5 +121,33 @@ describe("the order a commit's frames leave in", () => {
     expect(seen).toEqual(["follower Transition", "author MutationResponse", "author Transition"]);
     author.close();
     follower.close();
+  });
+});
+
+describe("encoding a Transition", () => {
+  it("gives each watcher the whole result, however many share its encoding", () => {
+    const shared = { kind: "ops", ops: [{ rev: 7, op: [3, "é\u{F0000}\"\\"] }] };
+    const version = (querySet: number, ts: bigint) => ({ querySet, ts, identity: 0 });
+    const transition = (queryId: number): ServerMessage => ({
+      type: "Transition",
+      startVersion: version(1, 5n),
+      endVersion: version(2, 6n),
+      modifications: [
+        { type: "QueryUpdated", queryId, value: shared, logLines: ["a line"], journal: null },
+        { type: "QueryUpdated", queryId: queryId + 1, value: null, logLines: [], journal: "page" },
+        { type: "QueryFailed", queryId: queryId + 2, errorMessage: "boom", logLines: [], errorData: { code: 1 }, journal: null },
+        { type: "QueryRemoved", queryId: queryId + 3 },
+      ],
+    });
+    for (const queryId of [0, 10]) {
+      const message = transition(queryId);
+      const decoded: unknown = JSON.parse(encodeServerMessage(message));
+      if (message.type !== "Transition") throw new Error("not a Transition");
+      expect(decoded).toEqual({
+        ...message,
+        startVersion: { querySet: 1, ts: encodeTs(5n), identity: 0 },
+        endVersion: { querySet: 2, ts: encodeTs(6n), identity: 0 },
+      });
+    }
   });
 });
