@@ -15,7 +15,8 @@
  * backend with timestamps (bench/tracedServer.ts), broken down hop by hop.
  *
  * npm run bench:clients [-- --seconds 8 --drain 2 --rows 2,10,50,50+100 --procs 5 --systems ours,yjs --breakdown 2 --warmup 4 --by-second --cpu-prof DIR --busy F]
- * (--by-second: each row's delivered pairs' p50/p99 by the second of the row they were typed in;
+ * (--by-second: each row's delivered pairs' p50/p99 by the second of the row they were typed in,
+ * and whom its slowest 1% of pairs involve;
  * --cpu-prof: each server process writes a V8 CPU profile into DIR when it exits;
  * --busy F: a neighbour process busy for F of every 10 ms all through, as a host's other work)
  */
@@ -253,14 +254,15 @@ async function runRow(workers: Worker[], { system, server, clients, delayMs, sec
   const frames: ClientFrames[] = results.flatMap((r) => r.frames);
   const texts = results.flatMap((r) => r.texts.map((t) => t.text));
   const typedAt = new Map(typed.map((t) => [t.code, t]));
-  const latencies: number[] = [];
+  const pairs: Pair[] = [];
   const delivered = new Set<string>();
   for (const a of arrivals) {
     const key = typedAt.get(a.code);
     if (!key || key.client === a.client || delivered.has(`${a.code}:${a.client}`)) continue;
     delivered.add(`${a.code}:${a.client}`);
-    latencies.push(a.at - key.at);
+    pairs.push({ key, receiver: a.client, ms: a.at - key.at });
   }
+  const latencies = pairs.map((p) => p.ms);
   const pairsExpected = typed.length * (clients - 1);
   const notDelivered = pairsExpected - delivered.size;
   // Each pair not delivered counts as (at least) the time it had left before the row ended.
@@ -269,7 +271,7 @@ async function runRow(workers: Worker[], { system, server, clients, delayMs, sec
   }
   // Printed under the row's line (printRow), so each row's seconds follow it.
   const bySecond = values["by-second"]
-    ? [bySecondLine(typedAt, arrivals, t0), `  by second, CPU ms (server / server waiting for a core / this process, with the delay proxy / client processes): ${cpuBySecond.join("  ")}`]
+    ? [bySecondLine(pairs, t0), tailLine(pairs, t0, used.length), `  by second, CPU ms (server / server waiting for a core / this process, with the delay proxy / client processes): ${cpuBySecond.join("  ")}`]
     : [];
   latencies.sort((a, b) => a - b);
   const late = typed.map((t) => t.lateMs).sort((a, b) => a - b);
@@ -307,19 +309,42 @@ async function runRow(workers: Worker[], { system, server, clients, delayMs, sec
   return { result, typed, arrivals, frames, bySecond };
 }
 
+/** A key delivered to another client: who typed it, who received it, how long it took. */
+type Pair = { key: Typed; receiver: number; ms: number };
+
 /** Delivered pairs' p50/p99 by the second of the row their key was typed in: where a row's tail comes from. */
-function bySecondLine(typedAt: ReadonlyMap<number, Typed>, arrivals: readonly Arrival[], t0: number): string {
+function bySecondLine(pairs: readonly Pair[], t0: number): string {
   const bySecond: number[][] = [];
-  for (const a of arrivals) {
-    const key = typedAt.get(a.code);
-    if (!key || key.client === a.client) continue;
-    (bySecond[Math.max(0, Math.floor((key.at - t0) / 1000))] ??= []).push(a.at - key.at);
-  }
+  for (const { key, ms } of pairs) (bySecond[Math.max(0, Math.floor((key.at - t0) / 1000))] ??= []).push(ms);
   const cells = bySecond.map((ms, second) => {
     const sorted = [...ms].sort((a, b) => a - b);
     return `${second} s: ${formatMs(percentile(sorted, 50))}/${formatMs(percentile(sorted, 99))}`;
   });
   return `  by second typed (p50/p99 ms): ${cells.join("  ")}`;
+}
+
+/**
+ * Whom the slowest 1% of delivered pairs involve. A key late at every receiver was held up
+ * before its push left the server (its typist's process, the server, the disk); keys late
+ * at the receivers of one process were held up there (that process, or the cores it shares).
+ * Client i runs in process i % processes.
+ */
+function tailLine(pairs: readonly Pair[], t0: number, processes: number): string {
+  if (pairs.length === 0) return "  slowest 1% of pairs: none delivered";
+  const tail = [...pairs].sort((a, b) => b.ms - a.ms).slice(0, Math.ceil(pairs.length / 100));
+  const count = <K>(of: (p: Pair) => K): Array<[K, number]> => {
+    const n = new Map<K, number>();
+    for (const p of tail) n.set(of(p), (n.get(of(p)) ?? 0) + 1);
+    return [...n].sort((a, b) => b[1] - a[1]);
+  };
+  const keys = count((p) => p.key);
+  const [topKey, topKeyPairs] = keys[0]!;
+  const [, topProcessPairs] = count((p) => p.receiver % processes)[0]!;
+  return (
+    `  slowest 1% of pairs (${tail.length}, ${formatMs(tail[tail.length - 1]!.ms)} to ${formatMs(tail[0]!.ms)} ms): ` +
+    `keys ${keys.length}, their typists ${count((p) => p.key.client).length}, receivers ${count((p) => p.receiver).length} in ${count((p) => p.receiver % processes).length} processes; ` +
+    `most of one key ${topKeyPairs} (typed ${((topKey.at - t0) / 1000).toFixed(1)} s in), most at one process ${topProcessPairs}`
+  );
 }
 
 const SYSTEM_NAMES: Record<System, string> = { ours: "ours", yjs: "Yjs+relay" };
