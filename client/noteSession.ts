@@ -19,7 +19,7 @@ import { SyncClient, type Submission } from "../sync/syncClient";
 import { BlockFollow, blockKey, type BlockPage } from "../sync/followBlocks";
 import { classifyFailure, SyncDriver, type Failure, type SyncEvents, type SyncTransport } from "../sync/syncDriver";
 import { insertedText, type TextOp, type Selection } from "../sync/textOp";
-import { ConnectionStatus } from "./connectionStatus";
+import { ConnectionStatus, OFFLINE_AFTER_MS } from "./connectionStatus";
 import { Emitter } from "./events";
 import { PendingEntry } from "./pendingEntry";
 import type { PendingStore } from "./pendingStore";
@@ -34,8 +34,11 @@ export interface OpenOptions {
   readonly pending?: PendingEntry;
   /** Publish and follow presence (the CLI turns it off). Default true. */
   readonly presence?: boolean;
-  /** Where the session reports what it repaired or could not do. Default: nowhere. */
-  readonly log?: (message: string) => void;
+  /**
+   * Where the session reports what it repaired or could not do, and ("info") what only
+   * explains a pause: its socket lost and back. Default: nowhere.
+   */
+  readonly log?: (message: string, level?: "info") => void;
   /**
    * Where the session notes each op it sends and receives, with the text it inserts (the
    * extension's trace level; bench:e2e times keys by it). Called with the line unbuilt, so
@@ -109,6 +112,8 @@ class LiveNoteSession implements NoteSession {
   private followError: Error | undefined;
   /** The revision the watch was last planned for. */
   private plannedRev = -1;
+  /** When the socket was lost (performance.now()), while it is. */
+  private lostAt: number | undefined;
   private closed = false;
 
   readonly onRemoteOp = this.remoteOps.event;
@@ -128,6 +133,7 @@ class LiveNoteSession implements NoteSession {
     this.connection = new ConnectionStatus(convex);
     this.connection.onChange((state) => {
       if (state === "connected") this.reconnected();
+      else this.disconnected(state);
       this.publishStatus();
     });
     this.presence =
@@ -206,8 +212,20 @@ class LiveNoteSession implements NoteSession {
 
   /** Back online, maybe over another path: the link's round trip is measured afresh. */
   private reconnected(): void {
+    if (this.lostAt !== undefined) this.log(`reconnected after ${Math.round(performance.now() - this.lostAt)} ms without the server`, "info");
+    this.lostAt = undefined;
     this.driver.reconnected();
     this.follow.reconnected();
+  }
+
+  /** Said in the log: nothing else tells why edits stopped arriving for a while. */
+  private disconnected(state: "reconnecting" | "offline"): void {
+    if (state === "reconnecting") {
+      this.lostAt = performance.now();
+      this.log("lost the connection to the server; the Convex client is reconnecting", "info");
+    } else {
+      this.log(`still without the server after ${OFFLINE_AFTER_MS} ms: shown as offline`, "info");
+    }
   }
 
   /** Watches the blocks of the op log that `follow` plans for our revision (sync/followBlocks.ts). */
@@ -328,8 +346,8 @@ class LiveNoteSession implements NoteSession {
     if (!this.closed) this.statusChanges.fire(this.status);
   }
 
-  private log(message: string): void {
-    this.options.log?.(`Note ${this.noteId}: ${message}`);
+  private log(message: string, level?: "info"): void {
+    this.options.log?.(`Note ${this.noteId}: ${message}`, level);
   }
 
   private trace(what: string, op: TextOp): void {

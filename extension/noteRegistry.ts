@@ -146,7 +146,7 @@ export class NoteRegistry implements vscode.Disposable {
       session = await connection.space.open(noteId, {
         user: await this.user(),
         store: this.store,
-        log: (m) => this.log.warn(m),
+        log: (m, level) => (level === "info" ? this.log.info(m) : this.log.warn(m)),
         trace: (line) => this.log.trace(line),
       });
     } catch (err) {

@@ -106,7 +106,8 @@ describe("note sessions", () => {
         if ((args as { op?: unknown }).op !== undefined) submissions++;
         return mutation(fn, args);
       }) as typeof convex.mutation;
-      const session = await new Space(convex, creds).open(noteId, { user: { name: "traveller", color: "#00aaff" }, presence: false });
+      const logged: string[] = [];
+      const session = await new Space(convex, creds).open(noteId, { user: { name: "traveller", color: "#00aaff" }, presence: false, log: (m) => logged.push(m) });
       const type = async (keys: number) => {
         for (let i = 0; i < keys; i++) {
           session.applyLocal(session.text.length === 0 ? ["k"] : [session.text.length, "k"]);
@@ -118,6 +119,8 @@ describe("note sessions", () => {
       proxy.reroute(100);
       await waitFor(() => session.status.connection !== "connected", "the session to notice the cut");
       await waitFor(() => session.status.connection === "connected", "the session to reconnect");
+      // The log says why edits paused: the socket was lost, and for how long.
+      expect(logged.filter((m) => /lost the connection|reconnected after \d+ ms/.test(m))).toHaveLength(2);
       submissions = 0;
       // Six or seven keys land in a 200 ms round trip. A client still taking 200 ms for a
       // queue keeps one submission in flight and sends the keys in a few composed batches.
