@@ -20,6 +20,7 @@ import {
   type Arrival,
   type ClientFrames,
   type FromWorker,
+  type SessionLog,
   type Target,
   type ToWorker,
   type Typed,
@@ -36,6 +37,8 @@ interface Typist {
 const arrivals: Arrival[] = [];
 const typed: Typed[] = [];
 let frames: ClientFrames[] = [];
+/** What the sessions logged (a recovery, a refused edit): rare, and each one explains a stall. */
+let logs: SessionLog[] = [];
 let typists: Typist[] = [];
 let keysPerClient = 0;
 let totalClients = 0;
@@ -112,6 +115,7 @@ async function openOurs(target: Extract<Target, { system: "ours" }>, index: numb
   const session: NoteSession = await new Space(convex, { spaceId: target.spaceId, key: target.key }).open(target.noteId, {
     user: { name: `bench${index}`, color: "#888888" },
     presence: false,
+    log: (message) => logs.push({ client: index, at: monoMs(), message }),
   });
   session.onRemoteOp((op) => {
     for (const edit of editsFromOp(op)) noteArrivals(index, edit.insert);
@@ -199,6 +203,7 @@ async function handle(message: ToWorker): Promise<void> {
       arrivals.length = 0;
       typed.length = 0;
       frames = [];
+      logs = [];
       keysPerClient = message.keysPerClient;
       totalClients = message.totalClients;
       const { target } = message;
@@ -223,6 +228,7 @@ async function handle(message: ToWorker): Promise<void> {
         arrivals: [...arrivals],
         texts: typists.map((t) => ({ client: t.index, text: t.text() })),
         frames,
+        logs,
         bytesIn,
         pid: process.pid,
       };

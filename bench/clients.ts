@@ -34,7 +34,7 @@ import { monoMs } from "./lib/clock";
 import { cpuMs, machineBusyMs, mainThreadWaitMs, rssMb } from "./lib/procStats";
 import type { ServerTrace } from "./lib/serverTrace";
 import { formatMs, percentile } from "./lib/stats";
-import { CODE_SPACE, type Arrival, type ClientFrames, type FromWorker, type System, type Target, type ToWorker, type Typed } from "./lib/workerProtocol";
+import { CODE_SPACE, type Arrival, type ClientFrames, type FromWorker, type SessionLog, type System, type Target, type ToWorker, type Typed } from "./lib/workerProtocol";
 
 // scripts/run-ts.mjs runs a bundled copy elsewhere but keeps argv[1] as this file.
 const repo = path.resolve(path.dirname(process.argv[1] ?? "bench/clients.ts"), "..");
@@ -270,9 +270,12 @@ async function runRow(workers: Worker[], { system, server, clients, delayMs, sec
     for (let c = 0; c < clients; c++) if (c !== key.client && !delivered.has(`${key.code}:${c}`)) latencies.push(rowEnd - key.at);
   }
   // Printed under the row's line (printRow), so each row's seconds follow it.
-  const bySecond = values["by-second"]
-    ? [bySecondLine(pairs, t0), tailLine(pairs, t0, used.length), `  by second, CPU ms (server / server waiting for a core / this process, with the delay proxy / client processes): ${cpuBySecond.join("  ")}`]
-    : [];
+  const details = [
+    ...(values["by-second"]
+      ? [bySecondLine(pairs, t0), tailLine(pairs, t0, used.length), `  by second, CPU ms (server / server waiting for a core / this process, with the delay proxy / client processes): ${cpuBySecond.join("  ")}`]
+      : []),
+    ...logLines(results.flatMap((r) => r.logs), t0),
+  ];
   latencies.sort((a, b) => a - b);
   const late = typed.map((t) => t.lateMs).sort((a, b) => a - b);
   // Achieved rate: each client's keys after its first, over the time from its first to its last.
@@ -306,7 +309,17 @@ async function runRow(workers: Worker[], { system, server, clients, delayMs, sec
     machinePercent: (machine / (rowEnd - t0) / availableParallelism()) * 100,
     bytesInPerKeyPerClient: results.reduce((n, r) => n + r.bytesIn, 0) / Math.max(1, typed.length) / clients,
   };
-  return { result, typed, arrivals, frames, bySecond };
+  return { result, typed, arrivals, frames, details };
+}
+
+/** What the sessions logged during the row (nothing, normally), the first few in full. */
+function logLines(logs: readonly SessionLog[], t0: number): string[] {
+  if (logs.length === 0) return [];
+  const first = [...logs].sort((a, b) => a.at - b.at).slice(0, 5);
+  return [
+    `  the sessions logged ${logs.length} line(s):`,
+    ...first.map((l) => `    client ${l.client}, ${((l.at - t0) / 1000).toFixed(2)} s in: ${l.message}`),
+  ];
 }
 
 /** A key delivered to another client: who typed it, who received it, how long it took. */
@@ -350,7 +363,7 @@ function tailLine(pairs: readonly Pair[], t0: number, processes: number): string
 const SYSTEM_NAMES: Record<System, string> = { ours: "ours", yjs: "Yjs+relay" };
 const link = (delayMs: number): string => (delayMs ? `+${delayMs} ms each way` : "loopback");
 
-function printRow({ result: r, bySecond }: { result: RowResult; bySecond: readonly string[] }, note?: string): void {
+function printRow({ result: r, details }: { result: RowResult; details: readonly string[] }, note?: string): void {
   const cells = [
     link(r.delayMs).padEnd(16),
     String(r.clients).padStart(3),
@@ -373,7 +386,7 @@ function printRow({ result: r, bySecond }: { result: RowResult; bySecond: readon
     r.bytesInPerKeyPerClient.toFixed(0).padStart(7),
   ];
   console.log(note === undefined ? cells.join(" ") : `${cells.join(" ")}  (${note})`);
-  for (const line of bySecond) console.log(line);
+  for (const line of details) console.log(line);
 }
 
 const workers: Worker[] = [];

@@ -25,6 +25,8 @@ export type ToWorker =
 export type Typed = { code: number; client: number; at: number; lateMs: number };
 /** One key seen applied by another client. */
 export type Arrival = { code: number; client: number; at: number };
+/** A line a session logged (a recovery, a refused edit): rare, and each one explains a stall. */
+export type SessionLog = { client: number; at: number; message: string };
 /** Trace of one client's socket: first time each bench key left in a Mutation frame / arrived in a Transition. */
 export type ClientFrames = { client: number; sent: Array<[code: number, at: number]>; received: Array<[code: number, at: number]> };
 
@@ -38,6 +40,8 @@ export type FromWorker =
       /** Each hosted client's final text, for the convergence check. */
       texts: Array<{ client: number; text: string }>;
       frames: ClientFrames[];
+      /** What the sessions logged since setup. */
+      logs: SessionLog[];
       /** Bytes the hosted clients' sockets received from "start" to "stop". */
       bytesIn: number;
       pid: number;
