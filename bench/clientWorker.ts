@@ -37,7 +37,7 @@ interface Typist {
 const arrivals: Arrival[] = [];
 const typed: Typed[] = [];
 let frames: ClientFrames[] = [];
-/** What the sessions logged (a recovery, a refused edit): rare, and each one explains a stall. */
+/** What the hosted sessions logged since setup. */
 let logs: SessionLog[] = [];
 let typists: Typist[] = [];
 let keysPerClient = 0;

@@ -1,6 +1,6 @@
 // Bad frames close only the socket that sent them; a mutation whose response is lost
 // with its socket is applied exactly once; a commit's pushes to followers are written
-// before its author's answer.
+// before its author's answer; a result shared by many watchers is encoded whole for each.
 import { ConvexClient } from "convex/browser";
 import { api } from "../../harness/backendFixture/convex/_generated/api";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
