@@ -352,10 +352,11 @@ function tailLine(pairs: readonly Pair[], t0: number, processes: number): string
   };
   const keys = count((p) => p.key);
   const [topKey, topKeyPairs] = keys[0]!;
-  const [, topProcessPairs] = count((p) => p.receiver % processes)[0]!;
+  const byProcess = count((p) => p.receiver % processes);
+  const [, topProcessPairs] = byProcess[0]!;
   return (
     `  slowest 1% of pairs (${tail.length}, ${formatMs(tail[tail.length - 1]!.ms)} to ${formatMs(tail[0]!.ms)} ms): ` +
-    `keys ${keys.length}, their typists ${count((p) => p.key.client).length}, receivers ${count((p) => p.receiver).length} in ${count((p) => p.receiver % processes).length} processes; ` +
+    `keys ${keys.length}, their typists ${count((p) => p.key.client).length}, receivers ${count((p) => p.receiver).length} in ${byProcess.length} processes; ` +
     `most of one key ${topKeyPairs} (typed ${((topKey.at - t0) / 1000).toFixed(1)} s in), most at one process ${topProcessPairs}`
   );
 }
