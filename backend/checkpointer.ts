@@ -66,6 +66,7 @@ db.close();
 export class Checkpointer {
   private readonly state = new Int32Array(new SharedArrayBuffer(8));
   private readonly worker: Worker;
+  private readonly exited: Promise<void>;
 
   /**
    * `file`: the database, already in WAL mode. `onError` hears why the worker stopped, if
@@ -79,6 +80,7 @@ export class Checkpointer {
       name: "WAL checkpointer",
     });
     this.worker.on("error", onError);
+    this.exited = new Promise((resolve) => this.worker.once("exit", () => resolve()));
     this.worker.on("message", (message: string) => {
       process.stderr.write(`[local backend] copying the WAL into the database failed, trying again every ${CHECKPOINT_MS} ms: ${message}\n`);
     });
@@ -91,9 +93,16 @@ export class Checkpointer {
     Atomics.store(this.state, WRITTEN, 1);
   }
 
-  /** Asks the worker to close its connection and end; it does not hold the process meanwhile. */
-  close(): void {
+  /**
+   * Asks the worker to close its connection and end; resolves once it has. Closed last, its
+   * connection copies the WAL into the database as it closes, holding the database locked
+   * meanwhile: the backend opening it again at once (a restart) found it locked.
+   */
+  close(): Promise<void> {
     Atomics.store(this.state, CLOSING, 1);
     Atomics.notify(this.state, CLOSING);
+    // Held by the process until it ends: one exiting meanwhile would leave the close unsettled.
+    this.worker.ref();
+    return this.exited;
   }
 }

@@ -287,12 +287,12 @@ export class Connection implements Subscriber {
     this.changed.add(queryId);
   }
 
-  /** Sends one Transition with everything that changed since the last one, if anything did. Exclusive. */
-  flush(bump: Partial<Pick<StateVersion, "identity">> = {}): void {
-    if (this.closed) return;
+  /** Sends one Transition with everything that changed since the last one, if anything did (then true). Exclusive. */
+  flush(bump: Partial<Pick<StateVersion, "identity">> = {}): boolean {
+    if (this.closed) return false;
     const ts = this.engine.currentTs();
     const hasBump = this.appliedQuerySet !== this.version.querySet || bump.identity !== undefined;
-    if (!hasBump && !this.owesTransition && this.changed.size === 0 && this.removed.size === 0) return;
+    if (!hasBump && !this.owesTransition && this.changed.size === 0 && this.removed.size === 0) return false;
     const modifications: StateModification[] = [];
     for (const queryId of this.changed) {
       const entry = this.queries.get(queryId);
@@ -319,6 +319,7 @@ export class Connection implements Subscriber {
     this.removed.clear();
     this.owesTransition = false;
     this.addAnswerOwed = false;
+    return true;
   }
 
   /** Keeps the socket alive; one silent for `idleMs` (no frames, no pongs) is closed. */

@@ -4,7 +4,9 @@
 // each runs in its own savepoint, one COMMIT takes them all in, and once it is on disk
 // (storage.ts says how) their responses are released. The worker does not wait for the
 // disk: the next group runs while the last one syncs, and everything sent (answers,
-// pushes, query results) waits for the commits it shows (`afterDurable`).
+// pushes, query results) waits for the commits it shows (`afterDurable`). A group also
+// stays open while the updates to clients run over their budget (pushBudget.ts), so under
+// a stream of commits to many watchers each update carries several.
 //
 // A mutation that waits for something outside the database (Web Crypto) does not hold the
 // others up, as on Convex: its writes are taken out of the transaction (kept as a journal),
@@ -20,6 +22,7 @@ import { YOUNG_ENTRY_MS } from "./isolate.js";
 import type { FunctionRun } from "./function-run.js";
 import { historyOf } from "./history.js";
 import { CommitLog } from "./occ.js";
+import { PushBudget } from "./pushBudget.js";
 import { Runtime, type ActionBridge, type Invoked, type Outcome, type RuntimeOptions, type UserIdentity, type WriteSet } from "./runtime.js";
 import { ReplayClash, Storage, type StorageOp } from "./storage.js";
 
@@ -55,6 +58,8 @@ export type EngineOptions = {
   holdOutsideAnswer?: (udfPath: string, attempt: number) => Promise<void>;
   /** Test seam: each commit counts as on disk only once this settles too (a slow disk). */
   holdDurable?: () => Promise<void>;
+  /** Test seam: the updates to clients a second, sustained and at once (pushBudget.ts has the defaults). */
+  pushBudget?: { perSecond: number; burst: number };
 };
 
 /** Contention, per function and in total (benchmarks read it). */
@@ -137,9 +142,10 @@ const TS_KEY = "last_ts";
 
 /**
  * Told about each commit as soon as it is in the database, before it is on disk: whatever
- * it sends about the commit goes through `afterDurable`.
+ * it sends about the commit goes through `afterDurable`. Answers how many clients it sent
+ * an update to (the push budget counts them).
  */
-export type CommitListener = (ts: bigint, writes: WriteSet) => Promise<void>;
+export type CommitListener = (ts: bigint, writes: WriteSet) => Promise<number>;
 
 /** How long to wait before syncing again after the disk refused, doubling up to the cap. */
 const SYNC_RETRY_MS = 100;
@@ -152,7 +158,7 @@ export class Engine {
   private markIdle: () => void = () => {};
   private lastTs: bigint;
   private closed = false;
-  onCommit: CommitListener = async () => {};
+  onCommit: CommitListener = async () => 0;
   /** Injected faults, when the backend was started with some. */
   dice: FaultDice | null = null;
   /** Told about functions scheduled by each commit. */
@@ -168,6 +174,8 @@ export class Engine {
   private commits = 0;
   private durableCommits = 0;
   private syncing = false;
+  /** The updates to clients that commits may send (pushBudget.ts). */
+  private readonly pushBudget: PushBudget;
   /** The open group while it waits for the last commit's sync: it takes mutations as they come. */
   private joinable: ((job: GroupJob) => boolean) | null = null;
   /** Callers waiting for the disk, each for the commits made before it asked (so in order). */
@@ -180,6 +188,7 @@ export class Engine {
     private readonly options: EngineOptions,
   ) {
     this.lastTs = BigInt(storage.getMeta(TS_KEY) ?? "0");
+    this.pushBudget = new PushBudget(performance.now(), options.pushBudget?.perSecond, options.pushBudget?.burst);
     if (!options.serialMutations) {
       runtime.setOutsideGate({ waiting: (run) => this.waiting(run), answered: (run, resume) => this.answered(run, resume) });
     }
@@ -191,7 +200,7 @@ export class Engine {
       const runtime = await Runtime.load(storage, functionsDir, options);
       return new Engine(storage, runtime, engineOptions);
     } catch (e) {
-      storage.close();
+      await storage.close();
       throw e;
     }
   }
@@ -262,6 +271,15 @@ export class Engine {
   afterDurable(then: () => void): void {
     if (this.durableCommits === this.commits && this.onDisk.length === 0) return then();
     this.onDisk.push({ commit: this.commits, then });
+  }
+
+  /** Re-runs what clients watch after a commit and counts the updates against the push budget. */
+  private async updateClients(writes: WriteSet): Promise<void> {
+    try {
+      this.pushBudget.spend(await this.onCommit(this.lastTs, writes), performance.now());
+    } catch (e) {
+      process.emitWarning(`Reactive update failed: ${(e as Error).message}`);
+    }
   }
 
   /** `afterDurable` as a promise. */
@@ -350,7 +368,7 @@ export class Engine {
       this.committed();
       this.log.append(writes);
       if (run.scheduled.length > 0) this.onScheduled(run.scheduled);
-      await this.onCommit(this.lastTs, writes).catch((e: Error) => process.emitWarning(`Reactive update failed: ${e.message}`));
+      await this.updateClients(writes);
       return { value, onDisk: this.durableNow() };
     });
     await onDisk;
@@ -475,17 +493,19 @@ export class Engine {
         // fifths of the worker's time. It commits on top of this one, and what it sends
         // waits for its own sync, which covers this one too.
         for (const { pending, result } of done) this.answer(pending, result);
-        void this.onCommit(this.lastTs, sink.writes)
-          .catch((e: Error) => process.emitWarning(`Reactive update failed: ${e.message}`))
-          .then(() => resolve());
+        void this.updateClients(sink.writes).then(resolve);
       };
       // While the last commit syncs, the group stays open and takes what arrives (within its
       // budget): each sync then covers one group, and the mutations run while the disk works.
       // Committing at once instead made groups of one, each re-running every subscribed query.
+      // Likewise while the updates to clients are over their budget (pushBudget.ts).
       let turnStarted = started;
-      const waitForDisk = (i: number): boolean => {
-        const left = budget - (performance.now() - started);
-        if (this.durableCommits === this.commits || group.length >= MAX_GROUP || left <= 0) return false;
+      const stayOpen = (i: number): boolean => {
+        const now = performance.now();
+        const left = budget - (now - started);
+        const onDisk = this.durableCommits === this.commits;
+        const pushWait = this.pushBudget.waitMs(now);
+        if ((onDisk && pushWait === 0) || group.length >= MAX_GROUP || left <= 0) return false;
         let open = true;
         const go = (): void => {
           if (!open) return;
@@ -495,7 +515,7 @@ export class Engine {
           turnStarted = performance.now();
           this.runtime.session(() => step(i));
         };
-        const timer = setTimeout(go, left);
+        const timer = setTimeout(go, onDisk ? Math.min(pushWait, left) : left);
         let joined = false;
         this.joinable = (job) => {
           if (!open) return false;
@@ -510,8 +530,9 @@ export class Engine {
         };
         // Not inside the sync's callback: the frames it released are written there, and
         // they leave (uncorked) only once that callback's turn ends, which a realm entry run
-        // from it would make them wait for.
-        this.afterDurable(() => setImmediate(go));
+        // from it would make them wait for. (Once on disk, `step` asks again: the push
+        // budget may still hold the group.)
+        if (!onDisk) this.afterDurable(() => setImmediate(go));
         return true;
       };
       const step = (i: number): void => {
@@ -537,7 +558,7 @@ export class Engine {
         const job = group[i];
         if (!job) {
           current = null;
-          if (waitForDisk(i)) return;
+          if (stayOpen(i)) return;
           if (performance.now() - started <= YOUNG_ENTRY_MS) commit();
           else setImmediate(commit);
           return;
@@ -830,7 +851,7 @@ export class Engine {
       this.answer(attempt.pending, { outcome: failure("The local backend is shutting down."), ts: 0n, retryable: true });
     }
     this.runtime.close();
-    this.storage.close();
+    await this.storage.close();
   }
 }
 

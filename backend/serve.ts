@@ -30,7 +30,7 @@ export type BackendOptions = {
   /** Run mutations strictly one after another, even while one waits outside (`--serial-mutations`; debugging). */
   serialMutations?: boolean;
   /** Test seams; not part of the CLI. */
-  hooks?: ConnectionHooks & Pick<EngineOptions, "holdOutsideAnswer" | "holdDurable">;
+  hooks?: ConnectionHooks & Pick<EngineOptions, "holdOutsideAnswer" | "holdDurable" | "pushBudget">;
 };
 
 export type RunningBackend = {
@@ -72,11 +72,12 @@ async function listen(server: Server, port: number, host: string): Promise<numbe
 
 async function startOnce(options: BackendOptions, host: string, functionsDir: string, dataDir: string, ports: { port: number; sitePort: number }, faults: Faults | undefined): Promise<Started> {
   const env: Record<string, string> = { ...options.env };
-  const { holdOutsideAnswer, holdDurable } = options.hooks ?? {};
+  const { holdOutsideAnswer, holdDurable, pushBudget } = options.hooks ?? {};
   const engine = await Engine.open(dataDir, functionsDir, { env }, {
     serialMutations: options.serialMutations ?? false,
     ...(holdOutsideAnswer ? { holdOutsideAnswer } : {}),
     ...(holdDurable ? { holdDurable } : {}),
+    ...(pushBudget ? { pushBudget } : {}),
   });
   if (faults) engine.dice = new FaultDice(faults);
   const scheduler = new Scheduler(engine);

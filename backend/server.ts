@@ -61,7 +61,9 @@ export class BackendServer {
     engine.onCommit = async (_ts, writes) => {
       await this.reactivity.afterCommit(writes);
       // The frames are made now; each leaves once the commit is on disk (Connection.send).
-      for (const connection of this.connections) connection.flush();
+      let updates = 0;
+      for (const connection of this.connections) if (connection.flush()) updates++;
+      return updates;
     };
     this.http = createServer((req, res) => void this.handleHttp(req, res));
     this.site = createServer((req, res) => void this.handleSite(req, res));

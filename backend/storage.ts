@@ -141,11 +141,13 @@ export class Storage {
     });
   }
 
-  close(): void {
-    this.checkpointer.close();
+  /** Closes the database, and resolves once the checkpointer's connection is closed too. */
+  async close(): Promise<void> {
+    const checkpointerClosed = this.checkpointer.close();
     if (this.walFd !== null) closeSync(this.walFd);
     this.walFd = null;
     this.db.close();
+    await checkpointerClosed;
   }
 
   getMeta(key: string): string | undefined {

@@ -51,7 +51,7 @@ describe("the WAL checkpointer", () => {
       }
       expect(statSync(path.join(dataDir, `${FILE}-wal`)).size).toBeLessThanOrEqual(walBytes);
     } finally {
-      storage.close();
+      await storage.close();
     }
   });
 
@@ -76,7 +76,26 @@ describe("the WAL checkpointer", () => {
       const frameBytes = 4096 + 24;
       expect(statSync(path.join(dataDir, `${FILE}-wal`)).size).toBeLessThanOrEqual(MAIN_CHECKPOINT_PAGES * 1.5 * frameBytes);
     } finally {
-      storage.close();
+      await storage.close();
+    }
+  });
+
+  it("is closed when the storage's close resolves: the database opened again at once is not locked", async () => {
+    const dataDir = tempDir();
+    const body = JSON.stringify({ text: "x".repeat(3_000) });
+    for (let round = 0; round < 3; round++) {
+      const storage = new Storage(dataDir);
+      // A WAL of a few thousand pages, for the last connection to copy in as it closes.
+      storage.begin();
+      for (let i = 0; i < 3_000; i++) storage.putDocument(`doc${round}-${i}`, 10001, body);
+      storage.commit();
+      await storage.close();
+    }
+    const reopened = new Storage(dataDir);
+    try {
+      expect(reopened.getDocument("doc2-2999")?.json).toBe(body);
+    } finally {
+      await reopened.close();
     }
   });
 });
