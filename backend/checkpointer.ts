@@ -93,11 +93,7 @@ export class Checkpointer {
     Atomics.store(this.state, WRITTEN, 1);
   }
 
-  /**
-   * Asks the worker to close its connection and end; resolves once it has. Closed last, its
-   * connection copies the WAL into the database as it closes, holding the database locked
-   * meanwhile: the backend opening it again at once (a restart) found it locked.
-   */
+  /** Asks the worker to close its connection and end; resolves once it has (see Storage.close). */
   close(): Promise<void> {
     Atomics.store(this.state, CLOSING, 1);
     Atomics.notify(this.state, CLOSING);

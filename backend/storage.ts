@@ -141,13 +141,18 @@ export class Storage {
     });
   }
 
-  /** Closes the database, and resolves once the checkpointer's connection is closed too. */
+  /**
+   * Closes the checkpointer's connection, then the main one. Closed last, the main one
+   * copies the WAL into the database and removes it before it returns, so the database is
+   * free once this resolves. (Two connections closing at once can each leave that to the
+   * other; and a checkpointer closing last held the database locked after the backend,
+   * restarting, had opened it again.)
+   */
   async close(): Promise<void> {
-    const checkpointerClosed = this.checkpointer.close();
+    await this.checkpointer.close();
     if (this.walFd !== null) closeSync(this.walFd);
     this.walFd = null;
     this.db.close();
-    await checkpointerClosed;
   }
 
   getMeta(key: string): string | undefined {
