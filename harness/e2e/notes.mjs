@@ -11,9 +11,21 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
  */
 export async function openNote(user, title, { timeout = 45_000 } = {}) {
   const { page } = user;
-  await command(user, 'Shared Notes: Focus on Notes View', { timeout });
-  const row = page.locator('.pane-body .monaco-list-row', { hasText: title }).first();
-  await row.waitFor({ state: 'visible', timeout });
+  const row = page.locator('.pane-body .monaco-list-row:visible', { hasText: title }).first();
+  const end = Date.now() + timeout;
+  // A person who does not see the note after a while shows the view again. Each time it
+  // was missing, what the side bar showed is printed, and at the end it is the error.
+  for (let tries = 1; ; tries++) {
+    await command(user, 'Shared Notes: Focus on Notes View', { timeout });
+    try {
+      await row.waitFor({ state: 'visible', timeout: Math.min(15_000, Math.max(1, end - Date.now())) });
+      break;
+    } catch (err) {
+      const seen = await sideBar(user);
+      if (Date.now() >= end) throw new Error(`${user.name}: no "${title}" in the Notes view after ${tries} tries; the side bar shows ${seen}`, { cause: err });
+      console.log(`    ${user.name}: no "${title}" in the Notes view yet; the side bar shows ${seen}`);
+    }
+  }
   await row.click();
   await page.waitForFunction(
     (name) => [...document.querySelectorAll('.editor-group-container.active .tab.active')].some((t) => t.textContent.includes(name)),
@@ -21,6 +33,21 @@ export async function openNote(user, title, { timeout = 45_000 } = {}) {
     { timeout },
   );
   await page.waitForSelector('.editor-group-container.active .monaco-editor.focused', { timeout });
+}
+
+/** What the side bar shows: each pane's title, whether it is open, its height and its rows or text. */
+async function sideBar(user) {
+  const panes = await user.page.evaluate(() =>
+    [...document.querySelectorAll('.sidebar .pane')].map((pane) => {
+      const title = pane.querySelector('.pane-header .title')?.textContent?.trim() ?? '?';
+      const open = pane.querySelector('.pane-header')?.getAttribute('aria-expanded');
+      const body = pane.querySelector('.pane-body');
+      const rows = [...(body?.querySelectorAll('.monaco-list-row') ?? [])].map((r) => r.innerText.trim());
+      const text = rows.length > 0 ? `rows ${JSON.stringify(rows)}` : JSON.stringify(body?.innerText?.trim().slice(0, 120) ?? '');
+      return `${title} (expanded ${open}, ${Math.round(body?.getBoundingClientRect().height ?? 0)} px): ${text}`;
+    }),
+  ).catch((err) => [`(could not be read: ${err.message})`]);
+  return panes.length > 0 ? panes.join('; ') : 'no panes';
 }
 
 /**
