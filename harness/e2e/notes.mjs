@@ -15,10 +15,11 @@ export async function openNote(user, title, { timeout = 45_000 } = {}) {
   const end = Date.now() + timeout;
   // A person who does not see the note after a while shows the view again. Each time it
   // was missing, what the side bar showed is printed, and at the end it is the error.
+  const left = () => Math.max(1, end - Date.now());
   for (let tries = 1; ; tries++) {
-    await command(user, 'Shared Notes: Focus on Notes View', { timeout });
+    await command(user, 'Shared Notes: Focus on Notes View', { timeout: left() });
     try {
-      await row.waitFor({ state: 'visible', timeout: Math.min(15_000, Math.max(1, end - Date.now())) });
+      await row.waitFor({ state: 'visible', timeout: Math.min(15_000, left()) });
       break;
     } catch (err) {
       const seen = await sideBar(user);
