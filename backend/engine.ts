@@ -16,6 +16,7 @@
 // with Convex's conflict error. `serialMutations` turns this off (a waiting mutation holds
 // the worker), for debugging.
 import type { JSONValue } from "convex/values";
+import { DiskSync } from "./diskSync.js";
 import { conflictMessage, failure, OVERLOADED_MESSAGE, RETRY_LATER_MESSAGE } from "./errors.js";
 import { FaultDice } from "./faults.js";
 import { YOUNG_ENTRY_MS } from "./isolate.js";
@@ -147,10 +148,6 @@ const TS_KEY = "last_ts";
  */
 export type CommitListener = (ts: bigint, writes: WriteSet) => Promise<number>;
 
-/** How long to wait before syncing again after the disk refused, doubling up to the cap. */
-const SYNC_RETRY_MS = 100;
-const SYNC_RETRY_CAP_MS = 5_000;
-
 export class Engine {
   private queue: Job[] = [];
   private running = false;
@@ -170,16 +167,12 @@ export class Engine {
   private executing: Attempt | null = null;
   private parked = new Set<Attempt>();
   private attempts = new WeakMap<FunctionRun, Attempt>();
-  /** COMMITs so far, how many of them are known to be on disk, and whether a sync is under way. */
-  private commits = 0;
-  private durableCommits = 0;
-  private syncing = false;
+  /** COMMITs so far and which of them are on disk (diskSync.ts). */
+  private readonly disk: DiskSync;
   /** The updates to clients that commits may send (pushBudget.ts). */
   private readonly pushBudget: PushBudget;
   /** The open group while it waits for the last commit's sync: it takes mutations as they come. */
   private joinable: ((job: GroupJob) => boolean) | null = null;
-  /** Callers waiting for the disk, each for the commits made before it asked (so in order). */
-  private onDisk: Array<{ commit: number; then: () => void }> = [];
   private stats: Omit<ContentionStats, "commits" | "realmEntries"> = { mutations: 0, retries: 0, failedAfterRetries: 0, retriesPerMutation: [], wouldConflict: 0, byFunction: {} };
 
   private constructor(
@@ -188,6 +181,10 @@ export class Engine {
     private readonly options: EngineOptions,
   ) {
     this.lastTs = BigInt(storage.getMeta(TS_KEY) ?? "0");
+    this.disk = new DiskSync(
+      () => Promise.all([storage.durable(), options.holdDurable?.()]),
+      (message) => process.stderr.write(`[local backend] ${message}\n`),
+    );
     this.pushBudget = new PushBudget(performance.now(), options.pushBudget?.perSecond, options.pushBudget?.burst);
     if (!options.serialMutations) {
       runtime.setOutsideGate({ waiting: (run) => this.waiting(run), answered: (run, resume) => this.answered(run, resume) });
@@ -212,7 +209,7 @@ export class Engine {
 
   /** Conflicts and retries so far (a copy). */
   contention(): ContentionStats {
-    return structuredClone({ commits: this.commits, realmEntries: this.runtime.realmEntries, ...this.stats });
+    return structuredClone({ commits: this.disk.commits, realmEntries: this.runtime.realmEntries, ...this.stats });
   }
 
   /** Wall-clock nanoseconds, but never at or below anything handed out before (even across restarts). */
@@ -269,8 +266,7 @@ export class Engine {
    * a crash could take back, while the next commit group runs as the last one syncs.
    */
   afterDurable(then: () => void): void {
-    if (this.durableCommits === this.commits && this.onDisk.length === 0) return then();
-    this.onDisk.push({ commit: this.commits, then });
+    this.disk.afterDurable(then);
   }
 
   /** Re-runs what clients watch after a commit and counts the updates against the push budget. */
@@ -284,33 +280,7 @@ export class Engine {
 
   /** `afterDurable` as a promise. */
   durableNow(): Promise<void> {
-    return new Promise((resolve) => this.afterDurable(resolve));
-  }
-
-  /** A COMMIT went in: it goes to disk with the next sync. */
-  private committed(): void {
-    this.commits++;
-    this.syncSoon();
-  }
-
-  /** One sync at a time; one started after commits it did not cover covers them all. */
-  private syncSoon(): void {
-    if (this.syncing || this.durableCommits === this.commits) return;
-    this.syncing = true;
-    const upTo = this.commits;
-    void this.durable().then(() => {
-      this.syncing = false;
-      this.durableCommits = upTo;
-      // One at a time from the front: what these send is queued behind the rest, in order.
-      while (this.onDisk.length > 0 && this.onDisk[0]!.commit <= upTo) {
-        try {
-          this.onDisk.shift()!.then();
-        } catch (e) {
-          process.emitWarning(`Work waiting for the disk failed: ${(e as Error).message}`);
-        }
-      }
-      this.syncSoon();
-    });
+    return this.disk.durableNow();
   }
 
   /** Runs `fn` with the database to itself, after everything queued before it. */
@@ -365,7 +335,7 @@ export class Engine {
         this.storage.rollback();
         throw e;
       }
-      this.committed();
+      this.disk.committed();
       this.log.append(writes);
       if (run.scheduled.length > 0) this.onScheduled(run.scheduled);
       await this.updateClients(writes);
@@ -373,22 +343,6 @@ export class Engine {
     });
     await onDisk;
     return value;
-  }
-
-  /**
-   * Waits until the last commit is on disk. A disk that refuses is asked again until it
-   * complies: nothing committed is acknowledged before, so clients keep their edits and wait.
-   */
-  private async durable(): Promise<void> {
-    for (let wait = SYNC_RETRY_MS; ; wait = Math.min(wait * 2, SYNC_RETRY_CAP_MS)) {
-      try {
-        await Promise.all([this.storage.durable(), this.options.holdDurable?.()]);
-        return;
-      } catch (e) {
-        process.stderr.write(`[local backend] syncing the last commit to disk failed, trying again in ${wait} ms: ${(e as Error).message}\n`);
-        await new Promise((resolve) => setTimeout(resolve, wait));
-      }
-    }
   }
 
   private bridge(): ActionBridge {
@@ -485,7 +439,7 @@ export class Engine {
           return;
         }
         over = true;
-        this.committed();
+        this.disk.committed();
         if (sink.scheduled.length > 0) this.onScheduled(sink.scheduled);
         // The answers and the re-runs' updates are made now and leave once the commit is on
         // disk (afterDurable): a client drops an edit from its pending queue when it hears
@@ -503,7 +457,7 @@ export class Engine {
       const stayOpen = (i: number): boolean => {
         const now = performance.now();
         const left = budget - (now - started);
-        const onDisk = this.durableCommits === this.commits;
+        const onDisk = this.disk.allOnDisk;
         const pushWait = this.pushBudget.waitMs(now);
         if ((onDisk && pushWait === 0) || group.length >= MAX_GROUP || left <= 0) return false;
         let open = true;
