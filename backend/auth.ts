@@ -5,7 +5,9 @@
 // node:crypto only.
 import { createPublicKey, verify as verifySignature, type JsonWebKey, type KeyObject } from "node:crypto";
 import type { JSONValue } from "convex/values";
-import type { UserIdentity } from "./function-run.js";
+
+/** Who a function runs as: a verified token's claims. */
+export type UserIdentity = { tokenIdentifier: string; subject: string; issuer: string; [claim: string]: JSONValue };
 
 export type AuthErrorCode = "InvalidAuthHeader" | "NoAuthProvider" | "Unauthenticated";
 

@@ -4,7 +4,8 @@
 // commits them.
 import { format } from "node:util";
 import { convexToJson, jsonToConvex, type JSONValue } from "convex/values";
-import { indexKey, type Doc, type IndexDef } from "./catalog.js";
+import type { UserIdentity } from "./auth.js";
+import { indexKey, type Catalog, type Doc, type IndexDef } from "./catalog.js";
 import {
   COMPONENTS,
   NestedCallError,
@@ -28,14 +29,17 @@ import {
 } from "./limits.js";
 import { historyOf, readerAt, type Reader, type WriteHistory } from "./history.js";
 import { checkPageRequest, decodeCursor, encodeCursor, readPage, type QueryJournal } from "./pages.js";
-import { addRange, keyRange, parseDoc, QueryStream, type ReadSet, type SerializedQuery } from "./reads.js";
-import type { Runtime } from "./runtime.js";
+import { addRange, keyRange, parseDoc, QueryStream, type ReadSet, type SerializedQuery, type WriteSet } from "./reads.js";
 import type { Storage } from "./storage.js";
 
-export type UserIdentity = { tokenIdentifier: string; subject: string; issuer: string; [claim: string]: JSONValue };
-
-/** Keys a run wrote (before and after images), by index name. */
-export type WriteSet = Map<string, Buffer[]>;
+/** What a run asks of the runtime that started it (runtime.ts): the schema and its checks. */
+export interface RunHost {
+  readonly catalog: Catalog;
+  isIdOf(id: string, table: string): boolean;
+  /** The document's size; throws when it breaks the schema or a limit. */
+  checkDocument(table: string, doc: Doc): number;
+  exists(udfPath: string): boolean;
+}
 
 /** How an action reaches queries and mutations: through the engine, like a client would. */
 export interface ActionBridge {
@@ -98,7 +102,7 @@ export class FunctionRun implements GuestRun {
   private snapshot: Reader | null = null;
 
   constructor(
-    readonly runtime: Runtime,
+    readonly runtime: RunHost,
     readonly storage: Storage,
     readonly kind: RunKind,
     readonly identity: UserIdentity | null,

@@ -1,7 +1,7 @@
 // Optimistic concurrency bookkeeping: the write sets of recent commits, numbered, so a
 // mutation can ask whether anything committed since it started (or since it arrived)
 // wrote inside a range it read. Entries are kept only while someone may still ask.
-import type { WriteSet } from "./function-run.js";
+import type { WriteSet } from "./reads.js";
 import { overlappingIndex, type ReadSet } from "./reads.js";
 
 export class CommitLog {

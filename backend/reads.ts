@@ -5,12 +5,14 @@ import { jsonToConvex, type JSONValue, type Value } from "convex/values";
 import type { Doc, IndexDef } from "./catalog.js";
 import { SystemError } from "./errors.js";
 import { matches } from "./filter.js";
-import type { WriteSet } from "./function-run.js";
 import { afterPrefix, encodeKey, rangeContains, successor, type KeyRange } from "./keys.js";
 import type { Storage } from "./storage.js";
 
 /** Index ranges a run read, by index name; a write of a key inside one invalidates it. */
 export type ReadSet = Map<string, KeyRange[]>;
+
+/** Keys a run wrote (before and after images), by index name. */
+export type WriteSet = Map<string, Buffer[]>;
 
 export type RangeExpr = { type: "Eq" | "Gt" | "Gte" | "Lt" | "Lte"; fieldPath: string; value: JSONValue };
 export type SerializedQuery = {

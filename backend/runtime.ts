@@ -7,7 +7,7 @@ import path from "node:path";
 import type vm from "node:vm";
 import { format } from "node:util";
 import { jsonToConvex, type JSONValue, type Value } from "convex/values";
-import { Authenticator, parseAuthConfig, refusedTokens } from "./auth.js";
+import { Authenticator, parseAuthConfig, refusedTokens, type UserIdentity } from "./auth.js";
 import {
   bundleRealm,
   canonicalUdfPath,
@@ -32,7 +32,7 @@ import {
   type Failure,
   type Outcome,
 } from "./errors.js";
-import { FunctionRun, type ActionBridge, type UserIdentity } from "./function-run.js";
+import { FunctionRun, type ActionBridge } from "./function-run.js";
 import { idTableNumber } from "./ids.js";
 import { Isolate, SliceTimeout } from "./isolate.js";
 import { NodeRealm } from "./node-realm.js";
@@ -45,8 +45,9 @@ import { checkValue, type ValidatorJson } from "./validate.js";
 
 export type { Outcome } from "./errors.js";
 export { NOT_SUPPORTED } from "./errors.js";
-export type { ActionBridge, UserIdentity, WriteSet } from "./function-run.js";
-export type { ReadSet } from "./reads.js";
+export type { UserIdentity } from "./auth.js";
+export type { ActionBridge } from "./function-run.js";
+export type { ReadSet, WriteSet } from "./reads.js";
 
 export type Invoked = { outcome: Outcome; run: FunctionRun };
 
