@@ -84,10 +84,17 @@ export async function runServe(argv: string[]): Promise<void> {
   }
   process.stdout.write(`Shared Notes backend listening on ${backend.url} (site: ${backend.siteUrl}, data: ${backend.dataDir})\n`);
   if (faults) process.stdout.write(`Injecting faults: ${JSON.stringify(faults)}\n`);
+  // Started by a parent with a channel (the benchmarks): it may ask how the mutations
+  // contended, as `backend.contention()` tells a caller in the same process.
+  const answer = (message: unknown): void => {
+    if ((message as { type?: unknown } | null)?.type === "contention") process.send?.({ type: "contention", contention: backend.contention() });
+  };
+  if (process.send) process.on("message", answer);
   await new Promise<void>((resolve) => {
     const stop = () => {
       offInterrupt();
       process.off("SIGTERM", stop);
+      process.off("message", answer);
       void backend.close().then(resolve);
     };
     const offInterrupt = onInterrupt(stop);

@@ -26,6 +26,7 @@ import { createServer } from "node:net";
 import { availableParallelism, tmpdir } from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
+import type { ContentionStats } from "../backend/engine";
 import { connect } from "../client/connect";
 import { createSpace, Space } from "../client/space";
 import { TcpProxy } from "../harness/tcpProxy";
@@ -103,7 +104,8 @@ class Worker {
   }
 }
 
-type Server = { url: string; pid: number; child: ChildProcess; stop(): void };
+/** A server process; ours also says how its mutations contended (backend/cli.ts answers over the channel). */
+type Server = { url: string; pid: number; child: ChildProcess; stop(): void; contention?: () => Promise<ContentionStats> };
 
 async function waitForLine(child: ChildProcess, pattern: RegExp, what: string): Promise<RegExpExecArray> {
   return await new Promise((resolve, reject) => {
@@ -118,9 +120,19 @@ async function waitForLine(child: ChildProcess, pattern: RegExp, what: string): 
 }
 
 async function startOurs(dataDir: string): Promise<Server> {
-  const child = spawn(process.execPath, [...serverNodeArgs, path.join(repo, "dist/cli.mjs"), "serve", "--port", "0", "--data", dataDir], { stdio: ["ignore", "pipe", "inherit"] });
+  const child = fork(path.join(repo, "dist/cli.mjs"), ["serve", "--port", "0", "--data", dataDir], { execArgv: serverNodeArgs, stdio: ["ignore", "pipe", "inherit", "ipc"] });
   const m = await waitForLine(child, /listening on (\S+)/, "shared-notes serve");
-  return { url: m[1]!, pid: child.pid!, child, stop: () => child.kill("SIGTERM") };
+  const contention = () =>
+    new Promise<ContentionStats>((resolve) => {
+      const take = (message: { type: string; contention: ContentionStats }) => {
+        if (message.type !== "contention") return;
+        child.off("message", take);
+        resolve(message.contention);
+      };
+      child.on("message", take);
+      child.send({ type: "contention" });
+    });
+  return { url: m[1]!, pid: child.pid!, child, stop: () => child.kill("SIGTERM"), contention };
 }
 
 async function startTraced(dataDir: string): Promise<Server> {
@@ -171,6 +183,8 @@ type RowResult = {
   machinePercent: number;
   /** Bytes a client received per key typed in the row (by anyone): what following the note costs it. */
   bytesInPerKeyPerClient: number;
+  /** ops:submit per key typed, and of them per key: those a commit after their arrival conflicted with (what Convex would retry), and retries made. */
+  submits?: { perKey: number; wouldConflictPerKey: number; retriesPerKey: number };
 };
 
 let rowNumber = 0;
@@ -218,6 +232,7 @@ async function runRow(workers: Worker[], { system, server, clients, delayMs, sec
   }
   const t0 = monoMs() + 300;
   for (const w of used) w.tell({ type: "start", t0, keysPerSecond });
+  const contention0 = await server.contention?.();
   await sleepUntil(t0);
   const cpu0 = cpuMs(server.pid);
   const wait0 = mainThreadWaitMs(server.pid);
@@ -245,6 +260,7 @@ async function runRow(workers: Worker[], { system, server, clients, delayMs, sec
   const machine = machineBusyMs() - machine0;
   const benchCpu = used.reduce((s, w) => s + cpuMs(w.child.pid!), 0) - benchCpu0;
   const rss = rssMb(server.pid).now;
+  const contention1 = await server.contention?.();
   const results = (await Promise.all(used.map((w) => w.ask({ type: "stop" })))).filter((r) => r.type === "result");
   await proxy?.close();
 
@@ -308,8 +324,24 @@ async function runRow(workers: Worker[], { system, server, clients, delayMs, sec
     serverWaitPercent: (wait / (rowEnd - t0)) * 100,
     machinePercent: (machine / (rowEnd - t0) / availableParallelism()) * 100,
     bytesInPerKeyPerClient: results.reduce((n, r) => n + r.bytesIn, 0) / Math.max(1, typed.length) / clients,
+    ...(contention0 && contention1 ? { submits: submitsPerKey(contention0, contention1, typed.length) } : {}),
   };
+  if (result.submits) {
+    const { perKey, wouldConflictPerKey, retriesPerKey } = result.submits;
+    details.push(
+      `  per key typed: ops:submit ${perKey.toFixed(2)}, of which a commit after their arrival wrote what they read (Convex would retry them) ${wouldConflictPerKey.toFixed(2)}, retries made ${retriesPerKey.toFixed(2)}`,
+    );
+  }
   return { result, typed, arrivals, frames, details };
+}
+
+/** The row's ops:submit calls from the server's counters before and after it, per key typed. */
+function submitsPerKey(before: ContentionStats, after: ContentionStats, keys: number): NonNullable<RowResult["submits"]> {
+  const zero = { mutations: 0, wouldConflict: 0, retries: 0 };
+  const a = before.byFunction["ops:submit"] ?? zero;
+  const b = after.byFunction["ops:submit"] ?? zero;
+  const per = (n: number) => n / Math.max(1, keys);
+  return { perKey: per(b.mutations - a.mutations), wouldConflictPerKey: per(b.wouldConflict - a.wouldConflict), retriesPerKey: per(b.retries - a.retries) };
 }
 
 /** What the sessions logged during the row (nothing, normally), the first few in full. */
